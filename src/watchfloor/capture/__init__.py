@@ -1,0 +1,1 @@
+"""Packets in: capture files, link/IP/transport layers, flows and TCP reassembly."""

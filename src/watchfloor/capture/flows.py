@@ -1,0 +1,183 @@
+"""Bidirectional flows: TCP/UDP conversations, their byte streams, and the decoder attached to each.
+
+Direction 0 is the side that sent the first packet seen, 1 the other. `initiator` is the side that
+opened the connection when the handshake was seen (None for a mid-stream start), so decoders can
+tell client from server by session state rather than by port.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+from collections.abc import Sequence
+from struct import pack
+from typing import TYPE_CHECKING
+
+from ..schema import Endpoint
+from .packets import ACK, FIN, RST, SYN, Segment
+from .tcp import TcpStream
+
+if TYPE_CHECKING:
+    from ..decode._contract import DecoderManifest, Session
+    from ..schema import Event
+
+PROBE_CHUNKS = 8  # payload chunks a flow may offer to the probes before it is left undecoded
+
+
+def ip_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+
+
+def mac_text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.hex(":")
+
+
+def community_id(src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> str:
+    """Community ID v1 (seed 0): a flow hash other tools (Zeek, Suricata) compute identically."""
+    if (src, sport) > (dst, dport):
+        src, sport, dst, dport = dst, dport, src, sport
+    digest = hashlib.sha1(pack("!H", 0) + src + dst + pack("!BBHH", proto, 0, sport, dport))
+    return "1:" + base64.b64encode(digest.digest()).decode()
+
+
+class Flow:
+    __slots__ = (
+        "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams", "acks",
+        "first_ts", "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed",
+    )  # fmt: skip
+
+    def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
+                 macs: tuple[bytes | None, bytes | None], vlan: int | None, ts_ns: int,
+                 decoders: Sequence[DecoderManifest], out: list[Event]) -> None:  # fmt: skip
+        self.ips, self.ports, self.proto, self.vlan = (src, dst), (sport, dport), proto, vlan
+        self.ends = (
+            Endpoint(ip=ip_text(src), port=sport, mac=mac_text(macs[0])),
+            Endpoint(ip=ip_text(dst), port=dport, mac=mac_text(macs[1])),
+        )
+        self.community_id = community_id(src, sport, dst, dport, proto)
+        self.initiator: int | None = None
+        self.streams = (TcpStream(), TcpStream()) if proto == 6 else None
+        self.acks: list[int | None] = [None, None]  # highest ACK each side sent
+        self.first_ts = self.last_ts = ts_ns
+        self.fin = [False, False]
+        self.app: Session | None = None
+        self.probes_left = PROBE_CHUNKS
+        self.decoders, self.out, self.closed = decoders, out, False
+
+    @property
+    def transport(self) -> str:
+        return "tcp" if self.proto == 6 else "udp"
+
+    def src(self, d: int) -> Endpoint:
+        return self.ends[d]
+
+    def dst(self, d: int) -> Endpoint:
+        return self.ends[1 - d]
+
+    def tcp(self, d: int, seg: Segment, frame: int, ts_ns: int) -> None:
+        self.last_ts = ts_ns
+        flags, streams = seg.flags, self.streams
+        assert streams is not None
+        if flags & SYN:
+            streams[d].syn(seg.seq)
+            if self.initiator is None:
+                self.initiator = d if not flags & ACK else 1 - d
+        if flags & ACK:
+            self.acks[d] = seg.ack
+        if seg.payload:
+            for chunk in streams[d].add(seg.seq, seg.payload, self.acks[1 - d]):
+                self._deliver(d, chunk, frame, ts_ns)
+        if flags & (FIN | RST):
+            self.fin[d] = True
+            if flags & RST or self.fin[1 - d]:
+                self.close(frame, ts_ns, "closed")
+
+    def udp(self, d: int, payload: bytes, frame: int, ts_ns: int) -> None:
+        self.last_ts = ts_ns
+        self._deliver(d, payload, frame, ts_ns)
+
+    def _deliver(self, d: int, chunk: bytes | int, frame: int, ts_ns: int) -> None:
+        app = self.app
+        if app is not None:
+            if isinstance(chunk, int):
+                app.gap(d, chunk, frame, ts_ns)
+            else:
+                app.feed(d, chunk, frame, ts_ns)
+        elif self.probes_left and not isinstance(chunk, int):
+            self.probes_left -= 1
+            transport = self.transport
+            for dec in self.decoders:
+                if transport in dec.transports and dec.probe(chunk):
+                    self.app = dec.session(self, self.out)
+                    self.app.feed(d, chunk, frame, ts_ns)
+                    return
+
+    def close(self, frame: int, ts_ns: int, reason: str) -> None:
+        """End of the conversation (FIN/RST, idle expiry, eviction, end of capture)."""
+        if self.closed:
+            return
+        if self.streams is not None:
+            for d in (0, 1):
+                for chunk in self.streams[d].flush():
+                    self._deliver(d, chunk, frame, ts_ns)
+        self.closed = True
+        if self.app is not None:
+            self.app.close(frame, ts_ns, reason)
+
+
+class FlowTable:
+    """Flows by 5-tuple, both directions. Idle flows expire; the table never exceeds `max_flows`."""
+
+    def __init__(self, decoders: Sequence[DecoderManifest], out: list[Event], *,
+                 max_flows: int = 100_000, idle_ns: int = 600 * 10**9,
+                 closed_ns: int = 10 * 10**9) -> None:  # fmt: skip
+        self.decoders, self.out = decoders, out
+        self.max_flows, self.idle_ns, self.closed_ns = max_flows, idle_ns, closed_ns
+        self.by_key: dict[tuple, tuple[Flow, int]] = {}
+        self.count = 0  # flows in the table now
+        self.created = 0
+        self.evicted = 0
+        self.next_sweep = 0  # capture time of the next sweep; the sensor calls sweep() then
+
+    def get(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
+            macs: tuple[bytes | None, bytes | None], vlan: int | None, frame: int,
+            ts_ns: int) -> tuple[Flow, int]:  # fmt: skip
+        hit = self.by_key.get((src, sport, dst, dport, proto))
+        if hit is not None:
+            return hit
+        if self.count >= self.max_flows:
+            self.sweep(frame, ts_ns)
+        flow = Flow(src, sport, dst, dport, proto, macs, vlan, ts_ns, self.decoders, self.out)
+        self.by_key[(src, sport, dst, dport, proto)] = (flow, 0)
+        self.by_key[(dst, dport, src, sport, proto)] = (flow, 1)
+        self.count += 1
+        self.created += 1
+        return flow, 0
+
+    def _remove(self, flow: Flow, frame: int, ts_ns: int, reason: str) -> None:
+        flow.close(frame, ts_ns, reason)
+        (src, dst), (sport, dport) = flow.ips, flow.ports
+        self.by_key.pop((src, sport, dst, dport, flow.proto), None)
+        self.by_key.pop((dst, dport, src, sport, flow.proto), None)
+        self.count -= 1
+
+    def flows(self) -> list[Flow]:
+        return [f for f, d in self.by_key.values() if d == 0]
+
+    def sweep(self, frame: int, ts_ns: int) -> None:
+        """Expire idle and closed flows; if still full, evict the least recently active tenth."""
+        self.next_sweep = ts_ns + 5 * 10**9
+        for f in self.flows():
+            idle = ts_ns - f.last_ts
+            if idle > self.idle_ns or (f.closed and idle > self.closed_ns):
+                self._remove(f, frame, ts_ns, "idle")
+        if self.count >= self.max_flows:
+            victims = sorted(self.flows(), key=lambda f: f.last_ts)[: max(1, self.max_flows // 10)]
+            for f in victims:
+                self.evicted += 1
+                self._remove(f, frame, ts_ns, "evicted")
+
+    def close_all(self, frame: int, ts_ns: int) -> None:
+        for f in self.flows():
+            self._remove(f, frame, ts_ns, "end of capture")

@@ -1,0 +1,193 @@
+"""Raw frames → IP datagrams → TCP/UDP segments.
+
+Link types: Ethernet (802.1Q / QinQ tags), Linux cooked v1 and v2, raw IPv4/IPv6, BSD loopback.
+IPv4 fragments are reassembled (bounded); IPv6 extension headers are walked, fragments included.
+Everything here is a pure function of the bytes except `Defragmenter`, which is bounded state.
+"""
+
+from __future__ import annotations
+
+from struct import Struct
+from typing import NamedTuple
+
+ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
+VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+IPPROTO_TCP, IPPROTO_UDP = 6, 17
+IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140))  # hop-by-hop, routing, dst-opts, AH, ...
+
+_u16 = Struct("!H").unpack_from
+_SLL2_PROTO, _ETH = Struct("!H"), Struct("!6s6sH")
+_IPV4 = Struct("!BBHHHBBH4s4s")
+_TCP = Struct("!HHIIBB")
+_UDP = Struct("!HHH")
+
+
+class LinkFrame(NamedTuple):
+    """The network-layer payload of a frame, with what the link layer said about it."""
+
+    ethertype: int
+    payload: bytes
+    src_mac: bytes | None
+    dst_mac: bytes | None
+    vlan: int | None
+
+
+def link_frame(linktype: int, data: bytes) -> LinkFrame | None:
+    """Strip the link layer. None for link types we do not read or frames too short to hold it."""
+    if linktype == 1:  # Ethernet
+        if len(data) < 14:
+            return None
+        dst, src, etype = _ETH.unpack_from(data)
+        off, vlan = 14, None
+        while etype in VLAN_TPIDS and len(data) >= off + 4:
+            if vlan is None:
+                vlan = _u16(data, off)[0] & 0x0FFF  # outermost tag names the VLAN
+            etype = _u16(data, off + 2)[0]
+            off += 4
+        return LinkFrame(etype, data[off:], src, dst, vlan)
+    if linktype == 113:  # Linux cooked v1: protocol is the last field of a 16-byte header
+        if len(data) < 16:
+            return None
+        return LinkFrame(_u16(data, 14)[0], data[16:], _sll_addr(data[4:6], data[6:14]), None, None)
+    if linktype == 276:  # Linux cooked v2: protocol first, 20-byte header
+        if len(data) < 20:
+            return None
+        return LinkFrame(_u16(data, 0)[0], data[20:], _sll_addr(data[10:11], data[12:20]), None,
+                         None)  # fmt: skip
+    if linktype in (101, 12, 14, 228, 229):  # raw IP: the version nibble decides
+        if not data:
+            return None
+        return LinkFrame(ETH_IPV6 if data[0] >> 4 == 6 else ETH_IPV4, data, None, None, None)
+    if linktype in (0, 108):  # BSD loopback: 4-byte address family (host order for 0)
+        if len(data) < 4:
+            return None
+        family = int.from_bytes(data[:4], "big" if linktype == 108 else "little")
+        if family > 0xFFFF:
+            family = int.from_bytes(data[:4], "big")
+        return LinkFrame(ETH_IPV4 if family == 2 else ETH_IPV6, data[4:], None, None, None)
+    return None
+
+
+def _sll_addr(alen: bytes, addr: bytes) -> bytes | None:
+    n = alen[0] if len(alen) == 1 else int.from_bytes(alen, "big")
+    return addr[:6] if n == 6 else None
+
+
+class Datagram(NamedTuple):
+    """An IP datagram's transport payload (reassembled if it was fragmented)."""
+
+    src: bytes  # 4 or 16 address bytes
+    dst: bytes
+    proto: int
+    payload: bytes
+
+
+class Defragmenter:
+    """IPv4/IPv6 fragment reassembly with a cap on datagrams in progress and an age limit.
+
+    `evicted` counts datagrams given up (too many in progress, too old, or inconsistent).
+    """
+
+    def __init__(self, max_pending: int = 4096, timeout_ns: int = 30_000_000_000) -> None:
+        self.max_pending, self.timeout_ns = max_pending, timeout_ns
+        self.pending: dict[tuple, tuple[int, dict[int, bytes], int | None]] = {}
+        self.evicted = 0
+
+    def add(self, key: tuple, ts_ns: int, offset: int, more: bool, data: bytes) -> bytes | None:
+        first_ts, parts, total = self.pending.get(key) or (ts_ns, {}, None)
+        if ts_ns - first_ts > self.timeout_ns:
+            self.evicted += 1
+            first_ts, parts, total = ts_ns, {}, None
+        parts.setdefault(offset, data)  # first copy wins, as the receiving host would keep it
+        if not more:
+            total = offset + len(data)
+        if total is not None:
+            whole, at = [], 0
+            for off in sorted(parts):
+                if off > at:
+                    break
+                whole.append(parts[off][at - off :])
+                at = max(at, off + len(parts[off]))
+            if at >= total:
+                self.pending.pop(key, None)
+                return b"".join(whole)[:total]
+        if key not in self.pending and len(self.pending) >= self.max_pending:
+            self._evict(ts_ns)
+        self.pending[key] = (first_ts, parts, total)
+        return None
+
+    def _evict(self, now: int) -> None:
+        old = [k for k, v in self.pending.items() if now - v[0] > self.timeout_ns]
+        for k in old or list(self.pending)[: max(1, len(self.pending) // 8)]:
+            del self.pending[k]
+            self.evicted += 1
+
+
+def ip_datagram(etype: int, pkt: bytes, ts_ns: int, defrag: Defragmenter) -> Datagram | None:
+    """Parse an IPv4/IPv6 packet; None if it is not IP, is malformed, or is an incomplete fragment."""
+    if etype == ETH_IPV4:
+        if len(pkt) < 20:
+            return None
+        vihl, _, total, ident, frag, _, proto, _, src, dst = _IPV4.unpack_from(pkt)
+        hlen = (vihl & 0x0F) * 4
+        if vihl >> 4 != 4 or hlen < 20 or total < hlen:
+            return None
+        payload = pkt[hlen:total]  # drops Ethernet padding; a snapped packet keeps what it has
+        if frag & 0x3FFF:  # MF set or offset non-zero
+            payload = defrag.add((src, dst, proto, ident), ts_ns, (frag & 0x1FFF) * 8,
+                                 bool(frag & 0x2000), payload)  # fmt: skip
+            if payload is None:
+                return None
+        return Datagram(src, dst, proto, payload)
+    if etype == ETH_IPV6:
+        if len(pkt) < 40 or pkt[0] >> 4 != 6:
+            return None
+        nh, src, dst = pkt[6], pkt[8:24], pkt[24:40]
+        payload = pkt[40 : 40 + _u16(pkt, 4)[0]]
+        frag_info = None
+        while nh in IPV6_EXT or nh == 44:
+            if len(payload) < 8:
+                return None
+            if nh == 44:  # fragment header: offset in 8-byte units, M flag, 32-bit id
+                word = _u16(payload, 2)[0]
+                frag_info = (word & 0xFFF8, bool(word & 1), payload[4:8])
+                nh, payload = payload[0], payload[8:]
+                continue
+            size = (payload[1] + 2) * 4 if nh == 51 else (payload[1] + 1) * 8
+            nh, payload = payload[0], payload[size:]
+        if frag_info is not None:
+            offset, more, ident = frag_info
+            payload = defrag.add((src, dst, nh, ident), ts_ns, offset, more, payload)
+            if payload is None:
+                return None
+        return Datagram(src, dst, nh, payload)
+    return None
+
+
+class Segment(NamedTuple):
+    sport: int
+    dport: int
+    seq: int
+    ack: int
+    flags: int  # FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10
+    payload: bytes
+
+
+FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+
+
+def tcp_segment(payload: bytes) -> Segment | None:
+    if len(payload) < 20:
+        return None
+    sport, dport, seq, ack, off, flags = _TCP.unpack_from(payload)
+    hlen = (off >> 4) * 4
+    if hlen < 20 or hlen > len(payload):
+        return None
+    return Segment(sport, dport, seq, ack, flags, payload[hlen:])
+
+
+def udp_datagram(payload: bytes) -> tuple[int, int, bytes] | None:
+    if len(payload) < 8:
+        return None
+    sport, dport, length = _UDP.unpack_from(payload)
+    return sport, dport, payload[8 : length if length >= 8 else None]

@@ -1,0 +1,253 @@
+"""The `watchfloor` command.
+
+Exit status: 0 all input read; 1 an input was damaged or unreadable (everything before the damage
+was still processed and, for `ingest`, stored); 2 usage error or unusable store.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import msgspec
+
+from . import __version__
+from .capture.files import CaptureError, read_packets
+from .schema import Event
+from .schema.export import json_schema_text
+from .sensor import Sensor, capture_id, decode_file
+from .store import EventFilter, Source, StoreError, open_store
+
+EXIT_DAMAGED, EXIT_USAGE = 1, 2
+CAPTURES = click.argument("captures", nargs=-1, required=True,
+                          type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+DB = click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                  help="Embedded store: a DuckDB file (created on first ingest).")  # fmt: skip
+OBSERVER = click.option("--observer", metavar="NAME", help="Sensor name recorded as observer.name.")
+
+
+def _warn(message: str) -> None:
+    click.secho(f"watchfloor: {message}", fg="yellow", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="watchfloor")
+def main() -> None:
+    """Watchfloor: passive IT/OT security monitoring.
+
+    Decode industrial protocols from packet captures (never transmitting), store the events in an
+    embedded DuckDB file, and see who talks to whom with which operations.
+
+    \b
+    Quick start:
+      watchfloor ingest plant.pcap --db site.duckdb
+      watchfloor talkers --db site.duckdb
+      watchfloor events --db site.duckdb --operation write
+    """
+
+
+# -- decode -----------------------------------------------------------------------------------
+_TABLE_HEAD = f"{'frame':>7}  {'time':<26} {'source':<21} {'destination':<21} {'protocol':<8} " \
+              f"{'role':<8} {'action':<32} detail"  # fmt: skip
+
+
+def _table_row(ev: Event) -> str:
+    src, dst, ot = ev.source, ev.destination, ev.ot
+    detail = []
+    if ot is not None and ot.action is not None:
+        a = ot.action
+        if a.target and a.target.unit is not None:
+            detail.append(f"unit={a.target.unit}")
+        if a.address:
+            detail.append(f"addr={a.address.start}-{a.address.end}")
+        if a.values:
+            shown = ",".join(map(str, a.values[:8]))
+            detail.append(f"values={shown}{',…' if len(a.values) > 8 else ''}")
+    if ot is not None and ot.anomalies:
+        detail.append("anomalies=" + ",".join(ot.anomalies))
+    if ev.message:
+        detail.append(ev.message)
+    if ev.asset is not None:
+        detail.append(" ".join(f"{k}={v}" for k, v in msgspec.structs.asdict(ev.asset).items()
+                               if v is not None))  # fmt: skip
+    endpoint = lambda e: f"{e.ip}:{e.port}" if e is not None else "-"  # noqa: E731
+    return (f"{ev.pcap.frame if ev.pcap else '':>7}  {ev.timestamp:<26} {endpoint(src):<21} "
+            f"{endpoint(dst):<21} {ot.protocol if ot else '-':<8} "
+            f"{(ot.role if ot else None) or '-':<8} {ev.event.action or '-':<32} "
+            + " ".join(detail))  # fmt: skip
+
+
+@main.command()
+@CAPTURES
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl",
+              show_default=True, help="jsonl: one JSON event per line (the conformance contract).")  # fmt: skip
+@OBSERVER
+def decode(captures: tuple[Path, ...], fmt: str, observer: str | None) -> None:
+    """Decode capture files (pcap, pcapng, optionally gzip) and stream events to stdout."""
+    out = sys.stdout.buffer
+    encoder = msgspec.json.Encoder()
+    damaged = False
+    if fmt == "table":
+        out.write((_TABLE_HEAD + "\n").encode())
+    for path in captures:
+        try:
+            for batch in decode_file(path, Sensor(observer=observer)):
+                if fmt == "jsonl":
+                    out.write(encoder.encode_lines(batch))
+                else:
+                    out.write("".join(_table_row(ev) + "\n" for ev in batch).encode())
+        except CaptureError as e:
+            damaged = True
+            _warn(str(e))
+        except BrokenPipeError:  # `| head` closed the pipe: not an error
+            sys.stderr.close()
+            return
+    out.flush()
+    if damaged:
+        sys.exit(EXIT_DAMAGED)
+
+
+# -- ingest -----------------------------------------------------------------------------------
+def _progress(batches: Iterator[list[Event]], sensor: Sensor, path: Path) -> Iterator[list[Event]]:
+    """Show packets/s on a terminal; stay quiet when stderr is piped."""
+    if not sys.stderr.isatty():
+        yield from batches
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    size = path.stat().st_size if path.suffix != ".gz" else None
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.fields[packets]:,} packets  {task.fields[rate]:,.0f} packets/s  "
+        "{task.fields[events]:,} events"), TimeElapsedColumn())  # fmt: skip
+    start = time.perf_counter()
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(path.name, total=size, packets=0, rate=0.0, events=0)
+        for batch in batches:
+            st = sensor.stats
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            progress.update(task, completed=st.bytes + 16 * st.packets, packets=st.packets,
+                            rate=st.packets / elapsed, events=st.events)  # fmt: skip
+            yield batch
+
+
+@main.command()
+@CAPTURES
+@DB
+@OBSERVER
+@click.option("--force", is_flag=True, help="Ingest again a capture already in the store.")
+def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, force: bool) -> None:
+    """Decode capture files and store their events (one transaction per file)."""
+    try:
+        store = open_store(db)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    damaged = False
+    for path in captures:
+        source_id = capture_id(path)
+        if not force and (known := store.source(source_id)) is not None:
+            _warn(f"{path}: already ingested as {known.file} ({known.events:,} events); "
+                  "skipped (use --force to ingest again)")  # fmt: skip
+            continue
+        sensor = Sensor(observer=observer)
+        start = time.perf_counter()
+        error = None
+        with store.transaction():
+            batches = sensor.run(read_packets(path), source_id=source_id, file=str(path))
+            try:
+                for batch in _progress(batches, sensor, path):
+                    store.append(batch)
+            except CaptureError as e:
+                error = e
+            st = sensor.stats
+            store.record_source(Source(source_id, str(path), st.events, st.packets, error is None))
+        elapsed = time.perf_counter() - start
+        if error is not None:
+            damaged = True
+            _warn(str(error))
+        protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
+        click.echo(f"{path}: {st.packets:,} packets, {st.flows:,} flows, {st.events:,} events "
+                   f"({protocols}) in {elapsed:.1f} s ({st.packets / max(elapsed, 1e-9):,.0f} "
+                   "packets/s)")  # fmt: skip
+    click.echo(f"{db}: {store.count():,} events stored")
+    store.close()
+    if damaged:
+        sys.exit(EXIT_DAMAGED)
+
+
+# -- queries ----------------------------------------------------------------------------------
+def _open_read(db: Path):  # type: ignore[no-untyped-def]
+    try:
+        return open_store(db, read_only=True)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command()
+@DB
+@click.option("--protocol", help="ot.protocol, e.g. modbus.")
+@click.option("--operation", type=click.Choice(["read", "write", "control", "program", "config",
+              "diagnostic", "firmware", "discovery", "session", "other"]),
+              help="ot.action.operation.")  # fmt: skip
+@click.option("--action", help="event.action, e.g. write_multiple_registers or anomaly.")
+@click.option("--kind", type=click.Choice(["event", "asset", "alert"]), help="event.kind.")
+@click.option("--ip", help="Source, destination or asset IP address.")
+@click.option("--anomaly", help="Events carrying this anomaly code, e.g. unanswered_request.")
+@click.option("--since", metavar="TIME", help="ISO 8601 time, e.g. 2024-05-01T08:00:00Z.")
+@click.option("--until", metavar="TIME", help="ISO 8601 time.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
+              show_default=True)  # fmt: skip
+def events(db: Path, fmt: str, **filters: object) -> None:
+    """List stored events, oldest first."""
+    store = _open_read(db)
+    encoder = msgspec.json.Encoder()
+    out = sys.stdout.buffer
+    if fmt == "table":
+        out.write((_TABLE_HEAD + "\n").encode())
+    try:
+        for doc in store.events(EventFilter(**filters)):  # type: ignore[arg-type]
+            if fmt == "jsonl":
+                out.write(encoder.encode(doc) + b"\n")
+            else:
+                out.write((_table_row(msgspec.convert(doc, Event)) + "\n").encode())
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    except BrokenPipeError:
+        sys.stderr.close()
+
+
+@main.command()
+@DB
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
+              show_default=True)  # fmt: skip
+def talkers(db: Path, limit: int, fmt: str) -> None:
+    """Who talks to whom: initiator → responder, protocol, operations, message counts."""
+    store = _open_read(db)
+    rows = store.talkers(limit)
+    if fmt == "jsonl":
+        for t in rows:
+            click.echo(msgspec.json.encode(t).decode())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Talkers in {db}", title_justify="left")
+    for col in ("initiator", "responder", "protocol", "requests", "operations", "first seen",
+                "last seen"):  # fmt: skip
+        table.add_column(col, justify="right" if col == "requests" else "left")
+    for t in rows:
+        table.add_row(t.initiator, t.responder, t.protocol, f"{t.messages:,}",
+                      ", ".join(t.operations), t.first_seen, t.last_seen)  # fmt: skip
+    Console().print(table)
+    if not rows:
+        click.echo("no requests stored yet", err=True)
+
+
+@main.command()
+def schema() -> None:
+    """Print the event JSON Schema."""
+    click.echo(json_schema_text(), nl=False)

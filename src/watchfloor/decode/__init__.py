@@ -1,0 +1,8 @@
+"""Protocol decoders: one package per protocol, each exporting a DECODER manifest."""
+
+from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
+from .modbus import DECODER as MODBUS
+
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS,)
+
+__all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

@@ -1,0 +1,56 @@
+"""What every protocol decoder provides, and the only two ways its wire layer may fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..capture.flows import Flow
+    from ..schema import Event
+
+
+class WireError(Exception):
+    """Base of the two failure kinds; nothing else may escape a `wire.py`."""
+
+
+class NeedMoreData(WireError):
+    """The bytes end inside a frame; `need` more bytes (at least) complete it."""
+
+    def __init__(self, need: int) -> None:
+        super().__init__(f"need {need} more bytes")
+        self.need = need
+
+
+class Malformed(WireError):
+    """The bytes are not a valid frame of this protocol."""
+
+
+class Session(Protocol):
+    """Per-flow decoder state. Direction `d` is the flow's 0/1 side that sent the bytes."""
+
+    def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None: ...
+    def gap(self, d: int, missing: int, frame: int, ts_ns: int) -> None: ...
+    def close(self, frame: int, ts_ns: int, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderManifest:
+    """Declares a decoder; the registry, CLI and docs read it."""
+
+    name: str
+    transports: tuple[str, ...]
+    default_ports: frozenset[int]
+    spec: str
+    probe: ProbeFn
+    session: SessionFactory
+
+
+class ProbeFn(Protocol):
+    def __call__(self, data: bytes) -> bool:
+        """Port-independent recognition: True when `data` starts with this protocol's frames."""
+        ...
+
+
+class SessionFactory(Protocol):
+    def __call__(self, flow: Flow, out: list[Event]) -> Session: ...

@@ -1,0 +1,158 @@
+"""The event schema: the one definition every stage, the JSON Schema and the store tables come from.
+
+Names follow ECS where ECS has one; OT detail has a protocol-neutral layer (`ot.action`) and a
+per-protocol layer (`ot.modbus`, ...). Unset fields are omitted from JSON, so an event carries only
+what was observed. Structs are closed (`forbid_unknown_fields`): no stage can invent a field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+SCHEMA_VERSION = 1
+
+Operation = Literal[
+    "read", "write", "control", "program", "config", "diagnostic",
+    "firmware", "discovery", "session", "other",
+]  # fmt: skip
+
+
+class _Record(Struct, omit_defaults=True, forbid_unknown_fields=True, kw_only=True):
+    """Base for every schema object."""
+
+
+class EventMeta(_Record):
+    id: Annotated[str, Meta(description="Stable id: the same message always gets the same id.")]
+    kind: Annotated[
+        Literal["event", "asset", "alert"],
+        Meta(description="event: a decoded message or anomaly; asset: an identity observation."),
+    ] = "event"
+    category: list[str] = msgspec.field(default_factory=lambda: ["network"])
+    type: list[str] | None = None
+    action: Annotated[
+        str | None, Meta(description="What happened, e.g. read_holding_registers or anomaly.")
+    ] = None
+    dataset: Annotated[str | None, Meta(description="Producer, e.g. ot.modbus.")] = None
+    outcome: Literal["success", "failure", "unknown"] | None = None
+    duration: Annotated[int | None, Meta(description="Request to response, nanoseconds.")] = None
+
+
+class Endpoint(_Record):
+    ip: str | None = None
+    port: int | None = None
+    mac: str | None = None
+
+
+class Network(_Record):
+    transport: str | None = None
+    protocol: Annotated[str | None, Meta(description="Application protocol.")] = None
+    community_id: Annotated[str | None, Meta(description="Community ID v1 flow hash.")] = None
+    vlan_id: int | None = None
+
+
+class Observer(_Record):
+    name: Annotated[str | None, Meta(description="Sensor that saw the traffic.")] = None
+
+
+class Pcap(_Record):
+    frame: Annotated[int, Meta(description="1-based packet number that completed the message.")]
+    file: str | None = None
+
+
+class Target(_Record):
+    unit: Annotated[int | None, Meta(description="Unit / slave / station address.")] = None
+    station: str | None = None
+    object: Annotated[
+        str | None, Meta(description="Kind of object addressed, e.g. holding_register.")
+    ] = None
+
+
+class AddressRange(_Record):
+    start: Annotated[int, Meta(description="First address, 0-based wire value.")]
+    end: Annotated[int, Meta(description="Last address, inclusive.")]
+
+
+class OtAction(_Record):
+    """Protocol-neutral view of an OT message: what cross-protocol rules match on."""
+
+    operation: Operation
+    target: Target | None = None
+    address: AddressRange | None = None
+    values: list[int] | None = None
+
+
+class DeviceObject(_Record):
+    id: int
+    name: str
+    value: str
+
+
+class FileRecord(_Record):
+    file: int
+    record: int
+    length: int
+
+
+class Modbus(_Record):
+    transaction_id: int
+    unit_id: int
+    function_code: Annotated[int, Meta(description="7-bit function code (as Wireshark).")]
+    function: Annotated[str, Meta(description="Name, or unknown-<n>.")]
+    exception_code: int | None = None
+    exception: str | None = None
+    subfunction: Annotated[int | None, Meta(description="FC 8 sub-function / FC 43 MEI type.")] = None
+    subfunction_name: str | None = None
+    address: int | None = None
+    quantity: int | None = None
+    values: list[int] | None = None
+    and_mask: int | None = None
+    or_mask: int | None = None
+    read_address: int | None = None
+    read_quantity: int | None = None
+    objects: Annotated[
+        list[DeviceObject] | None, Meta(description="FC 43/14 device identification objects.")
+    ] = None
+    files: list[FileRecord] | None = None
+    data: Annotated[str | None, Meta(description="Undecoded PDU bytes, hex.")] = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
+class Ot(_Record):
+    protocol: str
+    role: Literal["request", "response"] | None = None
+    action: OtAction | None = None
+    anomalies: Annotated[
+        list[str] | None, Meta(description="Protocol anomaly codes (see decode/*/README.md).")
+    ] = None
+    modbus: Modbus | None = None
+
+
+class Asset(_Record):
+    """Identity facts a decoder observed about one device; the inventory merges them."""
+
+    ip: str | None = None
+    mac: str | None = None
+    vendor: str | None = None
+    product: str | None = None
+    product_code: str | None = None
+    model: str | None = None
+    revision: Annotated[str | None, Meta(description="Firmware / software revision.")] = None
+    serial: str | None = None
+    name: str | None = None
+    url: str | None = None
+
+
+class Event(_Record, rename={"timestamp": "@timestamp"}):
+    timestamp: Annotated[str, Meta(description="When the traffic happened, RFC 3339 UTC.")]
+    event: EventMeta
+    message: str | None = None
+    source: Endpoint | None = None
+    destination: Endpoint | None = None
+    network: Network | None = None
+    observer: Observer | None = None
+    ot: Ot | None = None
+    asset: Asset | None = None
+    pcap: Pcap | None = None

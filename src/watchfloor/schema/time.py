@@ -1,0 +1,22 @@
+"""Timestamps: integer nanoseconds inside, RFC 3339 UTC text in events."""
+
+from __future__ import annotations
+
+import time
+
+_second = -1
+_prefix = ""
+
+
+def rfc3339(ts_ns: int) -> str:
+    """`2012-11-12T11:03:00.264400Z`: microseconds unless the capture had finer resolution.
+
+    Packets arrive in time order, so the formatted second is cached: this runs once per event.
+    """
+    global _second, _prefix
+    sec, frac = divmod(ts_ns, 1_000_000_000)
+    if sec != _second:
+        _second, _prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    if frac % 1000:
+        return f"{_prefix}.{frac:09d}Z"
+    return f"{_prefix}.{frac // 1000:06d}Z"

@@ -1,0 +1,69 @@
+"""The one storage interface every stage writes through. Backends: DuckDB (embedded) for now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..schema import Event
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    protocol: str | None = None
+    operation: str | None = None
+    action: str | None = None
+    kind: str | None = None
+    ip: str | None = None  # either side
+    anomaly: str | None = None
+    since: str | None = None  # RFC 3339 / ISO 8601
+    until: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Talker:
+    initiator: str
+    responder: str
+    protocol: str
+    messages: int
+    operations: list[str]
+    first_seen: str
+    last_seen: str
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    file: str
+    events: int
+    packets: int
+    complete: bool  # False: the capture was damaged; events before the damage are stored
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside commit together, or not at all (a crash loses no stored data)."""
+        ...
+
+    def append(self, events: Sequence[Event]) -> None: ...
+    def record_source(self, source: Source) -> None: ...
+    def source(self, source_id: str) -> Source | None: ...
+    def events(self, flt: EventFilter) -> Iterator[dict[str, Any]]: ...
+    def talkers(self, limit: int | None = None) -> list[Talker]: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+
+
+def open_store(location: str | Path, *, read_only: bool = False) -> Store:
+    """Open (creating and migrating if needed) the store at `location` — a DuckDB file path."""
+    from .duckdb import DuckDBStore
+
+    return DuckDBStore(Path(location), read_only=read_only)

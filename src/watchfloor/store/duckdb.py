@@ -1,0 +1,180 @@
+"""Embedded store: DuckDB in one file. Events go in as Arrow batches; tables follow the schema.
+
+The `events` table mirrors the event schema as nested STRUCT columns, so `ot.modbus.unit_id` is a
+column path in SQL exactly as it is in JSON. Migration adds what a newer schema has and the file
+lacks; it never drops or rewrites stored data.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from ..schema import SCHEMA_VERSION, Event
+from ..schema.export import arrow_schema
+from ..schema.time import rfc3339
+from .base import EventFilter, Source, StoreError, Talker
+
+_SOURCES_DDL = """CREATE TABLE IF NOT EXISTS sources (
+    id VARCHAR PRIMARY KEY, file VARCHAR, events BIGINT, packets BIGINT, complete BOOLEAN,
+    ingested_at TIMESTAMPTZ DEFAULT now())"""
+
+
+def _sql_type(t: pa.DataType) -> str:
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in t) + ")"
+    if pa.types.is_list(t):
+        return _sql_type(t.value_type) + "[]"
+    return {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE",
+            pa.bool_(): "BOOLEAN"}.get(t) or "TIMESTAMPTZ"  # fmt: skip
+
+
+class DuckDBStore:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        if read_only and not path.exists():
+            raise StoreError(f"{path}: no such store (create it with `watchfloor ingest`)")
+        try:
+            self.con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as e:
+            raise StoreError(f"{path}: cannot open as a DuckDB store ({e})") from None
+        self.path = path
+        self.schema = arrow_schema()
+        self.encoder = msgspec.json.Encoder()
+        self.parse = pa_json.ParseOptions(explicit_schema=self.schema,
+                                          unexpected_field_behavior="error")  # fmt: skip
+        if not read_only:
+            self._migrate()
+
+    # -- schema ------------------------------------------------------------------------------
+    def _columns(self) -> dict[str, str]:
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'events' ORDER BY ordinal_position").fetchall()  # fmt: skip
+        return dict(rows)
+
+    def _migrate(self) -> None:
+        con = self.con
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute(_SOURCES_DDL)
+        have = self._columns()
+        if not have:
+            cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in self.schema)
+            con.execute(f"CREATE TABLE events ({cols})")
+        else:
+            for f in self.schema:
+                self._add_missing(f'"{f.name}"', f.type, have.get(f.name))
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+                    [str(SCHEMA_VERSION)])  # fmt: skip
+
+    def _add_missing(self, path: str, t: pa.DataType, have: str | None) -> None:
+        """Add a column, or a field inside a STRUCT column, that the stored table lacks."""
+        if have is None:
+            self.con.execute(f"ALTER TABLE events ADD COLUMN {path} {_sql_type(t)}")
+        elif pa.types.is_struct(t):
+            for f in t:
+                if f'"{f.name}" ' not in have and f"{f.name} " not in have:
+                    self.con.execute(f'ALTER TABLE events ADD COLUMN {path}."{f.name}" '
+                                     f"{_sql_type(f.type)}")  # fmt: skip
+                elif pa.types.is_struct(f.type):
+                    self._add_missing(f'{path}."{f.name}"', f.type, have)
+
+    # -- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def append(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        # JSON lines → Arrow with the schema's exact layout; DuckDB reads the Arrow table as is.
+        batch = pa_json.read_json(io.BytesIO(self.encoder.encode_lines(events)),
+                                  parse_options=self.parse)  # fmt: skip
+        self.con.register("_batch", batch)
+        try:
+            self.con.execute("INSERT INTO events BY NAME SELECT * FROM _batch")
+        finally:
+            self.con.unregister("_batch")
+
+    def record_source(self, source: Source) -> None:
+        self.con.execute("INSERT OR REPLACE INTO sources (id, file, events, packets, complete) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         [source.id, source.file, source.events, source.packets, source.complete])  # fmt: skip
+
+    def source(self, source_id: str) -> Source | None:
+        row = self.con.execute("SELECT id, file, events, packets, complete FROM sources "
+                               "WHERE id = ?", [source_id]).fetchone()  # fmt: skip
+        return Source(*row) if row else None
+
+    # -- reading -----------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+
+    def events(self, flt: EventFilter) -> Iterator[dict[str, Any]]:
+        where, args = [], []
+        for clause, value in (
+            ("ot.protocol = ?", flt.protocol),
+            ("ot.action.operation = ?", flt.operation),
+            ("event.action = ?", flt.action),
+            ("event.kind = ?", flt.kind),
+            ("list_contains(ot.anomalies, ?)", flt.anomaly),
+            ('"@timestamp" >= CAST(? AS TIMESTAMPTZ)', flt.since),
+            ('"@timestamp" <= CAST(? AS TIMESTAMPTZ)', flt.until),
+        ):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        if flt.ip is not None:
+            where.append("(source.ip = ? OR destination.ip = ? OR asset.ip = ?)")
+            args += [flt.ip] * 3
+        sql = ("SELECT *, epoch_ns(\"@timestamp\") AS _ts FROM events"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + ' ORDER BY "@timestamp", pcap.file, pcap.frame'
+               + (f" LIMIT {int(flt.limit)}" if flt.limit else ""))  # fmt: skip
+        try:
+            cur = self.con.execute(sql, args)
+        except duckdb.Error as e:
+            raise StoreError(f"query failed: {e}") from None
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(2048):
+            for row in rows:
+                doc = _prune(dict(zip(names, row)))
+                doc["@timestamp"] = rfc3339(doc.pop("_ts"))
+                yield doc
+
+    def talkers(self, limit: int | None = None) -> list[Talker]:
+        sql = """
+            SELECT source.ip, destination.ip, ot.protocol, count(*) AS messages,
+                   list_sort(list_distinct(list(ot.action.operation))),
+                   strftime(min("@timestamp"), '%Y-%m-%dT%H:%M:%SZ'),
+                   strftime(max("@timestamp"), '%Y-%m-%dT%H:%M:%SZ')
+            FROM events WHERE ot.role = 'request'
+            GROUP BY ALL ORDER BY messages DESC, 1, 2"""
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [Talker(*r) for r in self.con.execute(sql).fetchall()]
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _prune(value: Any) -> Any:
+    """Drop the NULLs the table holds for fields an event did not have: it reads back as written."""
+    if isinstance(value, dict):
+        return {k: _prune(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value

@@ -1,0 +1,378 @@
+"""Modbus/TCP conformance with Wireshark (DESIGN.md §3.2).
+
+For every capture: ``watchfloor decode CAPTURE --format jsonl`` and tshark must agree, frame by
+frame, on ``ot.modbus.transaction_id / unit_id / function_code`` vs ``mbtcp.trans_id /
+mbtcp.unit_id / modbus.func_code`` (several PDUs per frame zipped in stream order).
+
+Captures:
+  (a) the Modbus captures of ``../shared/corpus`` (SOURCES.md table 1, tshark protocol column
+      contains ``modbus``), ``../shared/corpus/generated/modbus_*.pcap`` and the labelled Lemay
+      data set (``labeled/lemay_modbus``: two pcaps and a zipped 10 MB pcap);
+  (b) captures made now with the real pymodbus and pyModbusTCP stacks on loopback
+      (``../shared/tools/traffic/modbus_*.py``; root + tcpdump);
+  (c) the project's own ``tests/captures/modbus_*.pcap*``.
+
+The harness itself (tshark parsing, grouping, diff) is checked first on a hand-built capture.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from . import tshark as T
+from .exceptions import exceptions_for
+
+SPEC = T.PROTOCOLS["modbus"]
+HAVE_TSHARK = T.tshark_path() is not None
+needs_tshark = pytest.mark.skipif(not HAVE_TSHARK, reason="tshark not installed (Debian package 'tshark')")
+TRAFFIC = T.SHARED / "tools" / "traffic"
+STACK_SECONDS = 3
+
+
+# --------------------------------------------------------------------------------------------
+# Capture discovery (runs at collection: must be cheap)
+# --------------------------------------------------------------------------------------------
+
+def corpus_modbus_captures() -> list[Path]:
+    """Captures whose tshark protocol column in SOURCES.md (table 1) names modbus."""
+    sources = T.CORPUS / "SOURCES.md"
+    out: list[Path] = []
+    in_table = False
+    header: list[str] = []
+    for line in sources.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            in_table = line.startswith("## 1.")
+            header = []
+            continue
+        if not in_table or not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not header:
+            header = cells
+            continue
+        if set(cells[0]) <= {"-", ":"}:
+            continue
+        row = dict(zip(header, cells))
+        protos = row.get("protocols found by tshark", "").split()
+        if "modbus" in protos or "mbtcp" in protos:
+            out.append(T.CORPUS / row["path"])
+    return out
+
+
+def _corpus_id(p: Path) -> str:
+    rel = p.relative_to(T.CORPUS)
+    if rel.parts[0] == "pcaps":
+        return f"corpus/{rel.parts[1]}/{p.name}"
+    return f"{rel.parts[0]}/{p.name}"
+
+
+def _corpus_params() -> list:
+    if not (T.CORPUS / "SOURCES.md").is_file():
+        return [pytest.param(None, id="no-shared-corpus",
+                             marks=pytest.mark.skip(reason=f"{T.CORPUS} not found (../shared is absent)"))]
+    caps = corpus_modbus_captures()
+    caps += sorted((T.CORPUS / "generated").glob("modbus_*.pcap"))
+    lemay = T.CORPUS / "labeled" / "lemay_modbus"
+    caps += sorted(lemay.glob("*.pcap")) + sorted(lemay.glob("*.pcapng")) + sorted(lemay.glob("*.zip"))
+    return [pytest.param(p, id=_corpus_id(p)) for p in caps]
+
+
+def _project_params() -> list:
+    caps = sorted(p for p in (T.REPO / "tests" / "captures").glob("modbus_*.pcap*") if p.is_file())
+    if not caps:
+        return [pytest.param(None, id="no-project-captures",
+                             marks=pytest.mark.skip(reason="no tests/captures/modbus_*.pcap* yet"))]
+    return [pytest.param(p, id=f"project/{p.name}") for p in caps]
+
+
+# --------------------------------------------------------------------------------------------
+# Shared checking
+# --------------------------------------------------------------------------------------------
+
+def _check(capture: Path, label: str | None = None, ports: set[int] | None = None,
+           events: list | None = None) -> T.Comparison:
+    """Run both sides and assert they agree (modulo recorded exceptions)."""
+    if events is None:
+        events = T.run_decoder(capture)
+    derived = T.server_ports(events, SPEC)
+    cmp = T.check_capture(capture, "modbus", ports=derived | (ports or set()),
+                          exceptions=exceptions_for(label or capture, "modbus"), events=events)
+    print(cmp.summary())
+    if cmp.stale_exceptions:
+        print(f"note: recorded exceptions now agree with Wireshark at frames {cmp.stale_exceptions}")
+    assert cmp.ok, "\n" + cmp.report(limit=20)
+    return cmp
+
+
+@pytest.fixture(scope="session")
+def lemay_zip_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("lemay_zip")
+
+
+def _resolve_capture(capture: Path, zip_dir: Path) -> list[Path]:
+    """A capture path, or the pcaps inside a zip (extracted once per session)."""
+    if capture.suffix != ".zip":
+        return [capture]
+    out = []
+    with zipfile.ZipFile(capture) as z:
+        for info in z.infolist():
+            name = Path(info.filename).name
+            if not name.endswith((".pcap", ".pcapng", ".cap")):
+                continue
+            dest = zip_dir / capture.stem / name
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with z.open(info) as src, open(dest, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            out.append(dest)
+    if not out:
+        pytest.skip(f"{capture.name} holds no pcap")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# (a) corpus
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.tshark
+@pytest.mark.corpus
+@needs_tshark
+@pytest.mark.parametrize("capture", _corpus_params())
+def test_corpus(capture: Path, lemay_zip_dir: Path) -> None:
+    for cap in _resolve_capture(capture, lemay_zip_dir):
+        # zip members are matched in exceptions as "<zip path>/<member>"
+        label = f"{capture.as_posix()}/{cap.name}" if cap != capture else None
+        _check(cap, label=label)
+
+
+# --------------------------------------------------------------------------------------------
+# (c) the project's own committed captures
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.tshark
+@needs_tshark
+@pytest.mark.parametrize("capture", _project_params())
+def test_project_captures(capture: Path) -> None:
+    _check(capture)
+
+
+# --------------------------------------------------------------------------------------------
+# (b) live stacks on loopback
+# --------------------------------------------------------------------------------------------
+
+STACKS = {
+    # name: (script, preferred port)  -- default ports of the scripts; both non-standard
+    "pymodbus": ("modbus_pymodbus.py", 15020),
+    "pyModbusTCP": ("modbus_pymodbustcp.py", 15021),
+    # the standard port, so the default (no-preference) path is exercised too
+    "pymodbus-502": ("modbus_pymodbus.py", 502),
+}
+
+
+def _stack_python() -> str:
+    venv = T.REPO / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def _listening(port: int) -> bool:
+    want = f":{port:04X}"
+    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(fn) as fh:
+                next(fh)
+                for line in fh:
+                    parts = line.split()
+                    if parts[1].endswith(want) and parts[3] == "0A":
+                        return True
+        except FileNotFoundError:
+            pass
+    return False
+
+
+def _stack_skip_reason() -> str | None:
+    if not TRAFFIC.is_dir():
+        return f"{TRAFFIC} not found (../shared is absent)"
+    if not HAVE_TSHARK:
+        return "tshark not installed"
+    if os.geteuid() != 0:
+        return "live stack captures need root (tcpdump on lo)"
+    if not shutil.which("tcpdump"):
+        return "tcpdump not installed"
+    probe = subprocess.run([_stack_python(), "-c", "import pymodbus, pyModbusTCP"], capture_output=True)
+    if probe.returncode != 0:
+        return f"{_stack_python()} lacks pymodbus/pyModbusTCP (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture(scope="session")
+def stack_captures(tmp_path_factory) -> dict[str, tuple[Path | None, int, str]]:
+    """Run every stack once, concurrently: name -> (pcap or None, port, error text)."""
+    reason = _stack_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    out_dir = tmp_path_factory.mktemp("stacks")
+    os.chmod(out_dir, 0o777)  # tcpdump may drop privileges to user tcpdump
+    used: set[int] = set()
+    procs = {}
+    for name, (script, port) in STACKS.items():
+        if _listening(port) or port in used:
+            if port == 502:
+                procs[name] = (None, port, "port 502 is in use on this host")
+                continue
+            port = next(p for p in range(port + 100, port + 2000) if not _listening(p) and p not in used)
+        used.add(port)
+        pcap = out_dir / f"{name}.pcap"
+        cmd = [_stack_python(), str(TRAFFIC / script), "--seconds", str(STACK_SECONDS), "--port", str(port), str(pcap)]
+        procs[name] = (subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), port, pcap)
+    results: dict[str, tuple[Path | None, int, str]] = {}
+    deadline = time.monotonic() + STACK_SECONDS + 90
+    for name, (proc, port, pcap) in procs.items():
+        if proc is None:
+            results[name] = (None, port, pcap)
+            continue
+        try:
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        ok = proc.returncode == 0 and pcap.exists() and pcap.stat().st_size > 24
+        results[name] = (pcap if ok else None, port, f"rc={proc.returncode}\n{out}\n{err}")
+    return results
+
+
+@pytest.mark.tshark
+@pytest.mark.stack
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_live_stack(stack: str, stack_captures) -> None:
+    pcap, port, info = stack_captures[stack]
+    if pcap is None and info.startswith("port 502 is in use"):
+        pytest.skip(info)
+    assert pcap is not None, f"{stack} capture failed: {info}"
+    events = T.run_decoder(pcap)
+    derived = T.server_ports(events, SPEC)
+    # Wireshark is told the true server port; our decoder must find it without being told.
+    _check(pcap, ports={port}, events=events)
+    assert port in derived, (f"{stack}: our decoder did not mark traffic to the server port {port} as requests "
+                             f"(request destination / response source ports seen: {sorted(derived)})")
+
+
+# --------------------------------------------------------------------------------------------
+# Harness self-tests (no decoder needed)
+# --------------------------------------------------------------------------------------------
+
+def _csum(b: bytes) -> int:
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+
+class _PcapWriter:
+    """Minimal Ethernet/IPv4/TCP pcap writer for hand-built harness cases."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "wb")
+        self.fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        self.seq: dict[tuple, int] = {}
+        self.n = 0
+
+    def tcp(self, src: bytes, dst: bytes, sport: int, dport: int, payload: bytes = b"", flags: int = 0x18):
+        seq = self.seq.setdefault((src, sport), 1000)
+        ack = self.seq.setdefault((dst, dport), 5000)
+        th = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 0x50, flags, 65535, 0, 0)
+        self.seq[(src, sport)] = seq + len(payload) + (1 if flags & 0x03 else 0)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), self.n, 0, 64, 6, 0, src, dst)
+        ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+        pkt = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00" + ip + th + payload
+        self.n += 1
+        self.fh.write(struct.pack("<IIII", self.n, 0, len(pkt), len(pkt)) + pkt)
+
+    def close(self):
+        self.fh.close()
+
+
+def _mbap(tid: int, unit: int, pdu: bytes) -> bytes:
+    return struct.pack("!HHHB", tid, 0, len(pdu) + 1, unit) + pdu
+
+
+@pytest.fixture(scope="module")
+def crafted(tmp_path_factory) -> Path:
+    """Frames: 4 one request; 5 two requests; 6/7 a request split in two segments (reported at 7);
+    8 a normal response + an exception response in one segment; 9 a response on the server side."""
+    path = tmp_path_factory.mktemp("crafted") / "modbus_crafted.pcap"
+    w = _PcapWriter(path)
+    c, s, port = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), 1502
+    w.tcp(c, s, 40000, port, flags=0x02)
+    w.tcp(s, c, port, 40000, flags=0x12)
+    w.tcp(c, s, 40000, port, flags=0x10)
+    w.tcp(c, s, 40000, port, _mbap(1, 1, bytes([3, 0, 0, 0, 2])))
+    w.tcp(c, s, 40000, port, _mbap(2, 1, bytes([3, 0, 0, 0, 2])) + _mbap(3, 2, bytes([4, 0, 0, 0, 1])))
+    split = _mbap(4, 7, bytes([16, 0, 0, 0, 1, 2, 0, 5]))
+    w.tcp(c, s, 40000, port, split[:9])
+    w.tcp(c, s, 40000, port, split[9:])
+    w.tcp(s, c, port, 40000, _mbap(2, 1, bytes([3, 4, 0, 1, 0, 2])) + _mbap(3, 2, bytes([0x84, 2])))
+    w.tcp(s, c, port, 40000, _mbap(4, 7, bytes([16, 0, 0, 0, 1])))
+    w.close()
+    return path
+
+
+@pytest.mark.tshark
+@needs_tshark
+def test_harness_wireshark_records(crafted: Path) -> None:
+    got = T.wireshark_records(crafted, SPEC, ports=[1502])
+    assert got == {
+        4: [(1, 1, 3)],
+        5: [(2, 1, 3), (3, 2, 4)],
+        7: [(4, 7, 16)],
+        8: [(2, 1, 3), (3, 2, 4)],  # exception 0x84: Wireshark's func_code is masked to 7 bits
+        9: [(4, 7, 16)],
+    }
+    # Without the port preference Wireshark does not dissect port 1502 at all.
+    assert T.wireshark_records(crafted, SPEC, ports=[]) == {}
+
+
+@pytest.mark.tshark
+@needs_tshark
+def test_harness_ragged_occurrences(crafted: Path) -> None:
+    """A field absent on some occurrences (exception_code) forces the PDML path; zipping stays right."""
+    spec = T.ProtocolSpec(name="modbus", fields=(("ot.modbus.transaction_id", "mbtcp.trans_id"),
+                                                 ("ot.modbus.exception_code", "modbus.exception_code")),
+                          port_options=SPEC.port_options)
+    got = T.wireshark_records(crafted, spec, ports=[1502])
+    assert got[8] == [(2, None), (3, 2)]
+    assert got[5] == [(2, None), (3, None)]
+
+
+def test_harness_grouping_and_report() -> None:
+    def ev(frame, tid, fc, role="request", port=1502, **extra):
+        e = {"pcap": {"frame": frame}, "source": {"port": 40000}, "destination": {"port": port},
+             "network": {"transport": "tcp"},
+             "ot": {"protocol": "modbus", "role": role,
+                    "modbus": {"transaction_id": tid, "unit_id": 1, "function_code": fc}}}
+        e.update(extra)
+        return e
+
+    events = [ev(5, 2, 3), ev(5, 3, 4), {"event": {"kind": "alert"}, "pcap": {"frame": 5}}, ev(7, 4, 16)]
+    ours = T.our_records(events, SPEC)
+    assert ours == {5: [(2, 1, 3), (3, 1, 4)], 7: [(4, 1, 16)]}
+    assert T.server_ports(events, SPEC) == {1502}
+    theirs = {5: [(2, 1, 3), (3, 2, 4)], 7: [(4, 1, 16)], 9: [(4, 1, 16)]}
+    cmp = T.compare(ours, theirs, SPEC, "x.pcap")
+    assert [f for f, _, _ in cmp.mismatches] == [5, 9]
+    text = cmp.report()
+    assert "frame 5:" in text and "(3, 2, 4)" in text and "(nothing)" in text
+    # an exception without expected values removes the frame from the comparison
+    cmp = T.compare(ours, theirs, SPEC, "x.pcap", exceptions={9: "reason", 7: ("reason", [(4, 1, 16)])})
+    assert [f for f, _, _ in cmp.mismatches] == [5] and set(cmp.excepted) == {7, 9}
+    assert cmp.stale_exceptions == [7]
+    assert T.normalize("0x0065") == 101 and T.normalize(True) == 1 and T.normalize("") is None

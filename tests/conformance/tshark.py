@@ -1,0 +1,588 @@
+"""Wireshark conformance helpers: run tshark and our decoder, group both per frame, compare.
+
+This is a helper module, not a test. DESIGN.md §3.2 ("Conformance contract") says which of our
+event fields must equal which Wireshark field on the same frame. One :class:`ProtocolSpec` per
+protocol in :data:`PROTOCOLS` holds that mapping plus the tshark options the protocol needs;
+everything else here is protocol-neutral.
+
+Both sides are reduced to the same shape::
+
+    {frame_number: [(v1, v2, ...), ...]}
+
+one tuple per decoded application message, in stream order, values in the order of
+``spec.fields``. Several Wireshark occurrences of a field in one frame (several PDUs in one TCP
+segment) are zipped in order. Values are normalised so that ``"0x0065"``, ``"101"`` and ``101``
+compare equal.
+
+tshark quirks handled here:
+
+* ``-T fields`` joins several occurrences of a field with the aggregator (a comma by default,
+  which also occurs inside string values) -- we use the ASCII unit separator and the record
+  separator for the column separator.
+* A field can be absent on some occurrences (e.g. ``modbus.exception_code`` only on exception
+  responses), so the per-field lists of one frame cannot always be zipped by position. When the
+  occurrence counts of a frame differ, that frame is re-read as PDML, where fields come in
+  document order, and the records are rebuilt from that order (see :func:`_records_from_pdml`).
+* tshark prints ``Running as user "root"...`` on stderr; only the exit status is trusted.
+* Port-based protocols on a non-standard port need a preference (``-o mbtcp.tcp.port:...``) or a
+  decode-as (``-d tcp.port==N,dnp3``); ``ProtocolSpec.port_options`` builds them from the server
+  ports found in the capture.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = (REPO / ".." / "shared").resolve()
+CORPUS = SHARED / "corpus"
+
+# -T fields separators: ASCII RS between columns, US between occurrences of one field.
+_SEP = "\x1e"
+_AGG = "\x1f"
+
+Record = tuple
+Frames = dict[int, list[Record]]
+
+
+# --------------------------------------------------------------------------------------------
+# Protocol table
+# --------------------------------------------------------------------------------------------
+
+def pref_ports(pref: str, standard: Sequence[int]) -> Callable[[Iterable[int]], list[str]]:
+    """Options for a dissector whose port preference is a range (e.g. ``mbtcp.tcp.port``).
+
+    The range replaces the default, so the standard ports are always included.
+    """
+
+    def build(ports: Iterable[int]) -> list[str]:
+        allp = sorted({*standard, *ports})
+        return ["-o", f"{pref}:{','.join(str(p) for p in allp)}"]
+
+    return build
+
+
+def decode_as(table: str, dissector: str, standard: Sequence[int] = ()) -> Callable[[Iterable[int]], list[str]]:
+    """Options ``-d table==N,dissector`` for each non-standard port."""
+
+    def build(ports: Iterable[int]) -> list[str]:
+        out: list[str] = []
+        for p in sorted(set(ports) - set(standard)):
+            out += ["-d", f"{table}=={p},{dissector}"]
+        return out
+
+    return build
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """How one protocol is compared.
+
+    name
+        our protocol key; an event is a decoded message of this protocol iff it has ``ot.<name>``.
+    fields
+        ``(our dotted path, Wireshark field)`` pairs, compared in this order. The Wireshark side
+        may be a tuple of alternative fields (first one present wins), e.g. BACnet's
+        ``bacapp.confirmed_service`` / ``bacapp.unconfirmed_service``.
+    tshark_options
+        always passed to tshark (``-o`` preferences, ``-d`` decode-as).
+    port_options
+        builds extra options from the server ports seen in the capture (non-standard ports).
+    standard_ports
+        the ports Wireshark dissects without being told.
+    role_path
+        dotted path of our request/response role, used to find server ports.
+    require
+        our paths that must be present in a Wireshark record for it to count (e.g. DNP3 link
+        frames without an application layer are not messages).
+    extract
+        optional ``event -> list of records`` for protocols whose events carry lists (nested
+        items); default is one record per event from ``fields``.
+    display_filter
+        tshark ``-Y``; default ``proto1 || proto2`` from the field prefixes.
+    """
+
+    name: str
+    fields: tuple[tuple[str, str | tuple[str, ...]], ...]
+    tshark_options: tuple[str, ...] = ()
+    port_options: Callable[[Iterable[int]], list[str]] | None = None
+    standard_ports: tuple[int, ...] = ()
+    transport: str = "tcp"
+    role_path: str = "ot.role"
+    require: tuple[str, ...] = ()
+    extract: Callable[[Mapping[str, Any]], list[Record]] | None = None
+    display_filter: str | None = None
+
+    @property
+    def our_paths(self) -> list[str]:
+        return [ours for ours, _ in self.fields]
+
+    @property
+    def ws_alternatives(self) -> list[tuple[str, ...]]:
+        return [(ws,) if isinstance(ws, str) else tuple(ws) for _, ws in self.fields]
+
+    @property
+    def ws_fields(self) -> list[str]:
+        """Every Wireshark field, flattened, in order (the -e list)."""
+        return [f for alts in self.ws_alternatives for f in alts]
+
+    @property
+    def ws_protocols(self) -> list[str]:
+        seen: list[str] = []
+        for f in self.ws_fields:
+            p = f.split(".", 1)[0]
+            if p not in seen:
+                seen.append(p)
+        return seen
+
+    def filter(self) -> str:
+        return self.display_filter or " || ".join(self.ws_protocols)
+
+    def options(self, ports: Iterable[int] = ()) -> list[str]:
+        opts = list(self.tshark_options)
+        if self.port_options is not None:
+            opts += self.port_options(ports)
+        return opts
+
+
+#: One entry per protocol (DESIGN.md §3.2). Adding a protocol = one entry here.
+PROTOCOLS: dict[str, ProtocolSpec] = {
+    "modbus": ProtocolSpec(
+        name="modbus",
+        fields=(
+            ("ot.modbus.transaction_id", "mbtcp.trans_id"),
+            ("ot.modbus.unit_id", "mbtcp.unit_id"),
+            # Wireshark's modbus.func_code has bitmask 0x7f: an exception response 0x83 shows 3.
+            ("ot.modbus.function_code", "modbus.func_code"),
+        ),
+        # mbtcp.tcp.port is a range preference; it also decides query/response direction.
+        port_options=pref_ports("mbtcp.tcp.port", (502,)),
+        standard_ports=(502,),
+    ),
+    # Examples of what further entries look like (enable when the decoder exists):
+    # "dnp3": ProtocolSpec(
+    #     name="dnp3",
+    #     fields=(("ot.dnp3.source", "dnp3.src"), ("ot.dnp3.destination", "dnp3.dst"),
+    #             ("ot.dnp3.function_code", "dnp3.al.func")),
+    #     port_options=decode_as("tcp.port", "dnp3", (20000,)), standard_ports=(20000,),
+    #     require=("ot.dnp3.function_code",)),
+    # "iec104": ProtocolSpec(
+    #     name="iec104",
+    #     fields=(("ot.iec104.apci_type", "iec60870_104.type"), ("ot.iec104.type_id", "iec60870_asdu.typeid"),
+    #             ("ot.iec104.cot", "iec60870_asdu.causetx"), ("ot.iec104.common_address", "iec60870_asdu.addr")),
+    #     port_options=decode_as("tcp.port", "iec60870_104", (2404,)), standard_ports=(2404,)),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------
+
+_INT_RE = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|\d+)$")
+
+
+def normalize(value: Any) -> Any:
+    """Make a tshark string and one of our JSON values comparable.
+
+    Integers (decimal or ``0x`` hex) become ``int``, booleans become 0/1, ``""`` and ``None``
+    become ``None``; other strings are kept.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        s = value.strip()
+        if s == "":
+            return None
+        if _INT_RE.match(s):
+            return int(s, 0)
+        if s in ("True", "False"):
+            return int(s == "True")
+        return s
+    if isinstance(value, list):
+        return tuple(normalize(v) for v in value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# tshark side
+# --------------------------------------------------------------------------------------------
+
+class TsharkError(RuntimeError):
+    pass
+
+
+def tshark_path() -> str | None:
+    return os.environ.get("TSHARK") or shutil.which("tshark")
+
+
+def tshark_version() -> str:
+    exe = tshark_path()
+    if not exe:
+        return "tshark not found"
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60).stdout
+    return out.splitlines()[0] if out else "unknown"
+
+
+def _tshark(args: list[str], timeout: float) -> str:
+    exe = tshark_path()
+    if not exe:
+        raise TsharkError("tshark not found (apt-get install tshark)")
+    proc = subprocess.run([exe, *args], capture_output=True, timeout=timeout)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace")
+        err = "\n".join(l for l in err.splitlines() if "Running as user" not in l)
+        raise TsharkError(f"tshark {' '.join(args)} failed (rc={proc.returncode}): {err.strip()}")
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def tshark_fields(
+    capture: str | os.PathLike,
+    fields: Sequence[str],
+    options: Sequence[str] = (),
+    display_filter: str | None = None,
+    timeout: float = 600,
+) -> dict[int, list[list[str]]]:
+    """Raw ``-T fields`` output: ``{frame: [occurrences of field 0, of field 1, ...]}``.
+
+    Only frames where at least one of ``fields`` occurs are returned.
+    """
+    args = ["-n", "-r", str(capture), *options, "-T", "fields",
+            "-E", "header=n", "-E", "quote=n", "-E", "occurrence=a",
+            "-E", f"aggregator={_AGG}", "-E", f"separator={_SEP}",
+            "-e", "frame.number"]
+    for f in fields:
+        args += ["-e", f]
+    if display_filter:
+        args += ["-Y", display_filter]
+    out: dict[int, list[list[str]]] = {}
+    for line in _tshark(args, timeout).split("\n"):
+        if not line:
+            continue
+        cols = line.split(_SEP)
+        if len(cols) != len(fields) + 1:
+            raise TsharkError(f"unexpected tshark line ({len(cols)} columns, want {len(fields) + 1}): {line!r}")
+        occ = [c.split(_AGG) if c != "" else [] for c in cols[1:]]
+        if any(occ):
+            out[int(cols[0])] = occ
+    return out
+
+
+def _frame_filter(frames: Iterable[int]) -> str:
+    return "frame.number in {" + ",".join(str(f) for f in sorted(frames)) + "}"
+
+
+def _records_from_pdml(pdml: str, spec: ProtocolSpec) -> Frames:
+    """Records from PDML, where fields appear in document (= stream) order.
+
+    A new record starts at the first field of ``spec.fields`` (the anchor) or when a field that
+    the current record already has appears again. Missing fields stay ``None``.
+    """
+    index: dict[str, int] = {}
+    for i, alts in enumerate(spec.ws_alternatives):
+        for f in alts:
+            index[f] = i
+    anchor_fields = set(spec.ws_alternatives[0])
+    out: Frames = {}
+    root = ET.fromstring(pdml)
+    for packet in root.iter("packet"):
+        num = None
+        for f in packet.iter("field"):
+            if f.get("name") == "num":
+                num = int(f.get("show"))
+                break
+        if num is None:
+            raise TsharkError("PDML packet without geninfo.num")
+        recs: list[list[Any]] = []
+        cur: list[Any] | None = None
+        for f in packet.iter("field"):
+            name = f.get("name")
+            if name not in index:
+                continue
+            i = index[name]
+            if cur is None or name in anchor_fields or cur[i] is not None:
+                cur = [None] * len(spec.fields)
+                recs.append(cur)
+            if cur[i] is None:  # first alternative present wins
+                cur[i] = normalize(f.get("show"))
+        if recs:
+            out[num] = [tuple(r) for r in recs]
+    return out
+
+
+def wireshark_records(
+    capture: str | os.PathLike,
+    spec: ProtocolSpec,
+    ports: Iterable[int] = (),
+    extra_options: Sequence[str] = (),
+    timeout: float = 600,
+) -> Frames:
+    """Wireshark's view: ``{frame: [(v1, v2, ...), ...]}`` for ``spec``'s fields."""
+    options = [*spec.options(ports), *extra_options]
+    alts = spec.ws_alternatives
+    flat = spec.ws_fields
+    raw = tshark_fields(capture, flat, options, spec.filter(), timeout)
+    out: Frames = {}
+    ragged: set[int] = set()
+    for frame, occ in raw.items():
+        # Per our field: the alternatives' occurrence lists.
+        pos = 0
+        per_field: list[list[str]] = []
+        ok = True
+        for a in alts:
+            present = [occ[pos + k] for k in range(len(a)) if occ[pos + k]]
+            pos += len(a)
+            if len(present) > 1:
+                ok = False  # several alternatives in one frame: order only known from PDML
+            per_field.append(present[0] if present else [])
+        counts = {len(v) for v in per_field}
+        if not ok or len(counts) != 1:
+            ragged.add(frame)
+            continue
+        n = counts.pop()
+        out[frame] = [tuple(normalize(v[k]) for v in per_field) for k in range(n)]
+    if ragged:
+        pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml",
+                        "-j", " ".join(spec.ws_protocols), "-Y", _frame_filter(ragged)], timeout)
+        out.update(_records_from_pdml(pdml, spec))
+    if spec.require:
+        need = [spec.our_paths.index(p) for p in spec.require]
+        for frame in list(out):
+            out[frame] = [r for r in out[frame] if all(r[i] is not None for i in need)]
+            if not out[frame]:
+                del out[frame]
+    return dict(sorted(out.items()))
+
+
+def tshark_command(capture: str | os.PathLike, spec: ProtocolSpec, ports: Iterable[int] = (),
+                   extra_options: Sequence[str] = ()) -> str:
+    """A copy-pastable tshark command showing Wireshark's side (for failure messages)."""
+    args = ["tshark", "-n", "-r", str(capture), *spec.options(ports), *extra_options,
+            "-Y", spec.filter(), "-T", "fields", "-e", "frame.number"]
+    for f in spec.ws_fields:
+        args += ["-e", f]
+    return " ".join(_shquote(a) for a in args)
+
+
+def _shquote(s: str) -> str:
+    return s if re.match(r"^[\w./:=,+-]+$", s) else "'" + s.replace("'", "'\\''") + "'"
+
+
+# --------------------------------------------------------------------------------------------
+# Our side
+# --------------------------------------------------------------------------------------------
+
+class DecoderError(RuntimeError):
+    pass
+
+
+def decoder_command() -> list[str]:
+    """How to run our CLI: $WATCHFLOOR_CLI, the venv console script, or ``python -m watchfloor``."""
+    env = os.environ.get("WATCHFLOOR_CLI")
+    if env:
+        return env.split()
+    for cand in (REPO / ".venv" / "bin" / "watchfloor", Path(sys.executable).parent / "watchfloor"):
+        if cand.exists():
+            return [str(cand)]
+    return [sys.executable, "-m", "watchfloor"]
+
+
+def run_decoder(capture: str | os.PathLike, timeout: float = 1800) -> list[dict[str, Any]]:
+    """``watchfloor decode CAPTURE --format jsonl`` -> list of events, in output order."""
+    cmd = [*decoder_command(), "decode", str(capture), "--format", "jsonl"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except FileNotFoundError as e:
+        raise DecoderError(f"cannot run {cmd[0]}: {e}") from e
+    if proc.returncode != 0:
+        raise DecoderError(f"{' '.join(cmd)} failed (rc={proc.returncode}):\n"
+                           f"{proc.stderr.decode('utf-8', 'replace')[-4000:]}")
+    events = []
+    for n, line in enumerate(proc.stdout.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DecoderError(f"{' '.join(cmd)}: stdout line {n} is not JSON: {line[:200]!r}") from e
+        if not isinstance(ev, dict):
+            raise DecoderError(f"{' '.join(cmd)}: stdout line {n} is not a JSON object")
+        events.append(ev)
+    return events
+
+
+_MISSING = object()
+
+
+def get_path(obj: Mapping[str, Any], path: str, default: Any = None) -> Any:
+    """Dotted-path lookup in nested objects (also accepts flat dotted keys)."""
+    if path in obj:
+        return obj[path]
+    cur: Any = obj
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(cur, Mapping):
+            return default
+        if part in cur:
+            cur = cur[part]
+            continue
+        rest = ".".join(parts[i:])
+        return cur.get(rest, default)
+    return cur
+
+
+def protocol_events(events: Iterable[Mapping[str, Any]], spec: ProtocolSpec) -> list[Mapping[str, Any]]:
+    """Events that represent a decoded message of ``spec`` (they carry ``ot.<name>``)."""
+    return [e for e in events if get_path(e, f"ot.{spec.name}", _MISSING) is not _MISSING]
+
+
+def our_records(events: Iterable[Mapping[str, Any]], spec: ProtocolSpec) -> Frames:
+    """Our view, grouped like :func:`wireshark_records`; order within a frame = output order."""
+    out: Frames = {}
+    for ev in protocol_events(events, spec):
+        frame = get_path(ev, "pcap.frame")
+        if frame is None:
+            raise DecoderError(f"{spec.name} event without pcap.frame: {json.dumps(ev)[:300]}")
+        if spec.extract is not None:
+            recs = spec.extract(ev)
+        else:
+            recs = [tuple(normalize(get_path(ev, p)) for p in spec.our_paths)]
+        out.setdefault(int(frame), []).extend(recs)
+    return dict(sorted(out.items()))
+
+
+def server_ports(events: Iterable[Mapping[str, Any]], spec: ProtocolSpec) -> set[int]:
+    """Server ports of ``spec`` traffic in our events: request destination / response source."""
+    ports: set[int] = set()
+    for ev in protocol_events(events, spec):
+        if get_path(ev, "network.transport") not in (None, spec.transport):
+            continue
+        role = get_path(ev, spec.role_path)
+        port = None
+        if role == "request":
+            port = get_path(ev, "destination.port")
+        elif role == "response":
+            port = get_path(ev, "source.port")
+        if isinstance(port, int):
+            ports.add(port)
+    return ports
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Comparison:
+    capture: str
+    spec: ProtocolSpec
+    ours: Frames
+    theirs: Frames
+    mismatches: list[tuple[int, list[Record], list[Record]]] = field(default_factory=list)
+    excepted: dict[int, str] = field(default_factory=dict)
+    stale_exceptions: list[int] = field(default_factory=list)
+    command: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def counts(self) -> tuple[int, int]:
+        return sum(map(len, self.ours.values())), sum(map(len, self.theirs.values()))
+
+    def summary(self) -> str:
+        n_ours, n_theirs = self.counts()
+        return (f"{self.spec.name}: {self.capture}: {len(set(self.ours) | set(self.theirs))} frames, "
+                f"ours {n_ours} messages, wireshark {n_theirs}; {len(self.mismatches)} mismatching frames; "
+                f"{len(self.excepted)} excepted")
+
+    def report(self, limit: int = 20) -> str:
+        cols = ", ".join(f"{o.rsplit('.', 1)[-1]}={w if isinstance(w, str) else '|'.join(w)}"
+                         for o, w in self.spec.fields)
+        lines = [self.summary(), f"  record = ({cols})"]
+        if self.command:
+            lines.append(f"  wireshark side: {self.command}")
+        for frame, ours, theirs in self.mismatches[:limit]:
+            lines.append(f"  frame {frame}:")
+            lines.append(f"    ours:      {_fmt(ours)}")
+            lines.append(f"    wireshark: {_fmt(theirs)}")
+        if len(self.mismatches) > limit:
+            rest = [f for f, _, _ in self.mismatches[limit:]]
+            more = ", ".join(map(str, rest[:50])) + (" ..." if len(rest) > 50 else "")
+            lines.append(f"  ... {len(rest)} more mismatching frames: {more}")
+        if self.stale_exceptions:
+            lines.append(f"  note: excepted frames where both sides now agree: {self.stale_exceptions}")
+        return "\n".join(lines)
+
+
+def _fmt(recs: list[Record]) -> str:
+    if not recs:
+        return "(nothing)"
+    return " ".join("(" + ", ".join("-" if v is None else str(v) for v in r) + ")" for r in recs)
+
+
+def compare(ours: Frames, theirs: Frames, spec: ProtocolSpec, capture: str = "",
+            exceptions: Mapping[int, Any] | None = None, command: str = "") -> Comparison:
+    """Frame-by-frame comparison.
+
+    ``exceptions`` maps frame -> reason (a string: the frame is not compared) or
+    ``(reason, expected_records)`` (our records must equal ``expected_records``, which replace
+    Wireshark's for that frame).
+    """
+    exceptions = exceptions or {}
+    cmp = Comparison(capture=capture, spec=spec, ours=ours, theirs=theirs, command=command)
+    for frame in sorted(set(ours) | set(theirs) | set(exceptions)):
+        o = ours.get(frame, [])
+        t = theirs.get(frame, [])
+        exc = exceptions.get(frame)
+        if exc is not None:
+            reason, expected = (exc, None) if isinstance(exc, str) else exc
+            cmp.excepted[frame] = reason
+            if o == t:
+                cmp.stale_exceptions.append(frame)
+            if expected is not None:
+                exp = [tuple(normalize(v) for v in r) for r in expected]
+                if o != exp:
+                    cmp.mismatches.append((frame, o, exp))
+            continue
+        if o != t:
+            cmp.mismatches.append((frame, o, t))
+    return cmp
+
+
+def check_capture(
+    capture: str | os.PathLike,
+    protocol: str = "modbus",
+    ports: Iterable[int] | None = None,
+    exceptions: Mapping[int, Any] | None = None,
+    extra_options: Sequence[str] = (),
+    events: list[dict[str, Any]] | None = None,
+) -> Comparison:
+    """Run our decoder and tshark on ``capture`` and compare ``protocol`` frame by frame.
+
+    ``ports``: server ports to tell Wireshark about; by default derived from our events
+    (request destination ports / response source ports).
+    """
+    spec = PROTOCOLS[protocol]
+    if events is None:
+        events = run_decoder(capture)
+    if ports is None:
+        ports = server_ports(events, spec)
+    ports = sorted(set(ports))
+    ours = our_records(events, spec)
+    theirs = wireshark_records(capture, spec, ports, extra_options)
+    return compare(ours, theirs, spec, str(capture), exceptions,
+                   tshark_command(capture, spec, ports, extra_options))
