@@ -12,15 +12,7 @@ from pathlib import Path
 
 from .capture.files import CaptureError, RawPacket, open_stream, read_packets
 from .capture.flows import FlowTable
-from .capture.packets import (
-    IPPROTO_TCP,
-    IPPROTO_UDP,
-    Defragmenter,
-    ip_datagram,
-    link_frame,
-    tcp_segment,
-    udp_datagram,
-)
+from .capture.packets import IPPROTO_TCP, Defragmenter, dissect
 from .decode import DECODERS, DecoderManifest
 from .schema import Event, Observer, Pcap
 
@@ -29,7 +21,7 @@ from .schema import Event, Observer, Pcap
 class Stats:
     packets: int = 0
     bytes: int = 0
-    undecodable: int = 0  # not IP, or broken below the transport layer
+    skipped: int = 0  # neither TCP nor UDP over IP (ARP, LLDP, layer-2 protocols, broken headers)
     events: int = 0
     flows: int = 0
     first_ts: int | None = None
@@ -57,6 +49,7 @@ class Sensor:
             file: str | None = None) -> Iterator[list[Event]]:  # fmt: skip
         out: list[Event] = []
         flows = FlowTable(self.decoders, out)
+        by_key = flows.by_key
         defrag = Defragmenter()
         stats, observer, batch = self.stats, self.observer, self.batch
         frame = ts = 0
@@ -66,22 +59,18 @@ class Sensor:
             for frame, ts, linktype, data, _ in packets:
                 stats.packets += 1
                 stats.bytes += len(data)
-                lf = link_frame(linktype, data)
-                dg = ip_datagram(lf.ethertype, lf.payload, ts, defrag) if lf is not None else None
-                if dg is None:
-                    stats.undecodable += lf is None
-                elif dg.proto == IPPROTO_TCP:
-                    seg = tcp_segment(dg.payload)
-                    if seg is not None:
-                        flow, d = flows.get(dg.src, seg.sport, dg.dst, seg.dport, IPPROTO_TCP,
-                                            (lf.src_mac, lf.dst_mac), lf.vlan, frame, ts)  # type: ignore[union-attr]  # fmt: skip
-                        flow.tcp(d, seg, frame, ts)
-                elif dg.proto == IPPROTO_UDP:
-                    u = udp_datagram(dg.payload)
-                    if u is not None:
-                        flow, d = flows.get(dg.src, u[0], dg.dst, u[1], IPPROTO_UDP,
-                                            (lf.src_mac, lf.dst_mac), lf.vlan, frame, ts)  # type: ignore[union-attr]  # fmt: skip
-                        flow.udp(d, u[2], frame, ts)
+                t = dissect(linktype, data, ts, defrag)
+                if t is None:
+                    stats.skipped += 1
+                else:
+                    proto, src, sport, dst, dport, seq, flags, payload, smac, dmac, vlan = t
+                    hit = by_key.get((src, sport, dst, dport, proto))
+                    flow, d = hit if hit is not None else flows.add(
+                        src, sport, dst, dport, proto, (smac, dmac), vlan, frame, ts)  # fmt: skip
+                    if proto == IPPROTO_TCP:
+                        flow.tcp(d, seq, flags, payload, frame, ts)
+                    else:
+                        flow.udp(d, payload, frame, ts)
                 if ts >= flows.next_sweep:
                     flows.sweep(frame, ts)
                 if len(out) > done:

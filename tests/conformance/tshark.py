@@ -45,6 +45,17 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = (REPO / ".." / "shared").resolve()
 CORPUS = SHARED / "corpus"
 
+#: Always passed to tshark: Wireshark 4.0's TCP defaults, pinned so that a personal preferences
+#: file cannot change the oracle. Desegmentation on (a message split over segments is reported at
+#: the frame that completes it); out-of-order segments are NOT buffered (after a gap tshark
+#: restarts at the next segment); checksums not checked (loopback captures have offloaded ones).
+BASE_OPTIONS: tuple[str, ...] = (
+    "-o", "tcp.desegment_tcp_streams:TRUE",
+    "-o", "tcp.reassemble_out_of_order:FALSE",
+    "-o", "tcp.analyze_sequence_numbers:TRUE",
+    "-o", "tcp.check_checksum:FALSE",
+)
+
 # -T fields separators: ASCII RS between columns, US between occurrences of one field.
 _SEP = "\x1e"
 _AGG = "\x1f"
@@ -147,7 +158,7 @@ class ProtocolSpec:
         return self.display_filter or " || ".join(self.ws_protocols)
 
     def options(self, ports: Iterable[int] = ()) -> list[str]:
-        opts = list(self.tshark_options)
+        opts = [*BASE_OPTIONS, *self.tshark_options]
         if self.port_options is not None:
             opts += self.port_options(ports)
         return opts
@@ -226,7 +237,8 @@ class TsharkError(RuntimeError):
 
 
 def tshark_path() -> str | None:
-    return os.environ.get("TSHARK") or shutil.which("tshark")
+    """$TSHARK if set, else tshark on PATH; None when it is not installed."""
+    return shutil.which(os.environ.get("TSHARK") or "tshark")
 
 
 def tshark_version() -> str:
@@ -237,11 +249,28 @@ def tshark_version() -> str:
     return out.splitlines()[0] if out else "unknown"
 
 
+_CONFIG_DIR: str | None = None
+
+
+def _empty_config_dir() -> str:
+    global _CONFIG_DIR
+    if _CONFIG_DIR is None:
+        import atexit
+        import tempfile
+
+        _CONFIG_DIR = tempfile.mkdtemp(prefix="wf-tshark-profile-")
+        atexit.register(shutil.rmtree, _CONFIG_DIR, True)
+    return _CONFIG_DIR
+
+
 def _tshark(args: list[str], timeout: float) -> str:
     exe = tshark_path()
     if not exe:
         raise TsharkError("tshark not found (apt-get install tshark)")
-    proc = subprocess.run([exe, *args], capture_output=True, timeout=timeout)
+    env = dict(os.environ)
+    # Ignore any personal Wireshark profile (preferences, decode-as entries, disabled protocols).
+    env["WIRESHARK_CONFIG_DIR"] = _empty_config_dir()
+    proc = subprocess.run([exe, *args], capture_output=True, timeout=timeout, env=env)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace")
         err = "\n".join(l for l in err.splitlines() if "Running as user" not in l)

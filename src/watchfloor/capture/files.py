@@ -34,12 +34,9 @@ class CaptureError(Exception):
         self.path, self.offset, self.reason = path, offset, reason
 
 
-class RawPacket(NamedTuple):
-    frame: int  # 1-based, as Wireshark numbers them
-    ts_ns: int
-    linktype: int
-    data: bytes
-    orig_len: int
+# A packet as read: (frame, ts_ns, linktype, data, orig_len). `frame` is 1-based, as Wireshark
+# numbers them. A plain tuple: this is made once per packet, and NamedTuple construction costs more.
+RawPacket = tuple[int, int, int, bytes, int]
 
 
 class _Chunks:
@@ -104,29 +101,28 @@ def _pcap(c: _Chunks, order: str, ns_per_unit: int) -> Iterator[RawPacket]:
     linktype &= 0xFFFF  # upper bits carry FCS length flags
     limit = max(snaplen, MAX_RECORD)
     c.pos = 24
-    rec = Struct(order + "IIII")
-    unpack, frame = rec.unpack_from, 0
-    while True:
+    unpack, frame, need = Struct(order + "IIII").unpack_from, 0, 16
+    while c.fill(need):
         buf, pos = c.buf, c.pos
-        if len(buf) - pos < 16:
-            if not c.fill(16):
-                if len(c.buf) > c.pos:
-                    raise CaptureError(c.path, c.offset, "truncated packet record header")
-                return
-            buf, pos = c.buf, c.pos
-        sec, frac, incl, orig = unpack(buf, pos)
-        if incl > limit:
-            raise CaptureError(c.path, c.offset, f"impossible packet length {incl}")
-        end = pos + 16 + incl
-        if end > len(buf):
-            if not c.fill(16 + incl):
-                raise CaptureError(c.path, c.offset, "truncated packet data")
-            buf, pos = c.buf, c.pos
+        stop = len(buf) - 16
+        while pos <= stop:  # the hot loop: records wholly inside the buffer
+            sec, frac, incl, orig = unpack(buf, pos)
             end = pos + 16 + incl
-        frame += 1
-        c.pos = end
-        yield RawPacket(frame, sec * 1_000_000_000 + frac * ns_per_unit, linktype,
-                        buf[pos + 16 : end], orig)  # fmt: skip
+            if end > stop + 16 or incl > limit:
+                break
+            frame += 1
+            yield frame, sec * 1_000_000_000 + frac * ns_per_unit, linktype, buf[pos + 16 : end], orig
+            pos = end
+        c.pos = pos
+        need = 16
+        if len(buf) - pos >= 16:
+            incl = unpack(buf, pos)[2]
+            if incl > limit:
+                raise CaptureError(c.path, c.offset, f"impossible packet length {incl}")
+            need = 16 + incl
+    if c.pos < len(c.buf):
+        what = "packet data" if len(c.buf) - c.pos >= 16 else "packet record header"
+        raise CaptureError(c.path, c.offset, f"truncated {what}")
 
 
 class _Interface(NamedTuple):
@@ -212,4 +208,4 @@ def _pcapng(c: _Chunks) -> Iterator[RawPacket]:
         except StructError:
             raise CaptureError(c.path, start, f"block type {btype} too short") from None
         frame += 1
-        yield RawPacket(frame, ts_ns, i.linktype, data, orig)
+        yield frame, ts_ns, i.linktype, data, orig

@@ -15,7 +15,7 @@ from struct import pack
 from typing import TYPE_CHECKING
 
 from ..schema import Endpoint
-from .packets import ACK, FIN, RST, SYN, Segment
+from .packets import ACK, FIN, RST, SYN
 from .tcp import TcpStream
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def community_id(src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> 
 
 class Flow:
     __slots__ = (
-        "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams", "acks",
+        "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams",
         "first_ts", "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed",
     )  # fmt: skip
 
@@ -58,7 +58,6 @@ class Flow:
         self.community_id = community_id(src, sport, dst, dport, proto)
         self.initiator: int | None = None
         self.streams = (TcpStream(), TcpStream()) if proto == 6 else None
-        self.acks: list[int | None] = [None, None]  # highest ACK each side sent
         self.first_ts = self.last_ts = ts_ns
         self.fin = [False, False]
         self.app: Session | None = None
@@ -75,18 +74,16 @@ class Flow:
     def dst(self, d: int) -> Endpoint:
         return self.ends[1 - d]
 
-    def tcp(self, d: int, seg: Segment, frame: int, ts_ns: int) -> None:
+    def tcp(self, d: int, seq: int, flags: int, payload: bytes, frame: int, ts_ns: int) -> None:
         self.last_ts = ts_ns
-        flags, streams = seg.flags, self.streams
+        streams = self.streams
         assert streams is not None
         if flags & SYN:
-            streams[d].syn(seg.seq)
+            streams[d].syn(seq)
             if self.initiator is None:
                 self.initiator = d if not flags & ACK else 1 - d
-        if flags & ACK:
-            self.acks[d] = seg.ack
-        if seg.payload:
-            for chunk in streams[d].add(seg.seq, seg.payload, self.acks[1 - d]):
+        if payload:
+            for chunk in streams[d].add(seq, payload):
                 self._deliver(d, chunk, frame, ts_ns)
         if flags & (FIN | RST):
             self.fin[d] = True
@@ -106,9 +103,10 @@ class Flow:
                 app.feed(d, chunk, frame, ts_ns)
         elif self.probes_left and not isinstance(chunk, int):
             self.probes_left -= 1
-            transport = self.transport
+            transport, (p0, p1) = self.transport, self.ports
             for dec in self.decoders:
-                if transport in dec.transports and dec.probe(chunk):
+                hint = p0 in dec.default_ports or p1 in dec.default_ports
+                if transport in dec.transports and dec.probe(chunk, hint):
                     self.app = dec.session(self, self.out)
                     self.app.feed(d, chunk, frame, ts_ns)
                     return
@@ -117,10 +115,6 @@ class Flow:
         """End of the conversation (FIN/RST, idle expiry, eviction, end of capture)."""
         if self.closed:
             return
-        if self.streams is not None:
-            for d in (0, 1):
-                for chunk in self.streams[d].flush():
-                    self._deliver(d, chunk, frame, ts_ns)
         self.closed = True
         if self.app is not None:
             self.app.close(frame, ts_ns, reason)
@@ -143,9 +137,16 @@ class FlowTable:
     def get(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
             macs: tuple[bytes | None, bytes | None], vlan: int | None, frame: int,
             ts_ns: int) -> tuple[Flow, int]:  # fmt: skip
+        """The flow of a packet and the packet's direction in it (0: same as the first packet)."""
         hit = self.by_key.get((src, sport, dst, dport, proto))
         if hit is not None:
             return hit
+        return self.add(src, sport, dst, dport, proto, macs, vlan, frame, ts_ns)
+
+    def add(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
+            macs: tuple[bytes | None, bytes | None], vlan: int | None, frame: int,
+            ts_ns: int) -> tuple[Flow, int]:  # fmt: skip
+        """A new flow, first seen from `src`; makes room first if the table is full."""
         if self.count >= self.max_flows:
             self.sweep(frame, ts_ns)
         flow = Flow(src, sport, dst, dport, proto, macs, vlan, ts_ns, self.decoders, self.out)

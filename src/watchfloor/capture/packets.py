@@ -16,7 +16,7 @@ IPPROTO_TCP, IPPROTO_UDP = 6, 17
 IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140))  # hop-by-hop, routing, dst-opts, AH, ...
 
 _u16 = Struct("!H").unpack_from
-_SLL2_PROTO, _ETH = Struct("!H"), Struct("!6s6sH")
+_ETH = Struct("!6s6sH")
 _IPV4 = Struct("!BBHHHBBH4s4s")
 _TCP = Struct("!HHIIBB")
 _UDP = Struct("!HHH")
@@ -134,10 +134,9 @@ def ip_datagram(etype: int, pkt: bytes, ts_ns: int, defrag: Defragmenter) -> Dat
             return None
         payload = pkt[hlen:total]  # drops Ethernet padding; a snapped packet keeps what it has
         if frag & 0x3FFF:  # MF set or offset non-zero
-            payload = defrag.add((src, dst, proto, ident), ts_ns, (frag & 0x1FFF) * 8,
-                                 bool(frag & 0x2000), payload)  # fmt: skip
-            if payload is None:
-                return None
+            whole = defrag.add((src, dst, proto, ident), ts_ns, (frag & 0x1FFF) * 8,
+                               bool(frag & 0x2000), payload)  # fmt: skip
+            return None if whole is None else Datagram(src, dst, proto, whole)
         return Datagram(src, dst, proto, payload)
     if etype == ETH_IPV6:
         if len(pkt) < 40 or pkt[0] >> 4 != 6:
@@ -157,9 +156,8 @@ def ip_datagram(etype: int, pkt: bytes, ts_ns: int, defrag: Defragmenter) -> Dat
             nh, payload = payload[0], payload[size:]
         if frag_info is not None:
             offset, more, ident = frag_info
-            payload = defrag.add((src, dst, nh, ident), ts_ns, offset, more, payload)
-            if payload is None:
-                return None
+            whole = defrag.add((src, dst, nh, ident), ts_ns, offset, more, payload)
+            return None if whole is None else Datagram(src, dst, nh, whole)
         return Datagram(src, dst, nh, payload)
     return None
 
@@ -191,3 +189,40 @@ def udp_datagram(payload: bytes) -> tuple[int, int, bytes] | None:
         return None
     sport, dport, length = _UDP.unpack_from(payload)
     return sport, dport, payload[8 : length if length >= 8 else None]
+
+
+# (proto, src, sport, dst, dport, seq, flags, payload, src_mac, dst_mac, vlan); seq and flags
+# are 0 for UDP. A plain tuple: one is made per packet.
+Transport = tuple[int, bytes, int, bytes, int, int, int, bytes, bytes | None, bytes | None,
+                  int | None]  # fmt: skip
+
+# Ethernet II + IPv4 without options + TCP header, in one unpack (the common case by far).
+_ETH_IPV4_TCP = Struct("!6s6s4xH2xHxB2x4s4sHHI4xBB")
+
+
+def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter) -> Transport | None:
+    """A frame's TCP or UDP payload with its addressing; None for anything else."""
+    if linktype == 1 and len(data) >= 54 and data[12:15] == b"\x08\x00\x45":
+        dst_mac, src_mac, total, frag, proto, src, dst, sport, dport, seq, off, flags = \
+            _ETH_IPV4_TCP.unpack_from(data)  # fmt: skip
+        thl = (off >> 4) * 4
+        if proto == IPPROTO_TCP and not frag & 0x3FFF and thl >= 20 and total >= 20 + thl:
+            return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, data[34 + thl : 14 + total],
+                    src_mac, dst_mac, None)  # fmt: skip
+    lf = link_frame(linktype, data)
+    if lf is None:
+        return None
+    dg = ip_datagram(lf.ethertype, lf.payload, ts_ns, defrag)
+    if dg is None:
+        return None
+    if dg.proto == IPPROTO_TCP:
+        seg = tcp_segment(dg.payload)
+        if seg is not None:
+            return (IPPROTO_TCP, dg.src, seg.sport, dg.dst, seg.dport, seg.seq, seg.flags,
+                    seg.payload, lf.src_mac, lf.dst_mac, lf.vlan)  # fmt: skip
+    elif dg.proto == IPPROTO_UDP:
+        u = udp_datagram(dg.payload)
+        if u is not None:
+            return (IPPROTO_UDP, dg.src, u[0], dg.dst, u[1], 0, 0, u[2], lf.src_mac, lf.dst_mac,
+                    lf.vlan)  # fmt: skip
+    return None

@@ -1,90 +1,76 @@
-"""One direction of a TCP connection → its byte stream, in order, with gaps made explicit.
+"""One direction of a TCP connection → its byte stream, with retransmissions, overlaps and gaps
+resolved.
 
-Retransmissions and overlaps are trimmed (the first copy of a byte wins, as a receiving stack keeps
-it). Out-of-order segments wait in a bounded buffer. A hole is declared a capture gap — reported as
-an int (bytes missing) in the output so the decoder resynchronises — when the receiver has already
-acknowledged past it (the bytes went by but the capture lost them), when the buffer limit is hit,
-or when the flow ends.
+Data is delivered as soon as it arrives, never held back: a segment that starts past the expected
+sequence number is delivered after an explicit gap (the bytes before it were lost, by the network
+or by the capture). If the missing bytes turn up later (a late retransmission, or reordering) they
+are delivered then, fenced by gaps, so the decoder resynchronises before and after them.
+This is also how Wireshark attributes messages to frames, which keeps events comparable with it.
+Retransmitted bytes are trimmed: the first copy of a byte wins, as the receiving stack keeps it.
+State is bounded: at most MAX_HOLES remembered holes per direction, no payload buffered.
 """
 
 from __future__ import annotations
 
 MASK = 0xFFFFFFFF
-Chunk = bytes | int  # bytes: stream data; int: a gap of that many bytes
+MAX_HOLES = 8
+Chunk = bytes | int  # bytes: stream data; int: a discontinuity, that many bytes lost (0: unknown)
 
 
 def seq_diff(a: int, b: int) -> int:
-    """a - b in 32-bit sequence space (RFC 1982 style), negative when a is before b."""
+    """a - b in 32-bit sequence space, negative when a is before b."""
     d = (a - b) & MASK
     return d - 0x1_0000_0000 if d & 0x8000_0000 else d
 
 
 class TcpStream:
-    __slots__ = ("next", "pending", "pending_bytes", "limit", "retransmitted", "gaps")
+    __slots__ = ("next", "holes", "retransmitted", "gaps")
 
-    def __init__(self, limit: int = 256 * 1024) -> None:
+    def __init__(self) -> None:
         self.next: int | None = None  # next expected sequence number; None until known
-        self.pending: dict[int, bytes] = {}
-        self.pending_bytes = 0
-        self.limit = limit
+        self.holes: list[list[int]] = []  # [start, end) ranges skipped, oldest first
         self.retransmitted = 0
         self.gaps = 0
 
     def syn(self, seq: int) -> None:
-        self.next = (seq + 1) & MASK
+        if self.next is None:
+            self.next = (seq + 1) & MASK
 
-    def add(self, seq: int, data: bytes, peer_ack: int | None) -> list[Chunk]:
-        """Take one segment's payload; return what is now deliverable in order."""
-        if self.next is None:  # mid-stream start: the stream begins here
-            self.next = seq
-        rel = seq_diff(seq, self.next)
-        if rel == 0 and not self.pending:  # the common case
-            self.next = (seq + len(data)) & MASK
-            return [data]
-        if rel < 0:
-            if rel + len(data) <= 0:
-                self.retransmitted += 1
-                return []
-            data, rel = data[-rel:], 0
+    def add(self, seq: int, data: bytes) -> list[Chunk]:
+        """Take one segment's payload; return what it adds to the stream."""
+        nxt = self.next
+        if nxt is None:  # mid-stream start: the stream begins here
+            nxt = seq
+        rel = seq_diff(seq, nxt)
+        end = (seq + len(data)) & MASK
         if rel == 0:
-            self.next = (self.next + len(data)) & MASK
-            return [data, *self._drain()]
-        if seq not in self.pending or len(self.pending[seq]) < len(data):
-            self.pending_bytes += len(data) - len(self.pending.get(seq, b""))
-            self.pending[seq] = data
-        lost = peer_ack is not None and seq_diff(peer_ack, self.next) > 0
-        if lost or self.pending_bytes > self.limit:
-            return self._skip_hole()
-        return []
-
-    def flush(self) -> list[Chunk]:
-        """The flow ended: whatever waits behind a hole is delivered after a gap."""
-        out: list[Chunk] = []
-        while self.pending:
-            out += self._skip_hole()
+            self.next = end
+            return [data]
+        if rel > 0:  # bytes before this segment were not seen
+            self.gaps += 1
+            self.holes.append([nxt, seq])
+            del self.holes[:-MAX_HOLES]
+            self.next = end
+            return [rel, data]
+        out = self._fill(seq, data) if self.holes else []
+        if rel + len(data) > 0:  # overlaps the head, then carries new bytes
+            out.append(data[-rel:])
+            self.next = end
+        elif not out:
+            self.retransmitted += 1
         return out
 
-    def _drain(self) -> list[Chunk]:
+    def _fill(self, seq: int, data: bytes) -> list[Chunk]:
+        """Deliver the parts of a segment that fall into holes, each fenced by discontinuities."""
         out: list[Chunk] = []
-        progressed = True
-        while progressed and self.pending:
-            progressed = False
-            for s in sorted(self.pending, key=lambda s: seq_diff(s, self.next)):  # type: ignore[arg-type]
-                rel = seq_diff(s, self.next)  # type: ignore[arg-type]
-                if rel > 0:
-                    break
-                d = self.pending.pop(s)
-                self.pending_bytes -= len(d)
-                if rel + len(d) > 0:
-                    out.append(d[-rel:] if rel else d)
-                    self.next = (self.next + len(d) + rel) & MASK  # type: ignore[operator]
-                    progressed = True
+        for hole in list(self.holes):
+            start, stop = hole
+            lo = max(seq_diff(start, seq), 0)
+            hi = min(seq_diff(stop, seq), len(data))
+            if lo >= hi:
+                continue
+            out += [0, data[lo:hi], 0]
+            self.holes.remove(hole)
+            left, right = [start, (seq + lo) & MASK], [(seq + hi) & MASK, stop]
+            self.holes += [h for h in (left, right) if seq_diff(h[1], h[0]) > 0]
         return out
-
-    def _skip_hole(self) -> list[Chunk]:
-        assert self.next is not None
-        lowest = min(self.pending, key=lambda s: seq_diff(s, self.next))  # type: ignore[arg-type]
-        self.gaps += 1
-        missing = seq_diff(lowest, self.next)
-        self.next = lowest
-        return [missing, *self._drain()]

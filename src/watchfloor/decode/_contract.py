@@ -27,7 +27,11 @@ class Malformed(WireError):
 
 
 class Session(Protocol):
-    """Per-flow decoder state. Direction `d` is the flow's 0/1 side that sent the bytes."""
+    """Per-flow decoder state. Direction `d` is the flow's 0/1 side that sent the bytes.
+
+    `gap` marks a discontinuity in d's stream: `missing` bytes were never seen (0 when a late
+    segment is being fitted in). The decoder drops any partial frame and resynchronises.
+    """
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None: ...
     def gap(self, d: int, missing: int, frame: int, ts_ns: int) -> None: ...
@@ -47,8 +51,9 @@ class DecoderManifest:
 
 
 class ProbeFn(Protocol):
-    def __call__(self, data: bytes) -> bool:
-        """Port-independent recognition: True when `data` starts with this protocol's frames."""
+    def __call__(self, data: bytes, on_default_port: bool) -> bool:
+        """True when `data` starts with this protocol's frames. Recognition must work on any
+        port; `on_default_port` may only relax what counts as evidence."""
         ...
 
 

@@ -20,8 +20,8 @@ Operation = Literal[
 ]  # fmt: skip
 
 
-class _Record(Struct, omit_defaults=True, forbid_unknown_fields=True, kw_only=True):
-    """Base for every schema object."""
+class _Record(Struct, omit_defaults=True, forbid_unknown_fields=True, kw_only=True, gc=False):
+    """Base for every schema object. Events are trees (no cycles), so the cyclic GC can skip them."""
 
 
 class EventMeta(_Record):
@@ -112,6 +112,12 @@ class Modbus(_Record):
     or_mask: int | None = None
     read_address: int | None = None
     read_quantity: int | None = None
+    device_id_code: Annotated[int | None, Meta(description="FC 43/14 read device ID code.")] = None
+    object_id: Annotated[
+        int | None, Meta(description="FC 43/14 object requested, or next object when more follow.")
+    ] = None
+    conformity_level: int | None = None
+    more_follows: int | None = None
     objects: Annotated[
         list[DeviceObject] | None, Meta(description="FC 43/14 device identification objects.")
     ] = None

@@ -16,7 +16,6 @@ def rfc3339(ts_ns: int) -> str:
     global _second, _prefix
     sec, frac = divmod(ts_ns, 1_000_000_000)
     if sec != _second:
-        _second, _prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    if frac % 1000:
-        return f"{_prefix}.{frac:09d}Z"
-    return f"{_prefix}.{frac // 1000:06d}Z"
+        _second, _prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+    us, ns = divmod(frac, 1000)
+    return f"{_prefix}{frac:09d}Z" if ns else f"{_prefix}{us:06d}Z"

@@ -172,11 +172,16 @@ def ipv4(
     """IPv4 packet without options (RFC 791 §3.1). `frag_offset` is in bytes."""
     if frag_offset % 8:
         raise ValueError(f"fragment offset must be a multiple of 8 bytes: {frag_offset}")
+    source, destination = ip_address(src), ip_address(dst)
     flags_fragment = (0x4000 if flags_df else 0) | (0x2000 if more_fragments else 0) | (frag_offset >> 3)
-    fields = [0x45, 0, 20 + len(payload), ident & 0xFFFF, flags_fragment, ttl, proto, 0,
-              ip_address(src).packed, ip_address(dst).packed]
-    fields[7] = internet_checksum(_IPV4_HEADER.pack(*fields))
-    return _IPV4_HEADER.pack(*fields) + payload
+    length, ident = 20 + len(payload), ident & 0xFFFF
+    # Header checksum from the field values: each field's 16-bit words sum to its value
+    # modulo 0xFFFF (version/IHL/TOS = 0x4500, TTL/protocol share a word).
+    residue = (0x4500 + length + ident + flags_fragment + (ttl << 8 | proto)
+               + int(source) + int(destination)) % 0xFFFF
+    checksum = 0xFFFF - residue if residue else 0
+    return _IPV4_HEADER.pack(0x45, 0, length, ident, flags_fragment, ttl, proto, checksum,
+                             source.packed, destination.packed) + payload
 
 
 def ipv4_fragments(
@@ -317,7 +322,8 @@ def tcp(
 ) -> bytes:
     """TCP segment (RFC 9293 §3.1) with its checksum over the IPv4 or IPv6 pseudo-header.
     `options` is raw option bytes, padded with End-of-Option-List to 32 bits."""
-    options += bytes(-len(options) % 4)
+    if options:
+        options += bytes(-len(options) % 4)
     offset_flags = (5 + len(options) // 4) << 12 | tcp_flag_bits(flags)
     header = _TCP_HEADER.pack(sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, offset_flags, window, 0, 0) + options
     length = len(header) + len(payload)

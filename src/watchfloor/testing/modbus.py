@@ -346,61 +346,71 @@ class Exchange(NamedTuple):
 def reference_exchanges(device: Mapping[int, str] = TEST_DEVICE) -> list[Exchange]:
     """One exchange (or more) for every public function code, exceptions, FC 43/13, a FC
     43/14 identification in all four read codes (with more-follows paging) and vendor FC 90."""
-    fc = FunctionCode
+    fc, diag, exc, code = FunctionCode, Diagnostic, ExceptionCode, ReadDeviceIdCode
     basic = [(oid, device[oid]) for oid in sorted(device) if oid <= DeviceObject.MAJOR_MINOR_REVISION]
     regular = [(oid, device[oid]) for oid in sorted(device) if oid <= DeviceObject.USER_APPLICATION_NAME]
     extended = [(oid, device[oid]) for oid in sorted(device) if oid >= 0x80]
+    product = DeviceObject.PRODUCT_NAME
+    echo = [  # requests whose normal response repeats them
+        write_single_request(fc.WRITE_SINGLE_COIL, 17, True),
+        write_single_request(fc.WRITE_SINGLE_REGISTER, 1, 0x1234),
+    ]
     return [
         Exchange(read_request(fc.READ_COILS, 0, 10), read_bits_response(fc.READ_COILS, [1, 0, 1, 1, 0, 0, 1, 0, 1, 1])),
         Exchange(read_request(fc.READ_DISCRETE_INPUTS, 100, 12),
                  read_bits_response(fc.READ_DISCRETE_INPUTS, [0, 1, 0, 0, 1, 1, 0, 1, 1, 0, 0, 1])),
         Exchange(read_request(fc.READ_HOLDING_REGISTERS, 0, 5),
                  read_registers_response(fc.READ_HOLDING_REGISTERS, [0x0102, 500, 1000, 0xFFFF, 0])),
-        Exchange(read_request(fc.READ_INPUT_REGISTERS, 30, 3), read_registers_response(fc.READ_INPUT_REGISTERS, [215, 7, 4096])),
-        Exchange(write_single_request(fc.WRITE_SINGLE_COIL, 17, True), write_single_response(fc.WRITE_SINGLE_COIL, 17, True)),
-        Exchange(write_single_request(fc.WRITE_SINGLE_REGISTER, 1, 0x1234),
-                 write_single_response(fc.WRITE_SINGLE_REGISTER, 1, 0x1234)),
+        Exchange(read_request(fc.READ_INPUT_REGISTERS, 30, 3),
+                 read_registers_response(fc.READ_INPUT_REGISTERS, [215, 7, 4096])),
+        *(Exchange(request, request) for request in echo),
         Exchange(pdu(fc.READ_EXCEPTION_STATUS), read_exception_status_response(0x6D)),
-        Exchange(diagnostics(Diagnostic.RETURN_QUERY_DATA, b"\xa5\x37"), diagnostics(Diagnostic.RETURN_QUERY_DATA, b"\xa5\x37")),
-        Exchange(diagnostics(Diagnostic.RESTART_COMMUNICATIONS_OPTION, 0xFF00),
-                 diagnostics(Diagnostic.RESTART_COMMUNICATIONS_OPTION, 0xFF00)),
-        Exchange(diagnostics(Diagnostic.RETURN_DIAGNOSTIC_REGISTER), diagnostics(Diagnostic.RETURN_DIAGNOSTIC_REGISTER, 0x0001)),
-        Exchange(diagnostics(Diagnostic.CLEAR_COUNTERS_AND_DIAGNOSTIC_REGISTER),
-                 diagnostics(Diagnostic.CLEAR_COUNTERS_AND_DIAGNOSTIC_REGISTER)),
-        Exchange(diagnostics(Diagnostic.RETURN_BUS_MESSAGE_COUNT), diagnostics(Diagnostic.RETURN_BUS_MESSAGE_COUNT, 42)),
+        Exchange(diagnostics(diag.RETURN_QUERY_DATA, b"\xa5\x37"), diagnostics(diag.RETURN_QUERY_DATA, b"\xa5\x37")),
+        Exchange(diagnostics(diag.RESTART_COMMUNICATIONS_OPTION, 0xFF00),
+                 diagnostics(diag.RESTART_COMMUNICATIONS_OPTION, 0xFF00)),
+        Exchange(diagnostics(diag.RETURN_DIAGNOSTIC_REGISTER), diagnostics(diag.RETURN_DIAGNOSTIC_REGISTER, 0x0001)),
+        Exchange(diagnostics(diag.CLEAR_COUNTERS_AND_DIAGNOSTIC_REGISTER),
+                 diagnostics(diag.CLEAR_COUNTERS_AND_DIAGNOSTIC_REGISTER)),
+        Exchange(diagnostics(diag.RETURN_BUS_MESSAGE_COUNT), diagnostics(diag.RETURN_BUS_MESSAGE_COUNT, 42)),
         # Listen-only mode silences the server until "restart communications", which is
         # itself unanswered while listen-only is active (MAP §6.8.1 sub-functions 01, 04).
-        Exchange(diagnostics(Diagnostic.FORCE_LISTEN_ONLY_MODE), None),
-        Exchange(diagnostics(Diagnostic.RESTART_COMMUNICATIONS_OPTION, 0x0000), None),
+        Exchange(diagnostics(diag.FORCE_LISTEN_ONLY_MODE), None),
+        Exchange(diagnostics(diag.RESTART_COMMUNICATIONS_OPTION, 0x0000), None),
         Exchange(pdu(fc.GET_COMM_EVENT_COUNTER), comm_event_counter_response(0x0000, 0x0108)),
         Exchange(pdu(fc.GET_COMM_EVENT_LOG), comm_event_log_response(0x0000, 0x0108, 0x0121, b"\x20\x00")),
         Exchange(write_multiple_coils_request(19, [1, 0, 1, 1, 0, 0, 1, 1, 1, 0]),
                  write_multiple_response(fc.WRITE_MULTIPLE_COILS, 19, 10)),
-        Exchange(write_multiple_registers_request(1, [0x000A, 0x0102]), write_multiple_response(fc.WRITE_MULTIPLE_REGISTERS, 1, 2)),
-        Exchange(pdu(fc.REPORT_SERVER_ID), report_server_id_response(b"WF-PLC-1", running=True, additional=b"fw 2.4.1")),
-        Exchange(read_file_record_request([(4, 1, 2), (3, 9, 2)]), read_file_record_response([[0x0DFE, 0x0020], [0x33CD, 0x0040]])),
-        Exchange(write_file_record([(4, 7, [0x06AF, 0x04BE, 0x100D])]), write_file_record([(4, 7, [0x06AF, 0x04BE, 0x100D])])),
+        Exchange(write_multiple_registers_request(1, [0x000A, 0x0102]),
+                 write_multiple_response(fc.WRITE_MULTIPLE_REGISTERS, 1, 2)),
+        Exchange(pdu(fc.REPORT_SERVER_ID), report_server_id_response(b"WF-PLC-1", additional=b"fw 2.4.1")),
+        Exchange(read_file_record_request([(4, 1, 2), (3, 9, 2)]),
+                 read_file_record_response([[0x0DFE, 0x0020], [0x33CD, 0x0040]])),
+        Exchange(write_file_record([(4, 7, [0x06AF, 0x04BE, 0x100D])]),
+                 write_file_record([(4, 7, [0x06AF, 0x04BE, 0x100D])])),
         Exchange(mask_write_register(4, 0x00F2, 0x0025), mask_write_register(4, 0x00F2, 0x0025)),
         Exchange(read_write_registers_request(3, 6, 14, [0x00FF, 0x00FF, 0x00FF]),
-                 read_registers_response(fc.READ_WRITE_MULTIPLE_REGISTERS, [0x00FE, 0x0ACD, 0x0001, 0x0003, 0x000D, 0x00FF])),
+                 read_registers_response(fc.READ_WRITE_MULTIPLE_REGISTERS, [0xFE, 0xACD, 1, 3, 0xD, 0xFF])),
         Exchange(read_fifo_queue_request(0x04DE), read_fifo_queue_response([0x01B8, 0x1284])),
-        Exchange(read_device_id_request(ReadDeviceIdCode.BASIC, 0), read_device_id_response(ReadDeviceIdCode.BASIC, basic)),
-        Exchange(read_device_id_request(ReadDeviceIdCode.REGULAR, 0),
-                 read_device_id_response(ReadDeviceIdCode.REGULAR, regular[:4], more_follows=True, next_object_id=regular[4][0])),
-        Exchange(read_device_id_request(ReadDeviceIdCode.REGULAR, regular[4][0]),
-                 read_device_id_response(ReadDeviceIdCode.REGULAR, regular[4:])),
-        Exchange(read_device_id_request(ReadDeviceIdCode.EXTENDED, 0x80), read_device_id_response(ReadDeviceIdCode.EXTENDED, extended)),
-        Exchange(read_device_id_request(ReadDeviceIdCode.SPECIFIC, DeviceObject.PRODUCT_NAME),
-                 read_device_id_response(ReadDeviceIdCode.SPECIFIC, [(DeviceObject.PRODUCT_NAME, device[DeviceObject.PRODUCT_NAME])])),
-        Exchange(read_device_id_request(ReadDeviceIdCode.BASIC, 0), exception(fc.ENCAPSULATED_INTERFACE_TRANSPORT,
-                 ExceptionCode.SERVER_DEVICE_BUSY), unit_id=247),
-        Exchange(canopen_general_reference(b"\x40\x00\x10\x00"), canopen_general_reference(b"\x43\x00\x10\x00\x92\x01\x02\x00")),
-        Exchange(read_request(fc.READ_HOLDING_REGISTERS, 9000, 10), exception(fc.READ_HOLDING_REGISTERS, ExceptionCode.ILLEGAL_DATA_ADDRESS)),
-        Exchange(read_request(fc.READ_INPUT_REGISTERS, 0, 200), exception(fc.READ_INPUT_REGISTERS, ExceptionCode.ILLEGAL_DATA_VALUE)),
+        Exchange(read_device_id_request(code.BASIC, 0), read_device_id_response(code.BASIC, basic)),
+        Exchange(read_device_id_request(code.REGULAR, 0),
+                 read_device_id_response(code.REGULAR, regular[:4], more_follows=True, next_object_id=regular[4][0])),
+        Exchange(read_device_id_request(code.REGULAR, regular[4][0]),
+                 read_device_id_response(code.REGULAR, regular[4:])),
+        Exchange(read_device_id_request(code.EXTENDED, 0x80), read_device_id_response(code.EXTENDED, extended)),
+        Exchange(read_device_id_request(code.SPECIFIC, product),
+                 read_device_id_response(code.SPECIFIC, [(product, device[product])])),
+        Exchange(read_device_id_request(code.BASIC, 0),
+                 exception(fc.ENCAPSULATED_INTERFACE_TRANSPORT, exc.SERVER_DEVICE_BUSY), unit_id=247),
+        Exchange(canopen_general_reference(b"\x40\x00\x10\x00"),
+                 canopen_general_reference(b"\x43\x00\x10\x00\x92\x01\x02\x00")),
+        Exchange(read_request(fc.READ_HOLDING_REGISTERS, 9000, 10),
+                 exception(fc.READ_HOLDING_REGISTERS, exc.ILLEGAL_DATA_ADDRESS)),
+        Exchange(read_request(fc.READ_INPUT_REGISTERS, 0, 200),
+                 exception(fc.READ_INPUT_REGISTERS, exc.ILLEGAL_DATA_VALUE)),
         Exchange(write_single_request(fc.WRITE_SINGLE_REGISTER, 9000, 1),
-                 exception(fc.WRITE_SINGLE_REGISTER, ExceptionCode.ILLEGAL_DATA_ADDRESS)),
+                 exception(fc.WRITE_SINGLE_REGISTER, exc.ILLEGAL_DATA_ADDRESS)),
         Exchange(pdu(VENDOR_FUNCTION_CODE, b"\x00\x02"), pdu(VENDOR_FUNCTION_CODE, b"\x00\xfe\x02\x0f\x00\x01")),
-        Exchange(pdu(VENDOR_FUNCTION_CODE, b"\x00\x40\xff\x00"), exception(VENDOR_FUNCTION_CODE, ExceptionCode.ILLEGAL_FUNCTION)),
+        Exchange(pdu(VENDOR_FUNCTION_CODE, b"\x00\x40\xff\x00"), exception(VENDOR_FUNCTION_CODE, exc.ILLEGAL_FUNCTION)),
     ]
 
 
@@ -503,9 +513,9 @@ class TcpConversation:
         mss: int = 1460,
     ) -> None:
         _require(link in LINKS, f"link must be one of {LINKS}: {link!r}")
-        self.client = _Side(Endpoint(*client), client_isn)
-        self.server = _Side(Endpoint(*server), server_isn)
-        _require(self.client.address.version == self.server.address.version, "client and server address families differ")
+        self._client = _Side(Endpoint(*client), client_isn)
+        self._server = _Side(Endpoint(*server), server_isn)
+        _require(self._client.address.version == self._server.address.version, "client and server families differ")
         self.now = start_ns
         self.step_ns = step_ns
         self.mss = mss
@@ -514,25 +524,30 @@ class TcpConversation:
         self.fragment_size: int | None = None
         self.fragments_reversed = False
         self.ext_headers: Sequence[frames.ExtHeader] = ()
-        ethertype = frames.ETHERTYPE_IPV4 if self.client.address.version == 4 else frames.ETHERTYPE_IPV6
-        for sender, receiver, packet_type in ((self.client, self.server, 0), (self.server, self.client, 4)):
-            sender.prefix = _link_header(link, ethertype, sender.endpoint.mac, receiver.endpoint.mac, packet_type, vlans)
+        ethertype = frames.ETHERTYPE_IPV4 if self._client.address.version == 4 else frames.ETHERTYPE_IPV6
+        for sender, receiver, packet_type in ((self._client, self._server, 0), (self._server, self._client, 4)):
+            sender.prefix = _link_header(link, ethertype, sender.endpoint.mac, receiver.endpoint.mac, packet_type,
+                                         vlans)
 
     # -- helpers --
 
     def _sides(self, from_client: bool) -> tuple[_Side, _Side]:
-        return (self.client, self.server) if from_client else (self.server, self.client)
+        return (self._client, self._server) if from_client else (self._server, self._client)
 
     def advance(self, ns: int) -> None:
         """Let `ns` nanoseconds pass before the next packet."""
         self.now += ns
+
+    def next_seq(self, from_client: bool = True) -> int:
+        """The sequence number that side's next byte will carry (mod 2**32)."""
+        return self._sides(from_client)[0].nxt & 0xFFFFFFFF
 
     def stream_offset(self, from_client: bool = True) -> int:
         """Bytes of stream sent so far by that side (skipped bytes included)."""
         return self._sides(from_client)[0].offset
 
     def _segment(self, sender: _Side, flags: str, seq: int, payload: bytes = b"", options: bytes = b"") -> list[Record]:
-        receiver = self.server if sender is self.client else self.client
+        receiver = self._server if sender is self._client else self._client
         segment = frames.tcp(sender.address, receiver.address, sender.endpoint.port, receiver.endpoint.port,
                              seq=seq, ack=receiver.nxt if "A" in flags else 0, flags=flags, payload=payload,
                              window=self.window, options=options)
@@ -544,19 +559,16 @@ class TcpConversation:
 
     def _ip_packets(self, sender: _Side, receiver: _Side, segment: bytes) -> list[bytes]:
         sender.ident = (sender.ident + 1) & 0xFFFF
-        fragment = self.fragment_size is not None and len(segment) > self.fragment_size
-        if sender.address.version == 4:
-            if not fragment:
-                return [frames.ipv4(sender.address, receiver.address, frames.IPPROTO_TCP, segment, ident=sender.ident,
-                                    ttl=self.ttl, flags_df=self.fragment_size is None)]
-            packets = frames.ipv4_fragments(sender.address, receiver.address, frames.IPPROTO_TCP, segment,
-                                            fragment_size=self.fragment_size, ident=sender.ident, ttl=self.ttl)  # type: ignore[arg-type]
-        elif not fragment:
-            return [frames.ipv6(sender.address, receiver.address, frames.IPPROTO_TCP, segment,
-                                ext_headers=self.ext_headers, hop_limit=self.ttl)]
+        src, dst, size, tcp = sender.address, receiver.address, self.fragment_size, frames.IPPROTO_TCP
+        if size is None or len(segment) <= size:
+            if src.version == 4:  # DF as Linux sets it, unless fragmentation is being exercised
+                return [frames.ipv4(src, dst, tcp, segment, ident=sender.ident, ttl=self.ttl, flags_df=size is None)]
+            return [frames.ipv6(src, dst, tcp, segment, ext_headers=self.ext_headers, hop_limit=self.ttl)]
+        if src.version == 4:
+            packets = frames.ipv4_fragments(src, dst, tcp, segment, fragment_size=size, ident=sender.ident,
+                                            ttl=self.ttl)
         else:
-            packets = frames.ipv6_fragments(sender.address, receiver.address, frames.IPPROTO_TCP, segment,
-                                            fragment_size=self.fragment_size, ident=sender.ident,  # type: ignore[arg-type]
+            packets = frames.ipv6_fragments(src, dst, tcp, segment, fragment_size=size, ident=sender.ident,
                                             ext_headers=self.ext_headers, hop_limit=self.ttl)
         return packets[::-1] if self.fragments_reversed else packets
 
@@ -564,7 +576,7 @@ class TcpConversation:
 
     def handshake(self) -> list[Record]:
         """SYN, SYN/ACK, ACK (with MSS options); each SYN consumes one sequence number."""
-        client, server = self.client, self.server
+        client, server = self._client, self._server
         records = self._segment(client, "S", client.nxt, options=_MSS_OPTION)
         client.nxt += 1
         client.stream_start = client.nxt
@@ -720,10 +732,14 @@ def _poll(cycles: int | None, seed: int, client: Endpoint | tuple, server: Endpo
                            client_isn=rng.getrandbits(32), server_isn=rng.getrandbits(32))
     fc = FunctionCode
     reads = (  # request PDUs are constant; responses are built from the plant each time
-        (read_request(fc.READ_HOLDING_REGISTERS, 0, 10), lambda: read_registers_response(fc.READ_HOLDING_REGISTERS, plant.holding[:10])),
-        (read_request(fc.READ_INPUT_REGISTERS, 0, 16), lambda: read_registers_response(fc.READ_INPUT_REGISTERS, plant.inputs)),
-        (read_request(fc.READ_COILS, 0, 16), lambda: read_bits_response(fc.READ_COILS, plant.coils)),
-        (read_request(fc.READ_DISCRETE_INPUTS, 0, 16), lambda: read_bits_response(fc.READ_DISCRETE_INPUTS, plant.discrete_inputs())),
+        (read_request(fc.READ_HOLDING_REGISTERS, 0, 10),
+         lambda: read_registers_response(fc.READ_HOLDING_REGISTERS, plant.holding[:10])),
+        (read_request(fc.READ_INPUT_REGISTERS, 0, 16),
+         lambda: read_registers_response(fc.READ_INPUT_REGISTERS, plant.inputs)),
+        (read_request(fc.READ_COILS, 0, 16),
+         lambda: read_bits_response(fc.READ_COILS, plant.coils)),
+        (read_request(fc.READ_DISCRETE_INPUTS, 0, 16),
+         lambda: read_bits_response(fc.READ_DISCRETE_INPUTS, plant.discrete_inputs())),
     )
     missing_block = read_request(fc.READ_HOLDING_REGISTERS, 1000, 20)
     transaction_id = 0
@@ -773,7 +789,8 @@ def _write(plant: _Plant, rng: random.Random) -> tuple[bytes, bytes]:
         return write_multiple_registers_request(10, values), write_multiple_response(fc.WRITE_MULTIPLE_REGISTERS, 10, 4)
     if kind == 3:  # valve bank
         plant.coils[8:16] = [int(rng.random() < 0.5) for _ in range(8)]
-        return write_multiple_coils_request(8, plant.coils[8:16]), write_multiple_response(fc.WRITE_MULTIPLE_COILS, 8, 8)
+        return (write_multiple_coils_request(8, plant.coils[8:16]),
+                write_multiple_response(fc.WRITE_MULTIPLE_COILS, 8, 8))
     values = [int(rng.random() * 100) for _ in range(2)]  # write limits, read setpoints back
     plant.holding[14:16] = values
     return (read_write_registers_request(0, 4, 14, values),

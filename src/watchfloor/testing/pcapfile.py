@@ -44,7 +44,7 @@ Interface = tuple[int, int] | tuple[int, int, int]
 def _sink(target: Target, compress: bool) -> Iterator[BinaryIO]:
     """Open `target` for binary writing; file objects are written to but not closed."""
     owned = isinstance(target, (str, os.PathLike))
-    raw: BinaryIO = open(target, "wb") if owned else target  # type: ignore[arg-type]
+    raw: BinaryIO = open(target, "wb") if isinstance(target, (str, os.PathLike)) else target
     try:
         if compress:
             # No file name and mtime 0 keep the gzip header reproducible (RFC 1952 §2.3).

@@ -27,8 +27,10 @@ STORM_COUNT, STORM_NS = 20, 10 * 10**9  # exceptions within a window that make a
 class ModbusSession:
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
-        self.net = emit.network(flow)
+        self.emitter = emit.Emitter(flow)
         self.client: int | None = flow.initiator
+        # On the Modbus port any function code counts when resynchronising (as in recognition).
+        self.any_function = not DEFAULT_PORTS.isdisjoint(flow.ports)
         self.buf = [b"", b""]
         self.resync = [False, False]
         self.pending: dict[int, tuple[int, int, int, Pdu]] = {}  # tid → frame, ts, fc, request
@@ -36,11 +38,9 @@ class ModbusSession:
         self.exceptions: deque[int] = deque(maxlen=STORM_COUNT)
         self.storm_quiet_until = 0
         self.next_expiry = 0
-        self.frame = 0
 
     # -- stream ----------------------------------------------------------------------------
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
-        self.frame = frame
         buf = self.buf[d] + data if self.buf[d] else data
         pos, end = 0, len(buf)
         if self.resync[d]:
@@ -55,8 +55,8 @@ class ModbusSession:
             except NeedMoreData:
                 break
             except Malformed as e:
-                self.out.append(emit.anomaly(self.flow, self.net, d, ts_ns, "framing_lost",
-                                             f"Modbus framing lost ({e}); resynchronising"))  # fmt: skip
+                self._anomaly(d, ts_ns, "framing_lost", f"Modbus framing lost ({e}); "
+                              "resynchronising")  # fmt: skip
                 pos = self._find_header(buf, pos + 1)
                 if pos < 0:
                     pos = end
@@ -69,94 +69,90 @@ class ModbusSession:
 
     def _find_header(self, buf: bytes, start: int) -> int:
         for i in range(start, len(buf) - 7):
-            if header_plausible(buf, i):
+            if header_plausible(buf, i, self.any_function):
                 return i
         return -1
 
     def gap(self, d: int, missing: int, frame: int, ts_ns: int) -> None:
         self.buf[d], self.resync[d] = b"", True
+        if not missing:  # a late segment is being fitted in: nothing more was lost
+            return
         if d != self.client:  # responses may be in the hole: their requests are not "unanswered"
             self.pending.clear()
-        self.out.append(emit.anomaly(self.flow, self.net, d, ts_ns, "capture_gap",
-                                     f"{missing} bytes missing from the capture; "
-                                     "resynchronising on the next Modbus header"))  # fmt: skip
+        self._anomaly(d, ts_ns, "stream_gap", f"{missing} bytes not seen (lost or out of order); "
+                      "resynchronising on the next Modbus header")  # fmt: skip
 
     def close(self, frame: int, ts_ns: int, reason: str) -> None:
         self._expire(ts_ns, -1)
 
     # -- messages --------------------------------------------------------------------------
     def _role(self, d: int, adu: Adu) -> bool:
-        """Whether direction d is the client. Learned once per flow, from semantics first."""
+        """Whether direction d is the client. Learned once per flow, from semantics first:
+        the handshake, then which layout the first message fits; ports only break a tie."""
         if self.client is None:
-            as_req = plausible(adu.function_code, adu.data, True)
-            as_resp = plausible(adu.function_code, adu.data, False)
+            _, _, fc, data = adu
+            as_req, as_resp = plausible(fc, data, True), plausible(fc, data, False)
             if as_req != as_resp:
                 self.client = d if as_req else 1 - d
-            elif adu.transaction_id in self.pending:  # cannot happen before roles are known
-                self.client = 1 - d
-            else:  # ambiguous layout: fall back to the configured server ports, then to the lower
+            else:
                 src, dst = self.flow.src(d).port or 0, self.flow.dst(d).port or 0
                 if dst in DEFAULT_PORTS or src in DEFAULT_PORTS:
                     self.client = d if dst in DEFAULT_PORTS else 1 - d
-                else:
+                else:  # servers listen on the lower, well-known side
                     self.client = d if dst < src else 1 - d
         return d == self.client
 
     def _message(self, d: int, adu: Adu, frame: int, ts_ns: int) -> None:
-        is_request = self._role(d, adu)
-        anomalies: list[str] = []
-        fc = adu.function_code & 0x7F
+        is_request = d == self.client if self.client is not None else self._role(d, adu)
+        tid, _, raw_fc, data = adu
+        fc = raw_fc & 0x7F
+        anomalies: list[str] | None = None
         try:
-            pdu = parse_pdu(adu.function_code, adu.data, is_request)
+            pdu = parse_pdu(raw_fc, data, is_request)
         except Malformed:
-            pdu, anomalies = Pdu(data=adu.data), ["length_mismatch"]
+            pdu, anomalies = Pdu(data=data), ["length_mismatch"]
         if fc not in FUNCTIONS:
-            anomalies.append("unknown_function")
+            anomalies = [*(anomalies or ()), "unknown_function"]
         request = None
         if is_request:
-            if adu.function_code & 0x80:
-                anomalies.append("exception_bit_in_request")
-            self._remember(d, adu, pdu, frame, ts_ns)
+            if raw_fc & 0x80:
+                anomalies = [*(anomalies or ()), "exception_bit_in_request"]
+            self._remember(d, tid, fc, pdu, frame, ts_ns)
         else:
-            pend = self.pending.pop(adu.transaction_id, None)
+            pend = self.pending.pop(tid, None)
             if pend is None:
-                anomalies.append("response_without_request")
+                anomalies = [*(anomalies or ()), "response_without_request"]
             else:
-                req_frame, req_ts, req_fc, req = pend
-                if req_fc != fc:
-                    anomalies.append("function_mismatch")
-                request = (req_frame, req_ts, req)
-            if pdu.exception_code is not None:
+                if pend[2] != fc:
+                    anomalies = [*(anomalies or ()), "function_mismatch"]
+                request = pend
+            if "exception_code" in pdu:
                 self._count_exception(d, ts_ns)
-        self.out.append(emit.message(self.flow, self.net, d, adu, pdu, is_request, ts_ns,
-                                     request=request, anomalies=anomalies))  # fmt: skip
-        if fc == 43 and pdu.objects and not is_request:
-            obs = emit.identity(self.flow.src(d), ts_ns, pdu.objects)
-            if obs is not None:
-                self.out.append(obs)
+        out = self.out
+        out.append(self.emitter.message(d, adu, pdu, is_request, ts_ns, request, anomalies))
+        if "objects" in pdu and not is_request:
+            out.append(emit.identity(self.flow.src(d), ts_ns, pdu["objects"]))
 
-    def _remember(self, d: int, adu: Adu, pdu: Pdu, frame: int, ts_ns: int) -> None:
+    def _remember(self, d: int, tid: int, fc: int, pdu: Pdu, frame: int, ts_ns: int) -> None:
         pending = self.pending
-        pending.pop(adu.transaction_id, None)  # a reused id replaces the older request
+        pending.pop(tid, None)  # a reused id replaces the older request
         if len(pending) >= MAX_PENDING:
             if not self.flooded:
                 self.flooded = True
-                self.out.append(emit.anomaly(self.flow, self.net, d, ts_ns, "flooded",
-                                             f"more than {MAX_PENDING} requests outstanding; "
-                                             "oldest are dropped"))  # fmt: skip
+                self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
+                              "outstanding; the oldest are dropped")  # fmt: skip
             del pending[next(iter(pending))]
         else:
             self.flooded = False
-        pending[adu.transaction_id] = (frame, ts_ns, adu.function_code & 0x7F, pdu)
+        pending[tid] = (frame, ts_ns, fc, pdu)
 
     def _count_exception(self, d: int, ts_ns: int) -> None:
         ex = self.exceptions
         ex.append(ts_ns)
         if len(ex) == STORM_COUNT and ts_ns - ex[0] <= STORM_NS and ts_ns >= self.storm_quiet_until:
             self.storm_quiet_until = ts_ns + STORM_NS
-            self.out.append(emit.anomaly(self.flow, self.net, d, ts_ns, "exception_storm",
-                                         f"{STORM_COUNT} exception responses within "
-                                         f"{(ts_ns - ex[0]) / 1e9:.1f} s"))  # fmt: skip
+            self._anomaly(d, ts_ns, "exception_storm", f"{STORM_COUNT} exception responses "
+                          f"within {(ts_ns - ex[0]) / 1e9:.1f} s")  # fmt: skip
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         """Report requests with no answer after `older_than_ns` (all of them when negative)."""
@@ -166,8 +162,10 @@ class ModbusSession:
             return
         for tid, _ in stale:
             del self.pending[tid]
-        tid, (frame, _, fc, _) = stale[0]
-        self.out.append(emit.anomaly(
-            self.flow, self.net, self.client, ts_ns, "unanswered_request",
-            f"{len(stale)} request(s) never answered; first: transaction {tid} "
-            f"{function_name(fc)} in frame {frame}"))  # fmt: skip
+        tid, (_, _, fc, _) = stale[0]
+        self._anomaly(self.client, ts_ns, "unanswered_request",
+                      f"{len(stale)} request(s) never answered; first: transaction {tid} "
+                      f"{function_name(fc)}")  # fmt: skip
+
+    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
+        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))

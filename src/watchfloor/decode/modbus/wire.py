@@ -7,8 +7,8 @@ Application Protocol Specification V1.1b3 §6 (one request and one response layo
 from __future__ import annotations
 
 from collections.abc import Callable
-from struct import Struct, error as StructError
-from typing import NamedTuple
+from struct import Struct, error as StructError, unpack_from
+from typing import TypedDict
 
 from .._contract import Malformed, NeedMoreData
 from .constants import MAX_ADU
@@ -19,28 +19,31 @@ _H3 = Struct(">HHH")
 _H4 = Struct(">HHHH")
 
 
-class Adu(NamedTuple):
-    transaction_id: int
-    unit_id: int
-    function_code: int  # raw byte: bit 7 set on exception responses
-    data: bytes  # PDU after the function code
+# An ADU: (transaction_id, unit_id, function_code, data). function_code is the raw byte (bit 7 set
+# on exception responses); data is the PDU after the function code. A tuple: one is made per message.
+Adu = tuple[int, int, int, bytes]
 
 
-class Pdu(NamedTuple):
-    """A decoded PDU body; fields a function does not carry stay None."""
+class Pdu(TypedDict, total=False):
+    """A decoded PDU body: only the fields its function carries. Keys are `ot.modbus` names, so a
+    PDU passes into the event as it is; `objects`, `files` and `data` are converted on the way."""
 
-    address: int | None = None
-    quantity: int | None = None
-    values: list[int] | None = None
-    subfunction: int | None = None
-    exception_code: int | None = None
-    and_mask: int | None = None
-    or_mask: int | None = None
-    read_address: int | None = None
-    read_quantity: int | None = None
-    objects: list[tuple[int, bytes]] | None = None
-    files: list[tuple[int, int, int]] | None = None  # (file, record, length) per sub-request
-    data: bytes | None = None  # bytes kept undecoded (vendor functions, opaque payloads)
+    address: int
+    quantity: int
+    values: list[int]
+    subfunction: int
+    exception_code: int
+    and_mask: int
+    or_mask: int
+    read_address: int
+    read_quantity: int
+    device_id_code: int
+    object_id: int  # requested object, or the next one when more follow
+    conformity_level: int
+    more_follows: int
+    objects: list[tuple[int, bytes]]  # (object id, value) from device identification
+    files: list[tuple[int, int, int]]  # (file, record, length) per sub-request
+    data: bytes  # bytes kept undecoded (vendor functions, opaque payloads)
 
 
 def parse_adu(buf: bytes, pos: int = 0) -> tuple[Adu, int]:
@@ -56,19 +59,22 @@ def parse_adu(buf: bytes, pos: int = 0) -> tuple[Adu, int]:
     end = pos + 6 + length
     if end > len(buf):
         raise NeedMoreData(end - len(buf))
-    return Adu(tid, unit, fc, buf[pos + 8 : end]), end - pos
+    return (tid, unit, fc, buf[pos + 8 : end]), end - pos
+
+
+_BITS = [tuple((byte >> i) & 1 for i in range(8)) for byte in range(256)]
 
 
 def bits(data: bytes, count: int | None = None) -> list[int]:
     """Coil/input bytes → bit values, LSB of the first byte first (§6.1)."""
-    out = [(byte >> i) & 1 for byte in data for i in range(8)]
+    out = [b for byte in data for b in _BITS[byte]]
     return out if count is None else out[:count]
 
 
 def registers(data: bytes) -> list[int]:
     if len(data) % 2:
         raise Malformed(f"odd register byte count {len(data)}")
-    return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
+    return list(unpack_from(f">{len(data) // 2}H", data))
 
 
 def _exact(data: bytes, n: int) -> None:
@@ -129,8 +135,9 @@ def _diagnostics(data: bytes) -> Pdu:
     if len(data) < 2:
         raise Malformed("diagnostics without sub-function")
     sub = int.from_bytes(data[:2], "big")
-    return Pdu(subfunction=sub, values=registers(data[2:]) if len(data) % 2 == 0 else None,
-               data=data[2:] if len(data) % 2 else None)  # fmt: skip
+    if len(data) % 2:
+        return Pdu(subfunction=sub, data=data[2:])
+    return Pdu(subfunction=sub, values=registers(data[2:]))
 
 
 def _exception_status(data: bytes) -> Pdu:
@@ -162,7 +169,7 @@ def _read_file_request(data: bytes) -> Pdu:
         if body[at] != 6:
             raise Malformed(f"file reference type {body[at]}, must be 6")
         files.append(_H3.unpack_from(body, at + 1))
-    return Pdu(files=files, address=files[0][1] if files else None)
+    return Pdu(files=files, address=files[0][1]) if files else Pdu(files=files)
 
 
 def _read_file_response(data: bytes) -> Pdu:
@@ -187,8 +194,9 @@ def _write_file(data: bytes) -> Pdu:
             raise Malformed("file record data truncated")
         files.append((f, r, n))
         at += 7 + 2 * n
-    return Pdu(files=files, address=files[0][1] if files else None, values=registers(body[7:])
-               if len(files) == 1 else None)  # fmt: skip
+    if len(files) == 1:
+        return Pdu(files=files, address=files[0][1], values=registers(body[7:]))
+    return Pdu(files=files, address=files[0][1]) if files else Pdu(files=files)
 
 
 def _mask_write(data: bytes) -> Pdu:
@@ -227,7 +235,7 @@ def _mei_request(data: bytes) -> Pdu:
         raise Malformed("function 43 without MEI type")
     if data[0] == 14:
         _exact(data, 3)
-        return Pdu(subfunction=14, address=data[2], values=[data[1]])  # object id; read code
+        return Pdu(subfunction=14, device_id_code=data[1], object_id=data[2])
     return Pdu(subfunction=data[0], data=data[1:])
 
 
@@ -247,7 +255,8 @@ def _mei_response(data: bytes) -> Pdu:
         at += 2 + data[at + 1]
     if at != len(data):
         raise Malformed(f"{len(data) - at} bytes after the last identification object")
-    return Pdu(subfunction=14, objects=objects, values=[code, conformity, more, next_id])
+    return Pdu(subfunction=14, device_id_code=code, conformity_level=conformity,
+               more_follows=more, object_id=next_id, objects=objects)  # fmt: skip
 
 
 def _undecoded(data: bytes) -> Pdu:

@@ -1,0 +1,38 @@
+# Shared by scripts/demo and scripts/test: a virtual environment and the system tools, or a precise
+# message saying what is missing. Sourced, not run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${WATCHFLOOR_VENV:-$ROOT/.venv}"
+
+need_system() {  # need_system CMD DEBIAN-PACKAGE ...: install missing tools as root, else explain
+    local missing=() cmd pkg
+    while [ $# -gt 0 ]; do
+        cmd=$1 pkg=$2; shift 2
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "watchfloor: installing ${missing[*]} (apt-get)" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "watchfloor: missing system packages: ${missing[*]}" >&2
+        echo "           install them with: sudo apt-get install ${missing[*]}" >&2
+        return 1
+    fi
+}
+
+need_venv() {  # need_venv EXTRAS: create the venv and install the project (editable) into it
+    local python="${PYTHON:-python3}"
+    if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "watchfloor: needs Python >= 3.11 (found: $("$python" --version 2>&1))" >&2
+        return 1
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$python" -m venv "$VENV" || {
+            echo "watchfloor: cannot create a virtual environment; install python3-venv" >&2
+            return 1
+        }
+    fi
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT$1"
+}

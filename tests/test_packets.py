@@ -1,0 +1,139 @@
+"""Link, IP and transport layers, fragment reassembly, and TCP stream reconstruction."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from watchfloor.capture.packets import (
+    Defragmenter,
+    ip_datagram,
+    link_frame,
+    tcp_segment,
+    udp_datagram,
+)
+from watchfloor.capture.tcp import TcpStream
+from watchfloor.testing import frames
+
+SRC, DST = "192.0.2.10", "198.51.100.20"
+SEG = frames.tcp(SRC, DST, 40000, 502, seq=1000, ack=1, flags="PA", payload=b"modbus-bytes")
+
+
+def _transport(linktype: int, frame: bytes, defrag: Defragmenter | None = None):
+    lf = link_frame(linktype, frame)
+    assert lf is not None
+    dg = ip_datagram(lf.ethertype, lf.payload, 0, defrag or Defragmenter())
+    return lf, dg
+
+
+@pytest.mark.parametrize("vlans", [(), (7,), (100, 200)])
+def test_ethernet_with_vlan_tags(vlans: tuple[int, ...]) -> None:
+    frame = frames.ethernet(frames.ipv4(SRC, DST, 6, SEG), vlans=vlans, src="02:00:00:00:00:0a")
+    lf, dg = _transport(1, frame)
+    assert lf.vlan == (vlans[0] if vlans else None)
+    assert lf.src_mac == bytes.fromhex("02000000000a")
+    assert dg is not None and dg.proto == 6
+    seg = tcp_segment(dg.payload)
+    assert seg is not None and (seg.sport, seg.dport, seg.seq, seg.payload) == (40000, 502, 1000,
+                                                                                 b"modbus-bytes")
+
+
+def test_ethernet_padding_is_not_payload() -> None:
+    short = frames.tcp(SRC, DST, 1, 2, seq=0, flags="A")
+    frame = frames.ethernet(frames.ipv4(SRC, DST, 6, short)) + b"\x00" * 6  # pad to 60 bytes
+    _, dg = _transport(1, frame)
+    assert tcp_segment(dg.payload).payload == b""  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("linktype,wrap", [
+    (113, lambda p: frames.sll(p)),
+    (276, lambda p: frames.sll2(p)),
+    (101, lambda p: p),
+])
+def test_cooked_and_raw_link_types(linktype: int, wrap) -> None:
+    _, dg = _transport(linktype, wrap(frames.ipv4(SRC, DST, 6, SEG)))
+    assert dg is not None and tcp_segment(dg.payload).payload == b"modbus-bytes"  # type: ignore[union-attr]
+
+
+def test_ipv6_extension_headers_and_fragments() -> None:
+    a, b = "2001:db8::1", "2001:db8::2"
+    seg = frames.tcp(a, b, 40000, 502, seq=5, flags="PA", payload=b"x" * 3000)
+    exts = [frames.hop_by_hop(), frames.destination_options(), frames.routing_header([b])]
+    _, dg = _transport(101, frames.ipv6(a, b, 6, seg[:0] + seg, ext_headers=exts))
+    assert dg is not None and dg.proto == 6 and tcp_segment(dg.payload).payload == b"x" * 3000  # type: ignore[union-attr]
+    defrag = Defragmenter()
+    parts = frames.ipv6_fragments(a, b, 6, seg, fragment_size=1000, ident=9)
+    results = [_transport(101, p, defrag)[1] for p in reversed(parts)]  # last first
+    assert results[:-1] == [None] * (len(parts) - 1)
+    assert results[-1] is not None and results[-1].payload == seg
+
+
+def test_ipv4_fragments_reassemble_in_any_order() -> None:
+    payload = frames.udp(SRC, DST, 2000, 47808, bytes(range(256)) * 10)
+    parts = frames.ipv4_fragments(SRC, DST, 17, payload, fragment_size=512, ident=77)
+    random.Random(3).shuffle(parts)
+    defrag = Defragmenter()
+    done = [dg for p in parts if (dg := _transport(101, p, defrag)[1]) is not None]
+    assert len(done) == 1 and udp_datagram(done[0].payload)[2] == bytes(range(256)) * 10  # type: ignore[index]
+    assert not defrag.pending
+
+
+def test_defragmenter_is_bounded() -> None:
+    defrag = Defragmenter(max_pending=10)
+    for ident in range(100):
+        defrag.add((b"a", b"b", 17, ident), 0, 0, True, b"12345678")
+    assert len(defrag.pending) <= 10 and defrag.evicted >= 90
+
+
+@settings(max_examples=500, deadline=None)
+@given(linktype=st.sampled_from([0, 1, 12, 101, 108, 113, 228, 229, 276, 999]),
+       data=st.binary(max_size=120))
+def test_random_frames_never_raise(linktype: int, data: bytes) -> None:
+    lf = link_frame(linktype, data)
+    if lf is not None:
+        dg = ip_datagram(lf.ethertype, lf.payload, 0, Defragmenter())
+        if dg is not None:
+            tcp_segment(dg.payload)
+            udp_datagram(dg.payload)
+
+
+# -- TCP stream reconstruction ----------------------------------------------------------------
+def test_stream_in_order_and_retransmission() -> None:
+    s = TcpStream()
+    s.syn(99)
+    assert s.add(100, b"abc") == [b"abc"]
+    assert s.add(100, b"abc") == []  # retransmission
+    assert s.retransmitted == 1
+    assert s.add(101, b"bcdef") == [b"def"]  # overlap carrying new bytes: only the new ones
+
+
+def test_stream_gap_then_late_fill_is_fenced() -> None:
+    s = TcpStream()
+    assert s.add(0, b"aa") == [b"aa"]  # mid-stream start
+    assert s.add(4, b"cc") == [2, b"cc"]  # two bytes never seen
+    assert s.add(2, b"bb") == [0, b"bb", 0]  # they turn up late: delivered between fences
+    assert s.add(2, b"bb") == []
+    assert s.add(6, b"dd") == [b"dd"]
+
+
+def test_stream_sequence_wraparound() -> None:
+    s = TcpStream()
+    s.syn(0xFFFFFFFE)
+    assert s.add(0xFFFFFFFF, b"ab") == [b"ab"]
+    assert s.add(1, b"cd") == [b"cd"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20)), min_size=1, max_size=30))
+def test_stream_delivers_each_byte_at_most_once(segments: list[tuple[int, int]]) -> None:
+    stream = bytes(range(100))
+    s = TcpStream()
+    s.syn(-1 & 0xFFFFFFFF)
+    got = bytearray()
+    for off, n in segments:
+        for chunk in s.add(off, stream[off : off + n]):
+            if isinstance(chunk, bytes):
+                got += chunk
+    assert len(got) == len(set(got))  # every byte value is unique in `stream`
