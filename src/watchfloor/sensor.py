@@ -6,9 +6,14 @@ It only reads: files here (live interfaces will be opened read-only too); nothin
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
+
+import msgspec
 
 from .capture.files import CaptureError, RawPacket, open_stream, read_packets
 from .capture.flows import FlowTable
@@ -24,8 +29,6 @@ class Stats:
     skipped: int = 0  # neither TCP nor UDP over IP (ARP, LLDP, layer-2 protocols, broken headers)
     events: int = 0
     flows: int = 0
-    first_ts: int | None = None
-    last_ts: int | None = None
     protocols: dict[str, int] = field(default_factory=dict)
 
 
@@ -45,14 +48,17 @@ class Sensor:
         self.stats = Stats()
         self._last_frame = self._next_n = 0
 
-    def run(self, packets: Iterable[RawPacket], *, source_id: str,
-            file: str | None = None) -> Iterator[list[Event]]:  # fmt: skip
+    def run(self, packets: Iterable[RawPacket], *, source_id: str, file: str | None = None,
+            shard: tuple[int, int] = (0, 1)) -> Iterator[list[Event]]:  # fmt: skip
+        """Decode `packets`. With `shard=(k, n)` only flows whose `flow_shard` is k are decoded:
+        n sensors with k = 0..n-1 together decode everything, each on its own core."""
+        mine, shards = shard
         out: list[Event] = []
         flows = FlowTable(self.decoders, out)
         by_key = flows.by_key
         defrag = Defragmenter()
         stats, observer, batch = self.stats, self.observer, self.batch
-        frame = ts = 0
+        frame = ts = last = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
         try:
@@ -62,15 +68,18 @@ class Sensor:
                 t = dissect(linktype, data, ts, defrag)
                 if t is None:
                     stats.skipped += 1
+                    continue
+                proto, src, sport, dst, dport, seq, flags, payload, smac, dmac, vlan = t
+                if shards > 1 and flow_shard(src, sport, dst, dport, shards) != mine:
+                    continue
+                hit = by_key.get((src, sport, dst, dport, proto))
+                flow, d = hit if hit is not None else flows.add(
+                    src, sport, dst, dport, proto, (smac, dmac), vlan, frame, ts)  # fmt: skip
+                if proto == IPPROTO_TCP:
+                    flow.tcp(d, seq, flags, payload, frame, ts)
                 else:
-                    proto, src, sport, dst, dport, seq, flags, payload, smac, dmac, vlan = t
-                    hit = by_key.get((src, sport, dst, dport, proto))
-                    flow, d = hit if hit is not None else flows.add(
-                        src, sport, dst, dport, proto, (smac, dmac), vlan, frame, ts)  # fmt: skip
-                    if proto == IPPROTO_TCP:
-                        flow.tcp(d, seq, flags, payload, frame, ts)
-                    else:
-                        flow.udp(d, payload, frame, ts)
+                    flow.udp(d, payload, frame, ts)
+                last = frame  # events are attributed to frames of this shard only: ids never clash
                 if ts >= flows.next_sweep:
                     flows.sweep(frame, ts)
                 if len(out) > done:
@@ -80,9 +89,9 @@ class Sensor:
                         done = 0
         except CaptureError as e:  # the good packets before the damage still count
             error = e
-        flows.close_all(frame, ts)
+        flows.close_all(last, ts)
         stats.flows = flows.created
-        self._stamp(out, done, frame, source_id, file)
+        self._stamp(out, done, last, source_id, file)
         if out:
             yield self._flush(out)
         if error is not None:
@@ -115,7 +124,99 @@ class Sensor:
         return batch
 
 
+def flow_shard(src: bytes, sport: int, dst: bytes, dport: int, shards: int) -> int:
+    """Which of `shards` sensors decodes a flow: the same for both directions (XOR is symmetric)."""
+    return (sport ^ dport ^ int.from_bytes(src[-2:], "big") ^ int.from_bytes(dst[-2:], "big")) \
+        % shards  # fmt: skip
+
+
 def decode_file(path: str | Path, sensor: Sensor | None = None) -> Iterator[list[Event]]:
     """Events of one capture file, in batches; raises CaptureError after the last good packet."""
     sensor = sensor or Sensor()
     return sensor.run(read_packets(path), source_id=capture_id(path), file=str(path))
+
+
+# -- several cores ------------------------------------------------------------------------------
+def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn: Connection) -> None:
+    """One process of `decode_jsonl`: its share of the flows, as JSON lines, then its stats."""
+    sensor = Sensor(observer=observer)
+    encoder = msgspec.json.Encoder()
+    error = None
+    try:
+        for batch in sensor.run(read_packets(path), source_id=capture_id(path), file=path,
+                                shard=shard):  # fmt: skip
+            conn.send_bytes(encoder.encode_lines(batch))
+    except CaptureError as e:
+        error = (e.path, e.offset, e.reason)
+    except BaseException as e:  # a bug: say so in the parent rather than dying silently
+        error = (path, -1, f"internal error in decoder process: {e!r}")
+    conn.send_bytes(_END + msgspec.msgpack.encode((sensor.stats, error)))
+    conn.close()
+
+
+_END = b"\x00end\x00"  # cannot start a JSON line
+
+
+def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = None,
+                 stats: Stats | None = None) -> Iterator[bytes]:  # fmt: skip
+    """Events of one capture as JSON-lines chunks, decoded by `workers` processes, each taking a
+    share of the flows. Chunks arrive in batch order per process, so lines are time-ordered
+    within a flow but interleaved across flows when workers > 1. `stats` receives the totals.
+    Raises CaptureError after all good packets were decoded."""
+    stats = stats if stats is not None else Stats()
+    if workers <= 1:
+        sensor = Sensor(observer=observer)
+        encoder = msgspec.json.Encoder()
+        try:
+            for batch in decode_file(path, sensor):
+                yield encoder.encode_lines(batch)
+        finally:
+            _merge(stats, sensor.stats, first=True)
+        return
+    ctx = multiprocessing.get_context("fork")
+    conns, procs = [], []
+    for k in range(workers):
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_shard_worker, args=(str(path), (k, workers), observer, child),
+                           daemon=True)  # fmt: skip
+        proc.start()
+        child.close()
+        conns.append(parent)
+        procs.append(proc)
+    errors = []
+    try:
+        live = list(conns)
+        while live:
+            for conn in wait(live):
+                try:
+                    chunk = conn.recv_bytes()  # type: ignore[union-attr]
+                except EOFError:
+                    live.remove(conn)
+                    errors.append((str(path), -1, "a decoder process died"))
+                    continue
+                if chunk.startswith(_END):
+                    worker_stats, error = msgspec.msgpack.decode(chunk[len(_END):],
+                                                                 type=tuple[Stats, Any])  # fmt: skip
+                    _merge(stats, worker_stats, first=conn is conns[0])
+                    if error is not None:
+                        errors.append(error)
+                    live.remove(conn)
+                else:
+                    yield chunk
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+    if errors:
+        raise CaptureError(*min(errors, key=lambda e: e[1] if e[1] >= 0 else 1 << 62))
+
+
+def _merge(total: Stats, part: Stats, *, first: bool) -> None:
+    """Add one shard's counts. Every shard reads every packet, so packets are counted once."""
+    if first:
+        total.packets, total.bytes, total.skipped = part.packets, part.bytes, part.skipped
+    total.events += part.events
+    total.flows += part.flows
+    for proto, n in part.protocols.items():
+        total.protocols[proto] = total.protocols.get(proto, 0) + n

@@ -78,7 +78,7 @@ class Flow:
         self.last_ts = ts_ns
         streams = self.streams
         assert streams is not None
-        if flags & SYN:
+        if flags & SYN and not flags & (FIN | RST):  # SYN with FIN or RST is no handshake
             streams[d].syn(seq)
             if self.initiator is None:
                 self.initiator = d if not flags & ACK else 1 - d

@@ -98,11 +98,18 @@ class DuckDBStore:
         self.con.execute("COMMIT")
 
     def append(self, events: Sequence[Event]) -> None:
-        if not events:
+        if events:
+            self.append_jsonl(self.encoder.encode_lines(events))
+
+    def append_jsonl(self, lines: bytes) -> None:
+        """Events already encoded as JSON lines (as decoder processes hand them over)."""
+        if not lines:
             return
         # JSON lines → Arrow with the schema's exact layout; DuckDB reads the Arrow table as is.
-        batch = pa_json.read_json(io.BytesIO(self.encoder.encode_lines(events)),
-                                  parse_options=self.parse)  # fmt: skip
+        try:
+            batch = pa_json.read_json(io.BytesIO(lines), parse_options=self.parse)
+        except pa.ArrowInvalid as e:
+            raise StoreError(f"events do not match the schema: {e}") from None
         self.con.register("_batch", batch)
         try:
             self.con.execute("INSERT INTO events BY NAME SELECT * FROM _batch")

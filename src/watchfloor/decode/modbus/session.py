@@ -29,6 +29,7 @@ class ModbusSession:
         self.flow, self.out = flow, out
         self.emitter = emit.Emitter(flow)
         self.client: int | None = flow.initiator
+        self.confirmed = False  # a response has matched a request: the roles are certain
         # On the Modbus port any function code counts when resynchronising (as in recognition).
         self.any_function = not DEFAULT_PORTS.isdisjoint(flow.ports)
         self.buf = [b"", b""]
@@ -105,6 +106,10 @@ class ModbusSession:
     def _message(self, d: int, adu: Adu, frame: int, ts_ns: int) -> None:
         is_request = d == self.client if self.client is not None else self._role(d, adu)
         tid, _, raw_fc, data = adu
+        if is_request and raw_fc & 0x80 and not self.confirmed:
+            # Only servers send exception responses: whoever opened the connection, d is the
+            # server (seen with servers that connect out, and with forged handshakes).
+            self.client, is_request = 1 - d, False
         fc = raw_fc & 0x7F
         anomalies: list[str] | None = None
         try:
@@ -126,6 +131,7 @@ class ModbusSession:
                 if pend[2] != fc:
                     anomalies = [*(anomalies or ()), "function_mismatch"]
                 request = pend
+                self.confirmed = True
             if "exception_code" in pdu:
                 self._count_exception(d, ts_ns)
         out = self.out
