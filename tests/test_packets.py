@@ -137,3 +137,21 @@ def test_stream_delivers_each_byte_at_most_once(segments: list[tuple[int, int]])
             if isinstance(chunk, bytes):
                 got += chunk
     assert len(got) == len(set(got))  # every byte value is unique in `stream`
+
+
+@settings(max_examples=300, deadline=None)
+@given(sport=st.integers(0, 65535), dport=st.integers(0, 65535), seq=st.integers(0, 2**32 - 1),
+       flags=st.sampled_from(["S", "SA", "A", "PA", "FA", "R"]), payload=st.binary(max_size=64),
+       pad=st.binary(max_size=10))
+def test_fast_path_agrees_with_the_layered_parsers(sport: int, dport: int, seq: int, flags: str,
+                                                   payload: bytes, pad: bytes) -> None:
+    from watchfloor.capture.packets import dissect
+
+    seg = frames.tcp(SRC, DST, sport, dport, seq=seq, flags=flags, payload=payload)
+    frame = frames.ethernet(frames.ipv4(SRC, DST, 6, seg)) + pad  # trailing Ethernet padding
+    lf, dg = _transport(1, frame)
+    s = tcp_segment(dg.payload)  # type: ignore[union-attr]
+    layered = (6, dg.src, s.sport, dg.dst, s.dport, s.seq, s.flags, s.payload,  # type: ignore[union-attr]
+               lf.src_mac, lf.dst_mac, lf.vlan)
+    assert dissect(1, frame, 0, Defragmenter()) == layered
+    assert layered[7] == payload

@@ -252,7 +252,8 @@ def talkers(db: Path, limit: int, fmt: str) -> None:
     for t in rows:
         table.add_row(t.initiator, t.responder, t.protocol, f"{t.messages:,}",
                       ", ".join(t.operations), t.first_seen, t.last_seen)  # fmt: skip
-    Console().print(table)
+    # Piped output has no width to fit; keep rows whole rather than wrap addresses.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
     if not rows:
         click.echo("no requests stored yet", err=True)
 

@@ -147,7 +147,7 @@ class DuckDBStore:
         if flt.ip is not None:
             where.append("(source.ip = ? OR destination.ip = ? OR asset.ip = ?)")
             args += [flt.ip] * 3
-        sql = ("SELECT *, epoch_ns(\"@timestamp\") AS _ts FROM events"
+        sql = ("SELECT * EXCLUDE (\"@timestamp\"), epoch_ns(\"@timestamp\") AS _ts FROM events"
                + (" WHERE " + " AND ".join(where) if where else "")
                + ' ORDER BY "@timestamp", pcap.file, pcap.frame'
                + (f" LIMIT {int(flt.limit)}" if flt.limit else ""))  # fmt: skip
@@ -159,8 +159,7 @@ class DuckDBStore:
         while rows := cur.fetchmany(2048):
             for row in rows:
                 doc = _prune(dict(zip(names, row)))
-                doc["@timestamp"] = rfc3339(doc.pop("_ts"))
-                yield doc
+                yield {"@timestamp": rfc3339(doc.pop("_ts")), **doc}
 
     def talkers(self, limit: int | None = None) -> list[Talker]:
         sql = """

@@ -1,0 +1,602 @@
+#!/usr/bin/env python3
+"""Decode and ingest benchmark: `watchfloor decode --format jsonl` against `tshark -T fields`
+on the same Modbus/TCP captures, measured in the same run, printed as ratios; and store
+ingest in events/s.
+
+    python bench/decode.py [--packets N] [--repeat R] [--out DIR] [--keep]
+
+Captures are generated with Watchfloor's own test kit (`watchfloor.testing`) and cached in
+`--out` (default bench/out/, gitignored) together with the parameters that made them; a
+cached capture is reused only when those parameters, and the kit's source, are unchanged.
+
+What is measured, per command (each run `--repeat` times, best wall time reported):
+  wall s      elapsed time from spawn to exit (stdout to /dev/null)
+  CPU s       user + system time of the command and every descendant it waited for
+              (os.wait4 on the command: Linux returns the zombie's own usage plus that of
+              its reaped children, i.e. our decoder processes are included)
+  max RSS MB  ru_maxrss from the same wait4: the peak resident set of the LARGEST single
+              process in the tree (not a sum)
+  tree PSS MB the peak over time of the summed proportional set size (/proc/PID/smaps_rollup)
+              of the command and all its live descendants, sampled every 50 ms. PSS splits
+              pages shared between forked processes, so the sum does not double count.
+
+Progress goes to stderr; the summary (figures, ratios, exact commands, machine facts) to
+stdout. Benchmarks are not tests: the exit status is 0 whatever the figures are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import heapq
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+
+import msgspec
+
+from watchfloor.testing import Endpoint, poll_session, write_pcap
+from watchfloor.testing import modbus as _kit_modbus
+
+BENCH_DIR = Path(__file__).resolve().parent
+SCENARIO_VERSION = 1  # bump when the scenario definitions below change
+
+HMI = ("10.10.1.50", "02:00:00:01:00:32")
+PLCS = 8
+START_NS = _kit_modbus.DEFAULT_START_NS
+
+TSHARK_FIELDS = ("frame.number", "ip.src", "ip.dst", "tcp.srcport", "tcp.dstport",
+                 "mbtcp.trans_id", "mbtcp.unit_id", "modbus.func_code")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+def _plc(i: int) -> Endpoint:
+    return Endpoint(f"10.10.2.{10 + i}", 502, f"02:00:00:02:00:{10 + i:02x}")
+
+
+def plant_params(packets: int) -> dict:
+    share, extra = divmod(packets, PLCS)
+    return {
+        "scenario": "plant",
+        "packets": packets,
+        "sessions": [
+            {"packets": share + (i < extra), "seed": 101 + i,
+             "client": [HMI[0], 49500 + i, HMI[1]], "server": list(_plc(i)),
+             "start_ns": START_NS + i * 29_000_000}  # the HMI staggers its scans over the PLCs
+            for i in range(PLCS)
+        ],
+    }
+
+
+def single_params(packets: int) -> dict:
+    return {
+        "scenario": "single",
+        "packets": packets,
+        "sessions": [{"packets": packets, "seed": 1, "client": [HMI[0], 49500, HMI[1]],
+                      "server": list(_plc(0)), "start_ns": START_NS}],
+    }
+
+
+def records(params: dict) -> Iterator[tuple[int, bytes]]:
+    sessions = [poll_session(packets=s["packets"], seed=s["seed"], client=Endpoint(*s["client"]),
+                             server=Endpoint(*s["server"]), start_ns=s["start_ns"])
+                for s in params["sessions"]]
+    if len(sessions) == 1:
+        return sessions[0]
+    return heapq.merge(*sessions, key=itemgetter(0))  # one time-ordered capture
+
+
+def kit_digest() -> str:
+    """Hash of the test kit's source: a changed generator invalidates cached captures."""
+    h = hashlib.sha256()
+    kit = Path(_kit_modbus.__file__).parent
+    for path in sorted(kit.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class Capture:
+    label: str
+    path: Path
+    packets: int
+    size: int
+
+    @property
+    def mb(self) -> float:
+        return self.size / 1e6
+
+
+def capture(out: Path, label: str, params: dict) -> Capture:
+    path = out / f"{label}.pcap"
+    meta_path = path.with_suffix(".json")
+    wanted = {"version": SCENARIO_VERSION, "kit": kit_digest(), "params": params}
+    if path.exists() and meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            meta = {}
+        if meta.get("wanted") == wanted and meta.get("size") == path.stat().st_size:
+            log(f"reusing {path} ({meta['written']:,} packets, {meta['size'] / 1e6:.1f} MB)")
+            return Capture(label, path, meta["written"], meta["size"])
+    log(f"generating {path} ({params['packets']:,} packets, {len(params['sessions'])} connection(s)) ...")
+    start = time.perf_counter()
+    tmp = path.with_suffix(".pcap.tmp")
+    written = write_pcap(tmp, records(params))
+    tmp.replace(path)
+    size = path.stat().st_size
+    meta_path.write_text(json.dumps({"wanted": wanted, "written": written, "size": size}, indent=1))
+    log(f"  {written:,} packets, {size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s")
+    return Capture(label, path, written, size)
+
+
+# -- measuring a command -----------------------------------------------------------------------
+
+
+class TreeSampler(threading.Thread):
+    """Peak of the summed PSS of a process and its live descendants, sampled."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_kb = 0
+        self.done = threading.Event()
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        kids = []
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+        return kids
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def sample(self) -> None:
+        total, todo = 0, [self.pid]
+        while todo:
+            pid = todo.pop()
+            total += self._pss_kb(pid)
+            todo += self._children(pid)
+        self.peak_kb = max(self.peak_kb, total)
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            self.sample()
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    max_rss_mb: float
+    tree_pss_mb: float
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def measure(cmd: list[str]) -> Run:
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        # wait4 on the command: its rusage includes every descendant it reaped (RUSAGE_BOTH of
+        # the zombie), so the decoder's worker processes count in CPU time and ru_maxrss.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        sampler.done.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise CommandFailed(f"{shlex.join(cmd)} exited {proc.returncode}:\n"
+                                f"{err.read().decode(errors='replace')[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, sampler.peak_kb / 1024)
+
+
+@dataclass
+class Result:
+    capture: Capture
+    tool: str
+    cmd: list[str]
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def best(self) -> Run:
+        return min(self.runs, key=lambda r: r.wall)
+
+    @property
+    def pps(self) -> float:
+        return self.capture.packets / self.best.wall
+
+    @property
+    def mbps(self) -> float:
+        return self.capture.mb / self.best.wall
+
+    @property
+    def max_rss(self) -> float:  # peak over the repeats: memory is not a best-of figure
+        return max(r.max_rss_mb for r in self.runs)
+
+    @property
+    def tree_pss(self) -> float:
+        return max(r.tree_pss_mb for r in self.runs)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def watchfloor_exe() -> list[str]:
+    exe = Path(sys.executable).with_name("watchfloor")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("watchfloor")
+    return [found] if found else [sys.executable, "-m", "watchfloor"]
+
+
+def ours_cmd(path: Path, workers: int | None) -> list[str]:
+    cmd = [*watchfloor_exe(), "decode", str(path), "--format", "jsonl"]
+    return cmd if workers is None else [*cmd, "--workers", str(workers)]
+
+
+def tshark_cmd(path: Path) -> list[str]:
+    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields"]
+    for name in TSHARK_FIELDS:
+        cmd += ["-e", name]
+    return cmd
+
+
+# -- equal output ------------------------------------------------------------------------------
+
+
+class _Modbus(msgspec.Struct):
+    transaction_id: int | None = None
+    unit_id: int | None = None
+    function_code: int | None = None
+
+
+class _Ot(msgspec.Struct):
+    modbus: _Modbus | None = None
+
+
+class _Pcap(msgspec.Struct):
+    frame: int | None = None
+
+
+class _Event(msgspec.Struct):
+    ot: _Ot | None = None
+    pcap: _Pcap | None = None
+
+
+@dataclass
+class Output:
+    lines: int = 0
+    nbytes: int = 0
+    pdus: collections.Counter = field(default_factory=collections.Counter)  # (frame, tid, unit, fc)
+
+    @property
+    def modbus(self) -> int:
+        return sum(self.pdus.values())
+
+
+def ours_output(cmd: list[str]) -> Output:
+    out = Output()
+    decode = msgspec.json.Decoder(_Event).decode
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL) as proc:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            out.lines += 1
+            out.nbytes += len(line)
+            event = decode(line)
+            if event.ot is not None and event.ot.modbus is not None:
+                m = event.ot.modbus
+                out.pdus[(event.pcap.frame if event.pcap else None, m.transaction_id, m.unit_id,
+                          m.function_code)] += 1
+    if proc.returncode:
+        raise CommandFailed(f"{shlex.join(cmd)} exited {proc.returncode}")
+    return out
+
+
+def tshark_output(cmd: list[str]) -> Output:
+    out = Output()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as proc:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            out.lines += 1
+            out.nbytes += len(line)
+            cols = line.rstrip(b"\n").split(b"\t")
+            if len(cols) < 8 or not cols[5]:
+                continue
+            tids, units, fcs = (c.split(b",") for c in cols[5:8])
+            frame = int(cols[0])
+            for tid, unit, fc in zip(tids, units, fcs):
+                out.pdus[(frame, int(tid), int(unit), int(fc))] += 1
+            if not len(tids) == len(units) == len(fcs):
+                out.pdus[(frame, "uneven field counts", None, None)] += 1
+    if proc.returncode:
+        raise CommandFailed(f"{shlex.join(cmd)} exited {proc.returncode}")
+    return out
+
+
+# -- store ingest ------------------------------------------------------------------------------
+
+
+@dataclass
+class Ingest:
+    events: int
+    chunks: int
+    nbytes: int
+    decode_s: float
+    append_s: float
+    stored: int
+
+
+def ingest_in_process(cap: Capture, db: Path, limit: int) -> Ingest:
+    from watchfloor.sensor import decode_jsonl
+    from watchfloor.store import open_store
+
+    chunks, events, start = [], 0, time.perf_counter()
+    for chunk in decode_jsonl(cap.path, workers=1):
+        chunks.append(chunk)
+        events += chunk.count(b"\n")
+        if events >= limit:
+            break
+    decode_s = time.perf_counter() - start
+    store = open_store(db)
+    try:
+        start = time.perf_counter()
+        with store.transaction():
+            for chunk in chunks:
+                store.append_jsonl(chunk)
+        append_s = time.perf_counter() - start
+        stored = store.count()
+    finally:
+        store.close()
+    return Ingest(events, len(chunks), sum(map(len, chunks)), decode_s, append_s, stored)
+
+
+def stored_events(db: Path) -> int:
+    from watchfloor.store import open_store
+
+    store = open_store(db, read_only=True)
+    try:
+        return store.count()
+    finally:
+        store.close()
+
+
+# -- facts -------------------------------------------------------------------------------------
+
+
+def machine_facts() -> list[tuple[str, str]]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    try:
+        tshark = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        tshark = "not found"
+    try:
+        from importlib.metadata import version
+
+        ours = version("watchfloor")
+    except Exception:  # noqa: BLE001 - a fact, not a requirement
+        ours = "?"
+    try:
+        repo = BENCH_DIR.parent
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True).stdout.strip()
+        commit += " (+ uncommitted changes in src/)" if dirty else ""
+    except OSError:
+        commit = "?"
+    try:
+        import duckdb
+
+        duck = duckdb.__version__
+    except Exception:  # noqa: BLE001
+        duck = "?"
+    return [
+        ("date", time.strftime("%Y-%m-%d %H:%M %Z")),
+        ("cpu", f"{model or platform.processor()}; os.cpu_count()={os.cpu_count()}, "
+                f"usable={len(os.sched_getaffinity(0))}"),
+        ("memory", mem),
+        ("os", platform.platform()),
+        ("python", sys.version.split()[0]),
+        ("tshark", tshark),
+        ("watchfloor", f"{ours}, git {commit}"),
+        ("duckdb", duck),
+    ]
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--packets", type=int, default=1_000_000, help="packets per capture (default 1,000,000)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per command; best wall time is reported")
+    ap.add_argument("--out", type=Path, default=BENCH_DIR / "out", help="capture cache (default bench/out)")
+    ap.add_argument("--keep", action="store_true", help="keep the DuckDB files written by the ingest runs")
+    args = ap.parse_args(argv)
+    if args.packets < PLCS * 4 or args.repeat < 1:
+        ap.error("need --packets >= 32 and --repeat >= 1")
+    if shutil.which("tshark") is None:
+        ap.error("tshark is not installed")
+    args.out.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    n, quarter = args.packets, args.packets // 4
+
+    plant = capture(args.out, f"plant-{n}", plant_params(n))
+    plant_q = capture(args.out, f"plant-{quarter}", plant_params(quarter))
+    single = capture(args.out, f"single-{n}", single_params(n))
+
+    # Equal output: the default-worker decoder and tshark on the plant capture, compared PDU by
+    # PDU (frame, transaction id, unit id, function code). Also warms the page cache.
+    log("equal output: decoding the plant capture with both tools ...")
+    ours_out = ours_output(ours_cmd(plant.path, None))
+    tshark_out = tshark_output(tshark_cmd(plant.path))
+    only_ours = ours_out.pdus - tshark_out.pdus
+    only_tshark = tshark_out.pdus - ours_out.pdus
+
+    tools = [("watchfloor (default workers)", None), ("watchfloor --workers 1", 1)]
+    results: list[Result] = []
+    for cap in (plant, plant_q, single):
+        group = [Result(cap, name, ours_cmd(cap.path, w)) for name, w in tools]
+        group.append(Result(cap, "tshark -T fields", tshark_cmd(cap.path)))
+        for rep in range(args.repeat):
+            for res in group:  # interleaved, so drift (thermal, neighbours) hits every tool alike
+                run = measure(res.cmd)
+                res.runs.append(run)
+                log(f"{cap.label:>14} {res.tool:<28} run {rep + 1}/{args.repeat}: {run.wall:6.2f} s, "
+                    f"max RSS {run.max_rss_mb:6.1f} MB, tree PSS {run.tree_pss_mb:6.1f} MB")
+        results.extend(group)
+
+    # Store ingest: decode once in process, then time only the appends.
+    tmpdir = Path(tempfile.mkdtemp(prefix="wf-bench-", dir=args.out))
+    log("store ingest: decoding the plant capture in process (workers=1) ...")
+    ing = ingest_in_process(plant, tmpdir / "append.duckdb", limit=1_000_000)
+    log(f"  {ing.events:,} events in {ing.chunks:,} chunks; append {ing.append_s:.2f} s")
+    log("end-to-end: watchfloor ingest ...")
+    ingest_cmd = [*watchfloor_exe(), "ingest", str(plant.path), "--db", str(tmpdir / "ingest.duckdb")]
+    e2e = measure(ingest_cmd)
+    e2e_events = stored_events(tmpdir / "ingest.duckdb")
+    log(f"  {e2e.wall:.2f} s, {e2e_events:,} events stored")
+    if args.keep:
+        log(f"kept DuckDB files in {tmpdir}")
+    else:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+    # -- summary --
+    p = print
+    p("Watchfloor decode benchmark")
+    p("=" * 27)
+    p(f"args: --packets {n} --repeat {args.repeat}; total bench time {time.perf_counter() - began:.0f} s\n")
+    p("Captures (generated by watchfloor.testing.poll_session, Ethernet/IPv4/TCP, classic pcap):")
+    p(f"  plant   one HMI ({HMI[0]}) polling {PLCS} PLCs (10.10.2.10-17:502), {PLCS} TCP connections merged "
+      "in time order;")
+    p("          per 250 ms scan: FC 3, 4, 1, 2 reads; ~1 scan in 8 also writes (FC 5/6/15/16/23), ~1% "
+      "exceptions")
+    p("  single  the same poll/write mix on one HMI<->PLC connection")
+    for cap in (plant, plant_q, single):
+        p(f"  {cap.label:<16} {cap.packets:>10,} packets {cap.mb:>8.1f} MB  {cap.path}")
+    p()
+    p(f"Decode (best of {args.repeat} wall; max RSS = largest single process, peak over runs; tree PSS = "
+      "sampled sum over the process tree; CPU = user+sys incl. child processes)")
+    head = (f"{'capture':<16} {'tool':<28} {'wall s':>7} {'packets/s':>11} {'MB/s':>7} "
+            f"{'max RSS MB':>10} {'tree PSS MB':>11} {'CPU s':>7}")
+    p(head)
+    p("-" * len(head))
+    for r in results:
+        p(f"{r.capture.label:<16} {r.tool:<28} {r.best.wall:>7.2f} {r.pps:>11,.0f} {r.mbps:>7.1f} "
+          f"{r.max_rss:>10.1f} {r.tree_pss:>11.1f} {r.best.cpu:>7.2f}")
+    p()
+
+    by = {(r.capture.label, r.tool): r for r in results}
+    def ratio(cap: Capture, tool: str) -> float:
+        return by[(cap.label, tool)].pps / by[(cap.label, "tshark -T fields")].pps
+
+    p("Throughput ratio, watchfloor / tshark (same capture, same run; >1 = faster than tshark):")
+    for cap in (plant, plant_q, single):
+        p(f"  {cap.label:<16} default workers {ratio(cap, tools[0][0]):5.2f}x   "
+          f"--workers 1 {ratio(cap, tools[1][0]):5.2f}x")
+    p()
+    p(f"Memory vs capture size ({plant_q.label} -> {plant.label}, 4x the packets), max RSS / tree PSS:")
+    for tool in (*(t for t, _ in tools), "tshark -T fields"):
+        small, big = by[(plant_q.label, tool)], by[(plant.label, tool)]
+        p(f"  {tool:<28} {small.max_rss:7.1f} -> {big.max_rss:7.1f} MB ({big.max_rss / small.max_rss:4.2f}x)"
+          f"   {small.tree_pss:7.1f} -> {big.tree_pss:7.1f} MB ({big.tree_pss / small.tree_pss:4.2f}x)")
+    p()
+    p(f"Equal output ({plant.label}, PDU = (frame, transaction id, unit id, function code)):")
+    p(f"  watchfloor: {ours_out.lines:,} events, {ours_out.modbus:,} with ot.modbus, "
+      f"{ours_out.nbytes / 1e6:.1f} MB of JSON lines")
+    p(f"  tshark:     {tshark_out.modbus:,} Modbus PDUs (occurrences of mbtcp.trans_id) in {tshark_out.lines:,} "
+      f"lines, {tshark_out.nbytes / 1e6:.1f} MB of TSV")
+    if only_ours or only_tshark or ours_out.modbus != tshark_out.modbus:
+        p(f"  WARNING: outputs differ: {sum(only_ours.values()):,} PDUs only in ours, "
+          f"{sum(only_tshark.values()):,} only in tshark's; e.g. ours {list(only_ours)[:3]}, "
+          f"tshark {list(only_tshark)[:3]}")
+    else:
+        p("  identical multisets of PDUs")
+    p()
+    p("Store ingest (DuckDB, one transaction):")
+    p(f"  append_jsonl only: {ing.events:,} events ({ing.chunks:,} chunks, {ing.nbytes / 1e6:.1f} MB) in "
+      f"{ing.append_s:.2f} s = {ing.events / ing.append_s:,.0f} events/s (stored {ing.stored:,}; "
+      f"decoding them in process took {ing.decode_s:.2f} s)")
+    p(f"  end to end, watchfloor ingest {plant.label}: {e2e.wall:.2f} s = {plant.packets / e2e.wall:,.0f} "
+      f"packets/s, {e2e_events / e2e.wall:,.0f} events/s; max RSS {e2e.max_rss_mb:.1f} MB, tree PSS "
+      f"{e2e.tree_pss_mb:.1f} MB, CPU {e2e.cpu:.2f} s (one run)")
+    p()
+    best_plant = max(ratio(plant, t) for t, _ in tools)
+    growth = max(by[(plant.label, t)].max_rss / by[(plant_q.label, t)].max_rss for t, _ in tools)
+    growth_pss = max(by[(plant.label, t)].tree_pss / by[(plant_q.label, t)].tree_pss for t, _ in tools)
+    ingest_rate = ing.events / ing.append_s
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+    p("Targets:")
+    p(f"  throughput >= 5x tshark (aim 10x), plant, best config: {best_plant:.2f}x -> {verdict(best_plant >= 5)}")
+    p(f"  store ingest >= 100,000 events/s: {ingest_rate:,.0f} -> {verdict(ingest_rate >= 100_000)}")
+    p(f"  peak memory flat in capture size (<= 1.2x for 4x packets): max RSS {growth:.2f}x, tree PSS "
+      f"{growth_pss:.2f}x -> {verdict(growth <= 1.2 and growth_pss <= 1.2)}")
+    p()
+    p("Commands (CAPTURE = each capture above):")
+    p(f"  {shlex.join(ours_cmd(Path('CAPTURE'), None))} > /dev/null")
+    p(f"  {shlex.join(ours_cmd(Path('CAPTURE'), 1))} > /dev/null")
+    p(f"  {shlex.join(tshark_cmd(Path('CAPTURE')))} > /dev/null")
+    p(f"  {shlex.join(ingest_cmd[:-1])} TMP.duckdb")
+    p("  in process: watchfloor.sensor.decode_jsonl(plant, workers=1) chunks, then timed "
+      "store.append_jsonl(chunk) for each inside store.transaction()")
+    p()
+    p("Machine:")
+    for key, value in machine_facts():
+        p(f"  {key:<10} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
