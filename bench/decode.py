@@ -9,16 +9,18 @@ Captures are generated with Watchfloor's own test kit (`watchfloor.testing`) and
 `--out` (default bench/out/, gitignored) together with the parameters that made them; a
 cached capture is reused only when those parameters, and the kit's source, are unchanged.
 
-What is measured, per command (each run `--repeat` times, best wall time reported):
-  wall s      elapsed time from spawn to exit (stdout to /dev/null)
+What is measured, per command (each run `--repeat` times, interleaved; best wall time reported):
+  wall s      fork to exit of the command (stdout and stdin on /dev/null)
   CPU s       user + system time of the command and every descendant it waited for
-              (os.wait4 on the command: Linux returns the zombie's own usage plus that of
-              its reaped children, i.e. our decoder processes are included)
+              (wait4 on the command: Linux returns the zombie's own usage plus that of its
+              reaped children, so our decoder's worker processes are included)
   max RSS MB  ru_maxrss from the same wait4: the peak resident set of the LARGEST single
-              process in the tree (not a sum)
+              process in the tree (not a sum); the highest over the repeats
   tree PSS MB the peak over time of the summed proportional set size (/proc/PID/smaps_rollup)
-              of the command and all its live descendants, sampled every 50 ms. PSS splits
-              pages shared between forked processes, so the sum does not double count.
+              of the command and all its live descendants, sampled every 50 ms; PSS splits
+              pages shared between forked processes, so the sum does not double count
+The command is forked by a bare launcher interpreter rather than by this process, because
+ru_maxrss survives exec and starts from the parent's resident set at fork (see LAUNCHER).
 
 Progress goes to stderr; the summary (figures, ratios, exact commands, machine facts) to
 stdout. Benchmarks are not tests: the exit status is 0 whatever the figures are.
@@ -151,8 +153,35 @@ def capture(out: Path, label: str, params: dict) -> Capture:
 # -- measuring a command -----------------------------------------------------------------------
 
 
+# The measured command is started by this small launcher, not by the benchmark process: on
+# Linux a process's ru_maxrss survives exec and starts from its parent's resident set at fork,
+# so a command forked straight from this (large) process would report our own memory. The
+# launcher is a bare interpreter (-I -S, a few MB); it forks the command, waits for it with
+# wait4 and writes wall time and rusage to the file named by argv[1]. wait4 returns the
+# command's own usage plus that of every descendant it reaped (the decoder's worker
+# processes), with ru_maxrss the largest single process.
+LAUNCHER = """\
+import os, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    try:
+        os.execvp(cmd[0], cmd)
+    finally:
+        os._exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(out, "w") as f:
+    f.write(f"{os.waitstatus_to_exitcode(status)} {wall} {ru.ru_utime + ru.ru_stime} {ru.ru_maxrss}")
+"""
+
+
 class TreeSampler(threading.Thread):
-    """Peak of the summed PSS of a process and its live descendants, sampled."""
+    """Peak of the summed PSS of the launcher's live descendants (not the launcher), sampled."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
@@ -183,7 +212,7 @@ class TreeSampler(threading.Thread):
         return 0
 
     def sample(self) -> None:
-        total, todo = 0, [self.pid]
+        total, todo = 0, self._children(self.pid)
         while todo:
             pid = todo.pop()
             total += self._pss_kb(pid)
@@ -208,23 +237,21 @@ class CommandFailed(RuntimeError):
 
 
 def measure(cmd: list[str]) -> Run:
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r", suffix=".rusage") as report:
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", LAUNCHER, report.name, *cmd],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         sampler = TreeSampler(proc.pid)
         sampler.start()
-        # wait4 on the command: its rusage includes every descendant it reaped (RUSAGE_BOTH of
-        # the zombie), so the decoder's worker processes count in CPU time and ru_maxrss.
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
+        proc.wait()
         sampler.done.set()
         sampler.join()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
+        fields = report.read().split()
+        if proc.returncode != 0 or len(fields) != 4 or fields[0] != "0":
             err.seek(0)
-            raise CommandFailed(f"{shlex.join(cmd)} exited {proc.returncode}:\n"
+            raise CommandFailed(f"{shlex.join(cmd)} failed ({' '.join(fields) or proc.returncode}):\n"
                                 f"{err.read().decode(errors='replace')[-2000:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, sampler.peak_kb / 1024)
+    _, wall, cpu, maxrss_kb = fields
+    return Run(float(wall), float(cpu), int(maxrss_kb) / 1024, sampler.peak_kb / 1024)
 
 
 @dataclass
@@ -295,7 +322,12 @@ class _Pcap(msgspec.Struct):
     frame: int | None = None
 
 
+class _Meta(msgspec.Struct):
+    action: str | None = None
+
+
 class _Event(msgspec.Struct):
+    event: _Meta | None = None
     ot: _Ot | None = None
     pcap: _Pcap | None = None
 
@@ -305,6 +337,7 @@ class Output:
     lines: int = 0
     nbytes: int = 0
     pdus: collections.Counter = field(default_factory=collections.Counter)  # (frame, tid, unit, fc)
+    others: collections.Counter = field(default_factory=collections.Counter)  # event.action of the rest
 
     @property
     def modbus(self) -> int:
@@ -323,6 +356,8 @@ def ours_output(cmd: list[str]) -> Output:
                 m = event.ot.modbus
                 out.pdus[(event.pcap.frame if event.pcap else None, m.transaction_id, m.unit_id,
                           m.function_code)] += 1
+            else:
+                out.others[event.event.action if event.event else None] += 1
     if proc.returncode:
         raise CommandFailed(f"{shlex.join(cmd)} exited {proc.returncode}")
     return out
@@ -470,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("tshark is not installed")
     args.out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    load_before = os.getloadavg()
     n, quarter = args.packets, args.packets // 4
 
     plant = capture(args.out, f"plant-{n}", plant_params(n))
@@ -555,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
     p(f"Equal output ({plant.label}, PDU = (frame, transaction id, unit id, function code)):")
     p(f"  watchfloor: {ours_out.lines:,} events, {ours_out.modbus:,} with ot.modbus, "
       f"{ours_out.nbytes / 1e6:.1f} MB of JSON lines")
+    if ours_out.others:
+        p("              without ot.modbus: " + ", ".join(f"{n:,} {a}" for a, n in ours_out.others.most_common())
+          + " (the captures stop mid-exchange: requests left unanswered)")
     p(f"  tshark:     {tshark_out.modbus:,} Modbus PDUs (occurrences of mbtcp.trans_id) in {tshark_out.lines:,} "
       f"lines, {tshark_out.nbytes / 1e6:.1f} MB of TSV")
     if only_ours or only_tshark or ours_out.modbus != tshark_out.modbus:
@@ -595,6 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     p("Machine:")
     for key, value in machine_facts():
         p(f"  {key:<10} {value}")
+    load_after = os.getloadavg()
+    p(f"  {'load avg':<10} {load_before[0]:.2f} at start, {load_after[0]:.2f} at end (1 min; other work on the "
+      "machine skews the figures)")
     return 0
 
 

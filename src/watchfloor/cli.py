@@ -135,10 +135,9 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
         events = 0
         for chunk in chunks:
             events += chunk.count(b"\n")
-            # Decoder processes report packet counts at the end; until then, estimate from time.
             elapsed = max(time.perf_counter() - start, 1e-9)
-            progress.update(task, events=events, packets=st.packets,
-                            rate=st.packets / elapsed)  # fmt: skip
+            progress.update(task, completed=st.bytes + 16 * st.packets, events=events,
+                            packets=st.packets, rate=st.packets / elapsed)  # fmt: skip
             yield chunk
 
 

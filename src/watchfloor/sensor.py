@@ -11,11 +11,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from struct import Struct
 from typing import Any
 
 import msgspec
 
-from .capture.files import CaptureError, RawPacket, open_stream, read_packets
+from .capture.files import CaptureError, RawPacket, read_packets
 from .capture.flows import FlowTable
 from .capture.packets import IPPROTO_TCP, Defragmenter, dissect
 from .decode import DECODERS, DecoderManifest
@@ -33,9 +34,12 @@ class Stats:
 
 
 def capture_id(path: str | Path) -> str:
-    """A short digest of the capture's first MiB: ids stay the same however the file is named."""
-    with open_stream(path) as f:
-        return hashlib.blake2b(f.read(1 << 20), digest_size=6).hexdigest()
+    """A digest of the capture's size and first MiB: the same file gets the same id (and its
+    events the same ids) however it is named; a truncated copy does not."""
+    digest = hashlib.blake2b(str(Path(path).stat().st_size).encode(), digest_size=6)
+    with open(path, "rb") as f:  # the bytes on disk: compressed files need not decompress
+        digest.update(f.read(1 << 20))
+    return digest.hexdigest()
 
 
 class Sensor:
@@ -57,7 +61,7 @@ class Sensor:
         flows = FlowTable(self.decoders, out)
         by_key = flows.by_key
         defrag = Defragmenter()
-        stats, observer, batch = self.stats, self.observer, self.batch
+        stats, batch = self.stats, self.batch
         frame = ts = last = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
@@ -143,9 +147,10 @@ def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn:
     encoder = msgspec.json.Encoder()
     error = None
     try:
+        st = sensor.stats
         for batch in sensor.run(read_packets(path), source_id=capture_id(path), file=path,
                                 shard=shard):  # fmt: skip
-            conn.send_bytes(encoder.encode_lines(batch))
+            conn.send_bytes(_PROGRESS.pack(st.packets, st.bytes) + encoder.encode_lines(batch))
     except CaptureError as e:
         error = (e.path, e.offset, e.reason)
     except BaseException as e:  # a bug: say so in the parent rather than dying silently
@@ -154,7 +159,8 @@ def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn:
     conn.close()
 
 
-_END = b"\x00end\x00"  # cannot start a JSON line
+_END = b"\x00end\x00"  # cannot start a batch: those begin with the progress header
+_PROGRESS = Struct("<QQ")  # packets and bytes read so far, ahead of each batch of JSON lines
 
 
 def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = None,
@@ -169,6 +175,7 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
         encoder = msgspec.json.Encoder()
         try:
             for batch in decode_file(path, sensor):
+                stats.packets, stats.bytes = sensor.stats.packets, sensor.stats.bytes
                 yield encoder.encode_lines(batch)
         finally:
             _merge(stats, sensor.stats, first=True)
@@ -185,7 +192,7 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
         procs.append(proc)
     errors = []
     try:
-        live = list(conns)
+        live: list[Any] = list(conns)
         while live:
             for conn in wait(live):
                 try:
@@ -202,7 +209,10 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
                         errors.append(error)
                     live.remove(conn)
                 else:
-                    yield chunk
+                    packets, size = _PROGRESS.unpack_from(chunk)
+                    if packets > stats.packets:  # every worker reads every packet
+                        stats.packets, stats.bytes = packets, size
+                    yield chunk[_PROGRESS.size :]
     finally:
         for proc in procs:
             proc.join(timeout=5)

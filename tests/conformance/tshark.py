@@ -273,7 +273,7 @@ def _tshark(args: list[str], timeout: float) -> str:
     proc = subprocess.run([exe, *args], capture_output=True, timeout=timeout, env=env)
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace")
-        err = "\n".join(l for l in err.splitlines() if "Running as user" not in l)
+        err = "\n".join(line for line in err.splitlines() if "Running as user" not in line)
         raise TsharkError(f"tshark {' '.join(args)} failed (rc={proc.returncode}): {err.strip()}")
     return proc.stdout.decode("utf-8", "replace")
 

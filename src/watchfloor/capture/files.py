@@ -150,7 +150,8 @@ def _idb_options(opts: bytes, order: str) -> tuple[int, int]:
 
 
 def _pcapng(c: _Chunks) -> Iterator[RawPacket]:
-    order, ifaces, frame = "<", list[_Interface](), 0
+    order, frame = "<", 0
+    ifaces: list[_Interface] = []
     while True:
         if not c.fill(8):
             if len(c.buf) > c.pos:

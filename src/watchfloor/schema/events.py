@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import msgspec
 from msgspec import Meta, Struct
 
 SCHEMA_VERSION = 1
@@ -29,8 +28,8 @@ class EventMeta(_Record):
     kind: Annotated[
         Literal["event", "asset", "alert"],
         Meta(description="event: a decoded message or anomaly; asset: an identity observation."),
-    ] = "event"
-    category: list[str] = msgspec.field(default_factory=lambda: ["network"])
+    ]
+    category: list[str]
     type: list[str] | None = None
     action: Annotated[
         str | None, Meta(description="What happened, e.g. read_holding_registers or anomaly.")

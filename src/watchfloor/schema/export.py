@@ -55,7 +55,9 @@ def _arrow_fields(t: mi.StructType) -> list[pa.Field]:
 
 def arrow_schema() -> pa.Schema:
     """Event as Arrow: nested structs mirror the JSON, so `ot.modbus.unit_id` is a column path."""
-    fields = _arrow_fields(mi.type_info(Event))
+    info = mi.type_info(Event)
+    assert isinstance(info, mi.StructType)
+    fields = _arrow_fields(info)
     # @timestamp is stored as a real timestamp, not the RFC 3339 text.
     return pa.schema(
         [pa.field(f.name, pa.timestamp("ns", tz="UTC")) if f.name == "@timestamp" else f

@@ -8,6 +8,8 @@ lacks; it never drops or rewrites stored data.
 from __future__ import annotations
 
 import io
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +48,11 @@ class DuckDBStore:
         except duckdb.Error as e:
             raise StoreError(f"{path}: cannot open as a DuckDB store ({e})") from None
         self.path = path
+        # One writer thread inserts while the caller parses the next batch; two batches at most
+        # wait, so memory stays bounded.
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        self._writer: threading.Thread | None = None
+        self._error: StoreError | None = None
         self.schema = arrow_schema()
         self.encoder = msgspec.json.Encoder()
         self.parse = pa_json.ParseOptions(explicit_schema=self.schema,
@@ -92,7 +99,9 @@ class DuckDBStore:
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+            self._drain()
         except BaseException:
+            self._drain(raise_error=False)
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
@@ -102,7 +111,9 @@ class DuckDBStore:
             self.append_jsonl(self.encoder.encode_lines(events))
 
     def append_jsonl(self, lines: bytes) -> None:
-        """Events already encoded as JSON lines (as decoder processes hand them over)."""
+        """Events already encoded as JSON lines (as decoder processes hand them over).
+
+        Parsing (here) and inserting (on the writer thread) overlap: both release the GIL."""
         if not lines:
             return
         # JSON lines → Arrow with the schema's exact layout; DuckDB reads the Arrow table as is.
@@ -110,27 +121,59 @@ class DuckDBStore:
             batch = pa_json.read_json(io.BytesIO(lines), parse_options=self.parse)
         except pa.ArrowInvalid as e:
             raise StoreError(f"events do not match the schema: {e}") from None
-        self.con.register("_batch", batch)
-        try:
-            self.con.execute("INSERT INTO events BY NAME SELECT * FROM _batch")
-        finally:
-            self.con.unregister("_batch")
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._insert_loop, daemon=True,
+                                            name="watchfloor-store-writer")  # fmt: skip
+            self._writer.start()
+        if self._error is not None:
+            self._drain()
+        self._queue.put(batch)
+
+    def _insert_loop(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                self._queue.task_done()
+                return
+            try:
+                if self._error is None:
+                    self.con.register("_batch", batch)
+                    self.con.execute("INSERT INTO events BY NAME SELECT * FROM _batch")
+                    self.con.unregister("_batch")
+            except duckdb.Error as e:
+                self._error = StoreError(f"{self.path}: insert failed: {e}")
+            finally:
+                self._queue.task_done()
+
+    def _drain(self, *, raise_error: bool = True) -> None:
+        """Wait until every queued batch is in the table (or failed); stop the writer thread."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+        error, self._error = self._error, None
+        if error is not None and raise_error:
+            raise error
 
     def record_source(self, source: Source) -> None:
+        self._drain()  # the connection serves one call at a time
         self.con.execute("INSERT OR REPLACE INTO sources (id, file, events, packets, complete) "
                          "VALUES (?, ?, ?, ?, ?)",
                          [source.id, source.file, source.events, source.packets, source.complete])  # fmt: skip
 
     def source(self, source_id: str) -> Source | None:
+        self._drain()
         row = self.con.execute("SELECT id, file, events, packets, complete FROM sources "
                                "WHERE id = ?", [source_id]).fetchone()  # fmt: skip
         return Source(*row) if row else None
 
     # -- reading -----------------------------------------------------------------------------
     def count(self) -> int:
+        self._drain()
         return self.con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
 
     def events(self, flt: EventFilter) -> Iterator[dict[str, Any]]:
+        self._drain()
         where, args = [], []
         for clause, value in (
             ("ot.protocol = ?", flt.protocol),
@@ -162,6 +205,7 @@ class DuckDBStore:
                 yield {"@timestamp": rfc3339(doc.pop("_ts")), **doc}
 
     def talkers(self, limit: int | None = None) -> list[Talker]:
+        self._drain()
         sql = """
             SELECT source.ip, destination.ip, ot.protocol, count(*) AS messages,
                    list_sort(list_distinct(list(ot.action.operation))),
@@ -174,6 +218,7 @@ class DuckDBStore:
         return [Talker(*r) for r in self.con.execute(sql).fetchall()]
 
     def close(self) -> None:
+        self._drain(raise_error=False)
         self.con.close()
 
 

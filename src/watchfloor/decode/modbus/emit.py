@@ -133,8 +133,9 @@ class Emitter:
         ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
-            event=EventMeta(id="", category=_CATEGORY, type=_PROTOCOL_TYPE, action=name,
-                            dataset=DATASET, outcome=outcome, duration=duration),  # fmt: skip
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
+                            action=name, dataset=DATASET, outcome=outcome,
+                            duration=duration),  # fmt: skip
             source=ends[d],
             destination=ends[1 - d],
             network=self.net,
@@ -153,8 +154,8 @@ class Emitter:
         """A protocol anomaly that is not one message (gaps, floods, unanswered requests)."""
         return Event(
             timestamp=rfc3339(ts_ns),
-            event=EventMeta(id="", category=_CATEGORY, type=_ERROR_TYPE, action="anomaly",
-                            dataset=DATASET),  # fmt: skip
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
+                            action="anomaly", dataset=DATASET),  # fmt: skip
             message=text,
             source=self.flow.src(d),
             destination=self.flow.dst(d),
