@@ -1,8 +1,8 @@
 """Write examples/plant.pcap.gz: a small water plant's control network, for the demo.
 
-A SCADA server polls three PLCs; an engineering workstation identifies one PLC, changes a
-setpoint, forces a coil and restarts the PLC's communications; one PLC answers a missing block
-with exceptions. Deterministic: re-running reproduces the file byte for byte.
+A SCADA server polls three PLCs (reads, some writes, the odd exception); an engineering
+workstation identifies one PLC, changes a setpoint, forces a coil, restarts the PLC's
+communications and finally puts it in listen-only mode (a request that is never answered). Deterministic: re-running reproduces the file byte for byte.
 Run: .venv/bin/python examples/make_plant.py
 """
 
@@ -33,6 +33,7 @@ def engineering_session():
         (mb.write_single_request(6, 1, 420), mb.write_single_response(6, 1, 420)),
         (mb.write_single_request(5, 7, True), mb.write_single_response(5, 7, True)),
         (mb.diagnostics(1, 0xFF00), mb.diagnostics(1, 0xFF00)),
+        (mb.diagnostics(4), None),  # force listen-only: the PLC falls silent, as the spec says
     ]
     for tid, (request, response) in enumerate(steps, start=1):
         yield from mb.exchange(conv, tid, request, response)

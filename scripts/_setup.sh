@@ -34,5 +34,11 @@ need_venv() {  # need_venv EXTRAS: create the venv and install the project (edit
             return 1
         }
     fi
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT$1"
+    # pip's output goes to a log, shown only if the install fails
+    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$ROOT$1" \
+            >"$VENV/pip-install.log" 2>&1; then
+        tail -n 30 "$VENV/pip-install.log" >&2
+        echo "watchfloor: installing the project failed (full log: $VENV/pip-install.log)" >&2
+        return 1
+    fi
 }

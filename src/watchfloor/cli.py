@@ -67,6 +67,9 @@ def _table_row(ev: Event) -> str:
         a = ot.action
         if a.target and a.target.unit is not None:
             detail.append(f"unit={a.target.unit}")
+        m = ot.modbus
+        if m is not None and (m.subfunction_name or m.exception):
+            detail.append(m.exception or m.subfunction_name or "")
         if a.address:
             detail.append(f"addr={a.address.start}-{a.address.end}")
         if a.values:
@@ -216,8 +219,10 @@ def events(db: Path, fmt: str, **filters: object) -> None:
     out = sys.stdout.buffer
     if fmt == "table":
         out.write((_TABLE_HEAD + "\n").encode())
+    shown = 0
     try:
         for doc in store.events(EventFilter(**filters)):  # type: ignore[arg-type]
+            shown += 1
             if fmt == "jsonl":
                 out.write(encoder.encode(doc) + b"\n")
             else:
@@ -226,6 +231,9 @@ def events(db: Path, fmt: str, **filters: object) -> None:
         raise click.ClickException(str(e)) from None
     except BrokenPipeError:
         sys.stderr.close()
+        return
+    if not shown:
+        click.echo("no events match", err=True)
 
 
 @main.command()
