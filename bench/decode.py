@@ -443,11 +443,15 @@ class Ingest:
     chunks: int
     nbytes: int
     decode_s: float
-    append_s: float
+    append_s: list[float]  # one per repeat, each into a fresh store
     stored: int
 
+    @property
+    def best(self) -> float:
+        return min(self.append_s)
 
-def ingest_in_process(cap: Capture, db: Path, limit: int) -> Ingest:
+
+def ingest_in_process(cap: Capture, scratch: Path, limit: int, repeat: int) -> Ingest:
     from watchfloor.sensor import decode_jsonl
     from watchfloor.store import open_store
 
@@ -458,17 +462,24 @@ def ingest_in_process(cap: Capture, db: Path, limit: int) -> Ingest:
         if events >= limit:
             break
     decode_s = time.perf_counter() - start
-    store = open_store(db)
-    try:
-        start = time.perf_counter()
-        with store.transaction():
-            for chunk in chunks:
-                store.append_jsonl(chunk)
-        append_s = time.perf_counter() - start
-        stored = store.count()
-    finally:
-        store.close()
-    return Ingest(events, len(chunks), sum(map(len, chunks)), decode_s, append_s, stored)
+    times, stored = [], 0
+    for rep in range(repeat):
+        db = scratch / f"append-{rep}.duckdb"
+        store = open_store(db)
+        try:
+            start = time.perf_counter()
+            with store.transaction():  # commits, after draining the store's writer thread
+                for chunk in chunks:
+                    store.append_jsonl(chunk)
+            times.append(time.perf_counter() - start)
+            stored = store.count()
+        finally:
+            store.close()
+        log(f"  append run {rep + 1}/{repeat}: {events:,} events in {times[-1]:.2f} s")
+        if rep + 1 < repeat:
+            for leftover in (db, db.with_name(db.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+    return Ingest(events, len(chunks), sum(map(len, chunks)), decode_s, times, stored)
 
 
 def stored_events(db: Path) -> int:
@@ -615,8 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     # Store ingest: decode once in process, then time only the appends.
     tmpdir = Path(tempfile.mkdtemp(prefix="wf-bench-", dir=args.out))
     log("store ingest: decoding the plant capture in process (workers=1) ...")
-    ing = ingest_in_process(plant, tmpdir / "append.duckdb", limit=1_000_000)
-    log(f"  {ing.events:,} events in {ing.chunks:,} chunks; append {ing.append_s:.2f} s")
+    ing = ingest_in_process(plant, tmpdir, limit=1_000_000, repeat=args.repeat)
     e2e: dict[str, tuple[Capture, Run, int]] = {}
     for cap in (plant_q, plant):
         db = tmpdir / f"ingest-{cap.label}.duckdb"
@@ -716,8 +726,9 @@ def main(argv: list[str] | None = None) -> int:
     p()
     p("Store ingest (DuckDB, one transaction):")
     p(
-        f"  append_jsonl only: {ing.events:,} events ({ing.chunks:,} chunks, {ing.nbytes / 1e6:.1f} MB) in "
-        f"{ing.append_s:.2f} s = {ing.events / ing.append_s:,.0f} events/s (stored {ing.stored:,}; "
+        f"  append_jsonl only: {ing.events:,} events ({ing.chunks:,} chunks, {ing.nbytes / 1e6:.1f} MB); "
+        f"best of {len(ing.append_s)} {ing.best:.2f} s = {ing.events / ing.best:,.0f} events/s "
+        f"(all runs: {', '.join(f'{ing.events / t:,.0f}' for t in ing.append_s)}; stored {ing.stored:,}; "
         f"decoding them in process took {ing.decode_s:.2f} s)"
     )
     for cap, run, stored in e2e.values():
@@ -732,7 +743,7 @@ def main(argv: list[str] | None = None) -> int:
     growth_pss = max(
         by[(plant.label, t)].tree_pss / by[(plant_q.label, t)].tree_pss for t, _ in tools
     )
-    ingest_rate = ing.events / ing.append_s
+    ingest_rate = ing.events / ing.best
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..schema import Endpoint
 from .packets import ACK, FIN, RST, SYN
-from .tcp import TcpStream
+from .tcp import MASK, TcpStream
 
 if TYPE_CHECKING:
     from ..decode._contract import DecoderManifest, Session
@@ -83,8 +83,13 @@ class Flow:
             if self.initiator is None:
                 self.initiator = d if not flags & ACK else 1 - d
         if payload:
-            for chunk in streams[d].add(seq, payload):
-                self._deliver(d, chunk, frame, ts_ns)
+            stream, app = streams[d], self.app
+            if app is not None and stream.next == seq and not stream.holes:
+                stream.next = (seq + len(payload)) & MASK  # in order: TcpStream.add's first case
+                app.feed(d, payload, frame, ts_ns)
+            elif app is not None or self.probes_left:  # else nobody reads this stream
+                for chunk in stream.add(seq, payload):
+                    self._deliver(d, chunk, frame, ts_ns)
         if flags & (FIN | RST):
             self.fin[d] = True
             if flags & RST or self.fin[1 - d]:
