@@ -219,3 +219,20 @@ def test_event_ids_are_stable_and_unique() -> None:
     first, second = _events(path), _events(path)
     ids = [e.event.id for e in first]
     assert ids == [e.event.id for e in second] and len(set(ids)) == len(ids)
+
+
+def test_flow_table_full_evicts_with_an_anomaly(tmp_path: Path) -> None:
+    from watchfloor.capture.files import read_packets
+    from watchfloor.sensor import Sensor
+
+    records = []
+    for i in range(30):  # 30 connections, each with a request still waiting for its answer
+        conv = TcpConversation(("192.0.2.1", 40000 + i, "02:00:00:00:00:01"),
+                               ("192.0.2.2", 502, "02:00:00:00:00:02"), start_ns=i * 10**6)
+        records += conv.handshake() + conv.client_send(mbap(1, 1, mb.read_request(3, 0, 1)))
+    write_pcap(tmp_path / "many.pcap", sorted(records, key=lambda r: r[0]))
+    sensor = Sensor(max_flows=10)
+    events = [e for b in sensor.run(read_packets(tmp_path / "many.pcap"), source_id="t") for e in b]
+    evicted = [e for e in events if e.ot and e.ot.anomalies == ["flow_evicted"]]
+    assert evicted and sensor.stats.flows == 30
+    assert len([e for e in events if e.ot and e.ot.anomalies == ["unanswered_request"]]) == 30

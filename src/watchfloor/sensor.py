@@ -46,8 +46,8 @@ class Sensor:
     """Decode one stream of packets. Events come out in batches of about `batch` events."""
 
     def __init__(self, *, decoders: Sequence[DecoderManifest] = DECODERS, observer: str | None = None,
-                 batch: int = 4096) -> None:  # fmt: skip
-        self.decoders, self.batch = decoders, batch
+                 batch: int = 4096, max_flows: int = 100_000) -> None:  # fmt: skip
+        self.decoders, self.batch, self.max_flows = decoders, batch, max_flows
         self.observer = Observer(name=observer) if observer else None
         self.stats = Stats()
         self._last_frame = self._next_n = 0
@@ -58,7 +58,7 @@ class Sensor:
         n sensors with k = 0..n-1 together decode everything, each on its own core."""
         mine, shards = shard
         out: list[Event] = []
-        flows = FlowTable(self.decoders, out)
+        flows = FlowTable(self.decoders, out, max_flows=self.max_flows)
         by_key = flows.by_key
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch

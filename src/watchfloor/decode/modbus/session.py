@@ -84,6 +84,9 @@ class ModbusSession:
                       "resynchronising on the next Modbus header")  # fmt: skip
 
     def close(self, frame: int, ts_ns: int, reason: str) -> None:
+        if reason == "evicted":
+            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
+                          "this flow was evicted and its Modbus state dropped")  # fmt: skip
         self._expire(ts_ns, -1)
 
     # -- messages --------------------------------------------------------------------------
