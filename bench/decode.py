@@ -495,6 +495,27 @@ def stored_events(db: Path) -> int:
 # -- facts -------------------------------------------------------------------------------------
 
 
+def source_state() -> str:
+    """The commit, and whether src/ has uncommitted changes (the decoder is installed editable)."""
+    repo = BENCH_DIR.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return "?"
+    return (commit or "?") + (" (+ uncommitted changes in src/)" if dirty else "")
+
+
 def machine_facts() -> list[tuple[str, str]]:
     model = ""
     try:
@@ -523,23 +544,7 @@ def machine_facts() -> list[tuple[str, str]]:
         ours = version("watchfloor")
     except Exception:  # noqa: BLE001 - a fact, not a requirement
         ours = "?"
-    try:
-        repo = BENCH_DIR.parent
-        commit = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-        commit += " (+ uncommitted changes in src/)" if dirty else ""
-    except OSError:
-        commit = "?"
+    commit = source_state()
     try:
         import duckdb
 
@@ -591,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     load_before = os.getloadavg()
+    source_before = source_state()
     n, quarter = args.packets, args.packets // 4
 
     plant = capture(args.out, f"plant-{n}", plant_params(n))
@@ -781,6 +787,12 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in machine_facts():
         p(f"  {key:<10} {value}")
     load_after = os.getloadavg()
+    source_after = source_state()
+    if source_after != source_before:
+        p(
+            f"  WARNING    the source changed during the run: {source_before} at start, {source_after} at end;"
+        )
+        p("             the figures may mix two versions of the decoder")
     p(
         f"  {'load avg':<10} {load_before[0]:.2f} at start, {load_after[0]:.2f} at end (1 min; other work on the "
         "machine skews the figures)"

@@ -48,6 +48,8 @@ def test_ingest_events_talkers(tmp_path: Path) -> None:
     assert "packets" in proc.stdout and "events stored" in proc.stdout
     again = run("ingest", str(ALL), "--db", str(db))
     assert "already ingested" in again.stderr  # idempotent: nothing stored twice
+    stored = run("ingest", str(ALL), "--db", str(db), "--force").stdout.splitlines()[-1]
+    assert stored == proc.stdout.splitlines()[-1]  # --force replaces, it does not add
     lines = run("events", "--db", str(db), "--format", "jsonl", "--operation", "control").stdout
     docs = [json.loads(line) for line in lines.splitlines()]
     assert docs and {d["ot"]["modbus"]["subfunction"] for d in docs} == {1, 4}

@@ -52,10 +52,25 @@ def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
     assert store.count() == 0
     with store.transaction():
         store.append(events)
-        store.record_source(Source("abc", "x.pcap", len(events), 76, True))
+        store.finish_source(Source("abc", "x.pcap", len(events), 76, "complete"))
     store.close()
     again = open_store(tmp_path / "s.duckdb", read_only=True)
-    assert again.count() == len(events) and again.source("abc") is not None
+    assert again.count() == len(events) and again.source("abc").state == "complete"  # type: ignore[union-attr]
+
+
+def test_interrupted_ingest_is_replaced_not_duplicated(tmp_path: Path) -> None:
+    events = _events("modbus_all_functions.pcap")
+    source_id = events[0].event.id.split("-")[0]
+    store = open_store(tmp_path / "s.duckdb")
+    store.start_source(source_id, "x.pcap")
+    store.append(events[:30])  # ... and the process dies here
+    store.close()
+    store = open_store(tmp_path / "s.duckdb")
+    assert store.source(source_id).state == "ingesting"  # type: ignore[union-attr]
+    store.start_source(source_id, "x.pcap")
+    store.append(events)
+    store.finish_source(Source(source_id, "x.pcap", len(events), 76, "complete"))
+    assert store.count() == len(events)
 
 
 def test_migration_adds_fields_a_newer_schema_has(tmp_path: Path) -> None:

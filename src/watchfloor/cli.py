@@ -152,7 +152,11 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
 @click.option("--force", is_flag=True, help="Ingest again a capture already in the store.")
 def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: int,
            force: bool) -> None:  # fmt: skip
-    """Decode capture files and store their events (one transaction per file)."""
+    """Decode capture files and store their events.
+
+    Events are committed as they arrive, so memory stays flat however large the capture. A capture
+    already in the store is skipped; one whose ingest was interrupted is ingested again, replacing
+    the events stored the first time."""
     try:
         store = open_store(db)
     except StoreError as e:
@@ -160,21 +164,23 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
     damaged = False
     for path in captures:
         source_id = capture_id(path)
-        if not force and (known := store.source(source_id)) is not None:
+        known = store.source(source_id)
+        if known is not None and known.state != "ingesting" and not force:
             _warn(f"{path}: already ingested as {known.file} ({known.events:,} events); "
                   "skipped (use --force to ingest again)")  # fmt: skip
             continue
         st = Stats()
         start = time.perf_counter()
         error = None
-        with store.transaction():
-            chunks = decode_jsonl(path, workers=workers, observer=observer, stats=st)
-            try:
-                for chunk in _progress(chunks, st, path):
-                    store.append_jsonl(chunk)
-            except CaptureError as e:
-                error = e
-            store.record_source(Source(source_id, str(path), st.events, st.packets, error is None))
+        store.start_source(source_id, str(path))
+        chunks = decode_jsonl(path, workers=workers, observer=observer, stats=st)
+        try:
+            for chunk in _progress(chunks, st, path):
+                store.append_jsonl(chunk)
+        except CaptureError as e:
+            error = e
+        store.finish_source(Source(source_id, str(path), st.events, st.packets,
+                                   "complete" if error is None else "damaged"))  # fmt: skip
         elapsed = time.perf_counter() - start
         if error is not None:
             damaged = True

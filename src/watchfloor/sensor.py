@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -129,9 +130,11 @@ class Sensor:
 
 
 def flow_shard(src: bytes, sport: int, dst: bytes, dport: int, shards: int) -> int:
-    """Which of `shards` sensors decodes a flow: the same for both directions (XOR is symmetric)."""
-    return (sport ^ dport ^ int.from_bytes(src[-2:], "big") ^ int.from_bytes(dst[-2:], "big")) \
-        % shards  # fmt: skip
+    """Which of `shards` sensors decodes a flow: a hash of both endpoints in a fixed order, so
+    both directions agree. (Cheap XOR mixes fail on plants where client ports and server
+    addresses both count up.)"""
+    a, b = src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")
+    return zlib.crc32(a + b if a < b else b + a) % shards
 
 
 def decode_file(path: str | Path, sensor: Sensor | None = None) -> Iterator[list[Event]]:

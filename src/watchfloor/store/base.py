@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from ..schema import Event
 
@@ -39,13 +39,20 @@ class Talker:
     last_seen: str
 
 
+SourceState = Literal["ingesting", "complete", "damaged"]
+
+
 @dataclass(frozen=True)
 class Source:
+    """A capture as the store knows it. `ingesting` while events arrive, or after an ingest that
+    was interrupted (its events are replaced on the next attempt); `damaged`: the capture was
+    corrupt, the events before the damage are stored."""
+
     id: str
     file: str
     events: int
     packets: int
-    complete: bool  # False: the capture was damaged; events before the damage are stored
+    state: SourceState
 
 
 class Store(Protocol):
@@ -55,7 +62,11 @@ class Store(Protocol):
 
     def append(self, events: Sequence[Event]) -> None: ...
     def append_jsonl(self, lines: bytes) -> None: ...
-    def record_source(self, source: Source) -> None: ...
+    def start_source(self, source_id: str, file: str) -> None:
+        """Record that a capture's events are arriving; drop those of an earlier attempt."""
+        ...
+
+    def finish_source(self, source: Source) -> None: ...
     def source(self, source_id: str) -> Source | None: ...
     def events(self, flt: EventFilter) -> Iterator[dict[str, Any]]: ...
     def talkers(self, limit: int | None = None) -> list[Talker]: ...

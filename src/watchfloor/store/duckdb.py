@@ -26,7 +26,7 @@ from ..schema.time import rfc3339
 from .base import EventFilter, Source, StoreError, Talker
 
 _SOURCES_DDL = """CREATE TABLE IF NOT EXISTS sources (
-    id VARCHAR PRIMARY KEY, file VARCHAR, events BIGINT, packets BIGINT, complete BOOLEAN,
+    id VARCHAR PRIMARY KEY, file VARCHAR, events BIGINT, packets BIGINT, state VARCHAR,
     ingested_at TIMESTAMPTZ DEFAULT now())"""
 
 
@@ -155,15 +155,22 @@ class DuckDBStore:
         if error is not None and raise_error:
             raise error
 
-    def record_source(self, source: Source) -> None:
+    def start_source(self, source_id: str, file: str) -> None:
         self._drain()  # the connection serves one call at a time
-        self.con.execute("INSERT OR REPLACE INTO sources (id, file, events, packets, complete) "
+        # Event ids begin with the capture's id: an interrupted or repeated ingest is undone here.
+        self.con.execute("DELETE FROM events WHERE starts_with(event.id, ?)", [source_id + "-"])
+        self.con.execute("INSERT OR REPLACE INTO sources (id, file, events, packets, state) "
+                         "VALUES (?, ?, 0, 0, 'ingesting')", [source_id, file])  # fmt: skip
+
+    def finish_source(self, source: Source) -> None:
+        self._drain()
+        self.con.execute("INSERT OR REPLACE INTO sources (id, file, events, packets, state) "
                          "VALUES (?, ?, ?, ?, ?)",
-                         [source.id, source.file, source.events, source.packets, source.complete])  # fmt: skip
+                         [source.id, source.file, source.events, source.packets, source.state])  # fmt: skip
 
     def source(self, source_id: str) -> Source | None:
         self._drain()
-        row = self.con.execute("SELECT id, file, events, packets, complete FROM sources "
+        row = self.con.execute("SELECT id, file, events, packets, state FROM sources "
                                "WHERE id = ?", [source_id]).fetchone()  # fmt: skip
         return Source(*row) if row else None
 
