@@ -104,7 +104,9 @@ def decode(captures: tuple[Path, ...], fmt: str, observer: str | None, workers: 
     for path in captures:
         try:
             if fmt == "jsonl":
-                for chunk in decode_jsonl(path, workers=workers, observer=observer):
+                out.flush()  # decoder processes write to the same descriptor from here on
+                for chunk in decode_jsonl(path, workers=workers, observer=observer,
+                                          fd=out.fileno()):  # fmt: skip
                     out.write(chunk)
             else:
                 for batch in decode_file(path, Sensor(observer=observer)):

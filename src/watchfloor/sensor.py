@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -144,8 +145,10 @@ def decode_file(path: str | Path, sensor: Sensor | None = None) -> Iterator[list
 
 
 # -- several cores ------------------------------------------------------------------------------
-def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn: Connection) -> None:
-    """One process of `decode_jsonl`: its share of the flows, as JSON lines, then its stats."""
+def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn: Connection,
+                  fd: int | None, lock: Any) -> None:  # fmt: skip
+    """One process of `decode_jsonl`: its share of the flows as JSON lines — through `conn`, or
+    written to `fd` whole batches at a time under `lock` — then its stats through `conn`."""
     sensor = Sensor(observer=observer)
     encoder = msgspec.json.Encoder()
     error = None
@@ -153,7 +156,16 @@ def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn:
         st = sensor.stats
         for batch in sensor.run(read_packets(path), source_id=capture_id(path), file=path,
                                 shard=shard):  # fmt: skip
-            conn.send_bytes(_PROGRESS.pack(st.packets, st.bytes) + encoder.encode_lines(batch))
+            lines = encoder.encode_lines(batch)
+            if fd is None:
+                conn.send_bytes(_PROGRESS.pack(st.packets, st.bytes) + lines)
+                continue
+            with lock:
+                view = memoryview(lines)
+                while view:
+                    view = view[os.write(fd, view) :]
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as it asked
+        pass
     except CaptureError as e:
         error = (e.path, e.offset, e.reason)
     except BaseException as e:  # a bug: say so in the parent rather than dying silently
@@ -167,11 +179,13 @@ _PROGRESS = Struct("<QQ")  # packets and bytes read so far, ahead of each batch 
 
 
 def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = None,
-                 stats: Stats | None = None) -> Iterator[bytes]:  # fmt: skip
+                 stats: Stats | None = None, fd: int | None = None) -> Iterator[bytes]:  # fmt: skip
     """Events of one capture as JSON-lines chunks, decoded by `workers` processes, each taking a
     share of the flows. Chunks arrive in batch order per process, so lines are time-ordered
-    within a flow but interleaved across flows when workers > 1. `stats` receives the totals.
-    Raises CaptureError after all good packets were decoded."""
+    within a flow but interleaved across flows when workers > 1. With `fd` and several workers,
+    the workers write their chunks to that file descriptor themselves (saving a copy through this
+    process) and nothing is yielded. `stats` receives the totals. Raises CaptureError after all
+    good packets were decoded."""
     stats = stats if stats is not None else Stats()
     if workers <= 1:
         sensor = Sensor(observer=observer)
@@ -184,11 +198,11 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
             _merge(stats, sensor.stats, first=True)
         return
     ctx = multiprocessing.get_context("fork")
-    conns, procs = [], []
+    conns, procs, lock = [], [], ctx.Lock()
     for k in range(workers):
         parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_shard_worker, args=(str(path), (k, workers), observer, child),
-                           daemon=True)  # fmt: skip
+        proc = ctx.Process(target=_shard_worker, daemon=True,
+                           args=(str(path), (k, workers), observer, child, fd, lock))  # fmt: skip
         proc.start()
         child.close()
         conns.append(parent)
