@@ -137,11 +137,9 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
     start = time.perf_counter()
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task(path.name, total=size, packets=0, rate=0.0, events=0)
-        events = 0
         for chunk in chunks:
-            events += chunk.count(b"\n")
             elapsed = max(time.perf_counter() - start, 1e-9)
-            progress.update(task, completed=st.bytes + 16 * st.packets, events=events,
+            progress.update(task, completed=st.bytes + 16 * st.packets, events=st.events,
                             packets=st.packets, rate=st.packets / elapsed)  # fmt: skip
             yield chunk
 
@@ -175,10 +173,11 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
         start = time.perf_counter()
         error = None
         store.start_source(source_id, str(path))
-        chunks = decode_jsonl(path, workers=workers, observer=observer, stats=st)
+        chunks = decode_jsonl(path, workers=workers, observer=observer, stats=st,
+                              transform=store.prepare)  # fmt: skip
         try:
             for chunk in _progress(chunks, st, path):
-                store.append_jsonl(chunk)
+                store.append_prepared(chunk)
         except CaptureError as e:
             error = e
         store.finish_source(Source(source_id, str(path), st.events, st.packets,

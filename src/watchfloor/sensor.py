@@ -9,7 +9,7 @@ import hashlib
 import multiprocessing
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -146,9 +146,9 @@ def decode_file(path: str | Path, sensor: Sensor | None = None) -> Iterator[list
 
 # -- several cores ------------------------------------------------------------------------------
 def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn: Connection,
-                  fd: int | None, lock: Any) -> None:  # fmt: skip
-    """One process of `decode_jsonl`: its share of the flows as JSON lines — through `conn`, or
-    written to `fd` whole batches at a time under `lock` — then its stats through `conn`."""
+                  fd: int | None, lock: Any, transform: Transform | None) -> None:  # fmt: skip
+    """One process of `decode_jsonl`: its share of the flows as JSON lines (transformed if asked)
+    — through `conn`, or written to `fd` whole batches at a time under `lock` — then its stats."""
     sensor = Sensor(observer=observer)
     encoder = msgspec.json.Encoder()
     error = None
@@ -158,7 +158,8 @@ def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn:
                                 shard=shard):  # fmt: skip
             lines = encoder.encode_lines(batch)
             if fd is None:
-                conn.send_bytes(_PROGRESS.pack(st.packets, st.bytes) + lines)
+                head = _PROGRESS.pack(st.packets, st.bytes, len(batch))
+                conn.send_bytes(head + (transform(lines) if transform else lines))
                 continue
             with lock:
                 view = memoryview(lines)
@@ -175,17 +176,22 @@ def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn:
 
 
 _END = b"\x00end\x00"  # cannot start a batch: those begin with the progress header
-_PROGRESS = Struct("<QQ")  # packets and bytes read so far, ahead of each batch of JSON lines
+_PROGRESS = Struct("<QQQ")  # packets and bytes read so far, events in the batch that follows
+Transform = Callable[[bytes], bytes]
 
 
 def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = None,
-                 stats: Stats | None = None, fd: int | None = None) -> Iterator[bytes]:  # fmt: skip
+                 stats: Stats | None = None, fd: int | None = None,
+                 transform: Transform | None = None) -> Iterator[bytes]:  # fmt: skip
     """Events of one capture as JSON-lines chunks, decoded by `workers` processes, each taking a
     share of the flows. Chunks arrive in batch order per process, so lines are time-ordered
-    within a flow but interleaved across flows when workers > 1. With `fd` and several workers,
-    the workers write their chunks to that file descriptor themselves (saving a copy through this
-    process) and nothing is yielded. `stats` receives the totals. Raises CaptureError after all
-    good packets were decoded."""
+    within a flow but interleaved across flows when workers > 1.
+
+    `transform` is applied to each chunk where it was decoded (e.g. the store's conversion to
+    its insert format), so that work too is spread over the processes. With `fd` and several
+    workers, the workers write their chunks to that file descriptor themselves (saving a copy
+    through this process) and nothing is yielded. `stats` receives the totals, `stats.events`
+    as it goes. Raises CaptureError after all good packets were decoded."""
     stats = stats if stats is not None else Stats()
     if workers <= 1:
         sensor = Sensor(observer=observer)
@@ -193,21 +199,24 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
         try:
             for batch in decode_file(path, sensor):
                 stats.packets, stats.bytes = sensor.stats.packets, sensor.stats.bytes
-                yield encoder.encode_lines(batch)
+                stats.events += len(batch)
+                lines = encoder.encode_lines(batch)
+                yield transform(lines) if transform else lines
         finally:
+            stats.events = 0
             _merge(stats, sensor.stats, first=True)
         return
     ctx = multiprocessing.get_context("fork")
     conns, procs, lock = [], [], ctx.Lock()
     for k in range(workers):
         parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_shard_worker, daemon=True,
-                           args=(str(path), (k, workers), observer, child, fd, lock))  # fmt: skip
+        proc = ctx.Process(target=_shard_worker, daemon=True,  # fork: args are not pickled
+                           args=(str(path), (k, workers), observer, child, fd, lock, transform))  # fmt: skip
         proc.start()
         child.close()
         conns.append(parent)
         procs.append(proc)
-    errors = []
+    errors, done = [], []
     try:
         live: list[Any] = list(conns)
         while live:
@@ -221,15 +230,19 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
                 if chunk.startswith(_END):
                     worker_stats, error = msgspec.msgpack.decode(chunk[len(_END):],
                                                                  type=tuple[Stats, Any])  # fmt: skip
-                    _merge(stats, worker_stats, first=conn is conns[0])
+                    done.append((conn is conns[0], worker_stats))
                     if error is not None:
                         errors.append(error)
                     live.remove(conn)
                 else:
-                    packets, size = _PROGRESS.unpack_from(chunk)
+                    packets, size, events = _PROGRESS.unpack_from(chunk)
                     if packets > stats.packets:  # every worker reads every packet
                         stats.packets, stats.bytes = packets, size
+                    stats.events += events
                     yield chunk[_PROGRESS.size :]
+        stats.events = 0  # the workers' own totals follow
+        for first, worker_stats in done:
+            _merge(stats, worker_stats, first=first)
     finally:
         for proc in procs:
             proc.join(timeout=5)

@@ -30,6 +30,11 @@ _SOURCES_DDL = """CREATE TABLE IF NOT EXISTS sources (
     ingested_at TIMESTAMPTZ DEFAULT now())"""
 
 
+COMMIT_EVENTS = 100_000
+_SCHEMA = arrow_schema()
+_PARSE = pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="error")
+
+
 def _sql_type(t: pa.DataType) -> str:
     if pa.types.is_struct(t):
         return "STRUCT(" + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in t) + ")"
@@ -53,10 +58,9 @@ class DuckDBStore:
         self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
         self._writer: threading.Thread | None = None
         self._error: StoreError | None = None
-        self.schema = arrow_schema()
+        self._explicit = False  # inside transaction(): the caller commits
+        self.schema = _SCHEMA
         self.encoder = msgspec.json.Encoder()
-        self.parse = pa_json.ParseOptions(explicit_schema=self.schema,
-                                          unexpected_field_behavior="error")  # fmt: skip
         if not read_only:
             self._migrate()
 
@@ -96,7 +100,9 @@ class DuckDBStore:
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        self._drain()
         self.con.execute("BEGIN TRANSACTION")
+        self._explicit = True
         try:
             yield
             self._drain()
@@ -104,6 +110,8 @@ class DuckDBStore:
             self._drain(raise_error=False)
             self.con.execute("ROLLBACK")
             raise
+        finally:
+            self._explicit = False
         self.con.execute("COMMIT")
 
     def append(self, events: Sequence[Event]) -> None:
@@ -111,16 +119,27 @@ class DuckDBStore:
             self.append_jsonl(self.encoder.encode_lines(events))
 
     def append_jsonl(self, lines: bytes) -> None:
-        """Events already encoded as JSON lines (as decoder processes hand them over).
+        """Events already encoded as JSON lines."""
+        if lines:
+            self.append_prepared(self.prepare(lines))
 
-        Parsing (here) and inserting (on the writer thread) overlap: both release the GIL."""
-        if not lines:
-            return
-        # JSON lines → Arrow with the schema's exact layout; DuckDB reads the Arrow table as is.
+    @staticmethod
+    def prepare(lines: bytes) -> bytes:
+        """JSON lines → the insert format (an Arrow IPC stream with the schema's exact layout).
+        Touches no connection, so decoder processes can run it in parallel."""
         try:
-            batch = pa_json.read_json(io.BytesIO(lines), parse_options=self.parse)
+            table = pa_json.read_json(io.BytesIO(lines), parse_options=_PARSE)
         except pa.ArrowInvalid as e:
             raise StoreError(f"events do not match the schema: {e}") from None
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
+
+    def append_prepared(self, data: bytes) -> None:
+        """Insert a batch made by `prepare`. Reading it (here) and inserting it (on the writer
+        thread) overlap with the caller's next batch."""
+        batch = pa.ipc.open_stream(data).read_all()
         if self._writer is None:
             self._writer = threading.Thread(target=self._insert_loop, daemon=True,
                                             name="watchfloor-store-writer")  # fmt: skip
@@ -130,16 +149,30 @@ class DuckDBStore:
         self._queue.put(batch)
 
     def _insert_loop(self) -> None:
+        """Insert queued batches. Outside an explicit transaction, batches are committed in
+        groups of about COMMIT_EVENTS: one commit per batch would halve the insert rate, one
+        for a whole capture would hold all of it in memory."""
+        con, open_txn, uncommitted = self.con, False, 0
         while True:
             batch = self._queue.get()
-            if batch is None:
-                self._queue.task_done()
-                return
             try:
-                if self._error is None:
-                    self.con.register("_batch", batch)
-                    self.con.execute("INSERT INTO events BY NAME SELECT * FROM _batch")
-                    self.con.unregister("_batch")
+                if batch is None or self._error is not None:
+                    if open_txn:
+                        con.execute("COMMIT" if self._error is None else "ROLLBACK")
+                        open_txn, uncommitted = False, 0
+                    if batch is None:
+                        return
+                    continue
+                if not self._explicit and not open_txn:
+                    con.execute("BEGIN TRANSACTION")
+                    open_txn = True
+                con.register("_batch", batch)
+                con.execute("INSERT INTO events BY NAME SELECT * FROM _batch")
+                con.unregister("_batch")
+                uncommitted += batch.num_rows
+                if open_txn and uncommitted >= COMMIT_EVENTS:
+                    con.execute("COMMIT")
+                    open_txn, uncommitted = False, 0
             except duckdb.Error as e:
                 self._error = StoreError(f"{self.path}: insert failed: {e}")
             finally:
