@@ -155,3 +155,13 @@ def test_fast_path_agrees_with_the_layered_parsers(sport: int, dport: int, seq: 
                lf.src_mac, lf.dst_mac, lf.vlan)
     assert dissect(1, frame, 0, Defragmenter()) == layered
     assert layered[7] == payload
+
+
+def test_community_id_matches_the_specification_vector() -> None:
+    import socket
+
+    from watchfloor.capture.flows import community_id
+
+    a, b = socket.inet_aton("128.232.110.120"), socket.inet_aton("66.35.250.204")
+    expected = "1:LQU9qZlK+B5F3KDmev6m5PMibrg="  # Community ID spec, TCP example, seed 0
+    assert community_id(a, 34855, b, 80, 6) == community_id(b, 80, a, 34855, 6) == expected

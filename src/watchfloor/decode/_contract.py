@@ -40,7 +40,7 @@ class Session(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class DecoderManifest:
-    """Declares a decoder; the registry, CLI and docs read it."""
+    """Declares a decoder; the registry (`decode.DECODERS`) lists these, the sensor reads them."""
 
     name: str
     transports: tuple[str, ...]
