@@ -14,7 +14,7 @@ from watchfloor.capture.packets import (
     tcp_segment,
     udp_datagram,
 )
-from watchfloor.capture.tcp import TcpStream
+from watchfloor.capture.tcp import LATE, Gap, TcpStream
 from watchfloor.testing import frames
 
 SRC, DST = "192.0.2.10", "198.51.100.20"
@@ -112,10 +112,27 @@ def test_stream_in_order_and_retransmission() -> None:
 def test_stream_gap_then_late_fill_is_fenced() -> None:
     s = TcpStream()
     assert s.add(0, b"aa") == [b"aa"]  # mid-stream start
-    assert s.add(4, b"cc") == [2, b"cc"]  # two bytes never seen
-    assert s.add(2, b"bb") == [0, b"bb", 0]  # they turn up late: delivered between fences
+    assert s.add(4, b"cc") == [Gap(2, "lost"), b"cc"]  # two bytes never seen
+    assert s.add(2, b"bb") == [LATE, b"bb", LATE]  # they turn up late: delivered between fences
     assert s.add(2, b"bb") == []
     assert s.add(6, b"dd") == [b"dd"]
+
+
+def test_snapped_segment_is_delivered_then_a_gap_a_retransmission_can_fill() -> None:
+    s = TcpStream()
+    s.syn(99)
+    assert s.add(100, b"abc", missing=5) == [b"abc", Gap(5, "snaplen")]
+    assert s.add(108, b"next") == [b"next"]
+    assert s.add(100, b"abcdefgh") == [LATE, b"defgh", LATE]  # the full copy fills the hole
+
+
+def test_snap_length_is_reported_as_missing_payload() -> None:
+    from watchfloor.capture.packets import dissect
+
+    seg = frames.tcp(SRC, DST, 40000, 502, seq=1, flags="PA", payload=bytes(200))
+    frame = frames.ethernet(frames.ipv4(SRC, DST, 6, seg))
+    t = dissect(1, frame[:96], 0, Defragmenter())
+    assert t is not None and len(t[7]) == 96 - 54 and t[8] == 200 - (96 - 54)
 
 
 def test_stream_sequence_wraparound() -> None:
@@ -152,7 +169,7 @@ def test_fast_path_agrees_with_the_layered_parsers(sport: int, dport: int, seq: 
     lf, dg = _transport(1, frame)
     s = tcp_segment(dg.payload)  # type: ignore[union-attr]
     layered = (6, dg.src, s.sport, dg.dst, s.dport, s.seq, s.flags, s.payload,  # type: ignore[union-attr]
-               lf.src_mac, lf.dst_mac, lf.vlan)
+               dg.missing, lf.src_mac, lf.dst_mac, lf.vlan)  # type: ignore[union-attr]
     assert dissect(1, frame, 0, Defragmenter()) == layered
     assert layered[7] == payload
 
@@ -165,3 +182,11 @@ def test_community_id_matches_the_specification_vector() -> None:
     a, b = socket.inet_aton("128.232.110.120"), socket.inet_aton("66.35.250.204")
     expected = "1:LQU9qZlK+B5F3KDmev6m5PMibrg="  # Community ID spec, TCP example, seed 0
     assert community_id(a, 34855, b, 80, 6) == community_id(b, 80, a, 34855, 6) == expected
+
+
+def test_segment_beyond_any_window_is_not_data() -> None:
+    s = TcpStream()
+    s.syn(0)
+    assert s.add(1, b"ok") == [b"ok"]
+    assert s.add(3 + (1 << 31) - 100, b"corrupt sequence number") == []
+    assert s.out_of_window == 1 and s.add(3, b"go on") == [b"go on"]

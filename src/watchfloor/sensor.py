@@ -75,14 +75,14 @@ class Sensor:
                 if t is None:
                     stats.skipped += 1
                     continue
-                proto, src, sport, dst, dport, seq, flags, payload, smac, dmac, vlan = t
+                proto, src, sport, dst, dport, seq, flags, payload, missing, smac, dmac, vlan = t
                 if shards > 1 and flow_shard(src, sport, dst, dport, shards) != mine:
                     continue
                 hit = by_key.get((src, sport, dst, dport, proto))
                 flow, d = hit if hit is not None else flows.add(
                     src, sport, dst, dport, proto, (smac, dmac), vlan, frame, ts)  # fmt: skip
                 if proto == IPPROTO_TCP:
-                    flow.tcp(d, seq, flags, payload, frame, ts)
+                    flow.tcp(d, seq, flags, payload, missing, frame, ts)
                 else:
                     flow.udp(d, payload, frame, ts)
                 last = frame  # events are attributed to frames of this shard only: ids never clash

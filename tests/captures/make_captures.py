@@ -23,9 +23,10 @@ Record = tuple[int, bytes]
 class Scenario:
     """The packets of one capture and notes on its notable frames."""
 
-    def __init__(self, name: str, summary: str) -> None:
+    def __init__(self, name: str, summary: str, *, snaplen: int = 65535) -> None:
         self.name = name
         self.summary = summary
+        self.snaplen = snaplen
         self.flows: list[list[tuple[Record, int]]] = []  # per flow: (record, interface)
         self.notes: list[tuple[list[int], str]] = []  # ids of records, text
 
@@ -415,6 +416,26 @@ def not_modbus() -> Scenario:
     return scenario
 
 
+def snaplen() -> Scenario:
+    scenario = Scenario("modbus_snaplen96.pcap",
+                        "Ethernet, port 502, captured with a snap length of 96 bytes: long read responses "
+                        "are cut short (their MBAP header and function code survive), short ones are whole.",
+                        snaplen=96)
+    add = scenario.flow()
+    conv = TcpConversation(CLIENT, SERVER)
+    add(conv.handshake(), "TCP handshake")
+    fc = FunctionCode
+    for tid in range(1, 4):
+        add(modbus.exchange(conv, tid, modbus.read_request(fc.READ_HOLDING_REGISTERS, 0, 100),
+                            modbus.read_registers_response(fc.READ_HOLDING_REGISTERS, list(range(100)))),
+            f"tid {tid}: FC 3 of 100 registers; the 263-byte response frame keeps 96 bytes")
+    add(modbus.exchange(conv, 4, modbus.read_request(fc.READ_HOLDING_REGISTERS, 0, 2),
+                        modbus.read_registers_response(fc.READ_HOLDING_REGISTERS, [7, 8])),
+        "tid 4: short exchange, captured whole")
+    add(conv.fin())
+    return scenario
+
+
 # --- writing -------------------------------------------------------------------------
 
 
@@ -436,12 +457,12 @@ def write(scenario: Scenario, directory: Path) -> None:
                     "modbus_raw_ipv6.pcap": pcapfile.LINKTYPE_RAW}.get(scenario.name, pcapfile.LINKTYPE_ETHERNET)
         be_ns = scenario.name == "modbus_be_ns.pcap"
         pcapfile.write_pcap(path, records, linktype=linktype, nanosecond=be_ns, big_endian=be_ns,
-                            compress=scenario.name.endswith(".gz"))
+                            compress=scenario.name.endswith(".gz"), snaplen=scenario.snaplen)
 
 
 SCENARIOS: Sequence[Callable[[], Scenario]] = (
     all_functions, port_5020, gap, midstream, segmented, vlan_qinq, lambda: cooked(1), lambda: cooked(2),
-    raw_ipv6, ipv4_fragments, be_ns, multi_if, spb, gzip_pcap, not_modbus,
+    raw_ipv6, ipv4_fragments, be_ns, multi_if, spb, gzip_pcap, not_modbus, snaplen,
 )
 
 

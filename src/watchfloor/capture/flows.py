@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..schema import Endpoint
 from .packets import ACK, FIN, RST, SYN
-from .tcp import MASK, TcpStream
+from .tcp import MASK, Chunk, Gap, TcpStream
 
 if TYPE_CHECKING:
     from ..decode._contract import DecoderManifest, Session
@@ -74,7 +74,8 @@ class Flow:
     def dst(self, d: int) -> Endpoint:
         return self.ends[1 - d]
 
-    def tcp(self, d: int, seq: int, flags: int, payload: bytes, frame: int, ts_ns: int) -> None:
+    def tcp(self, d: int, seq: int, flags: int, payload: bytes, missing: int, frame: int,
+            ts_ns: int) -> None:  # fmt: skip
         self.last_ts = ts_ns
         streams = self.streams
         assert streams is not None
@@ -82,13 +83,13 @@ class Flow:
             streams[d].syn(seq)
             if self.initiator is None:
                 self.initiator = d if not flags & ACK else 1 - d
-        if payload:
+        if payload or missing:
             stream, app = streams[d], self.app
-            if app is not None and stream.next == seq and not stream.holes:
+            if app is not None and stream.next == seq and not stream.holes and not missing:
                 stream.next = (seq + len(payload)) & MASK  # in order: TcpStream.add's first case
                 app.feed(d, payload, frame, ts_ns)
             elif app is not None or self.probes_left:  # else nobody reads this stream
-                for chunk in stream.add(seq, payload):
+                for chunk in stream.add(seq, payload, missing):
                     self._deliver(d, chunk, frame, ts_ns)
         if flags & (FIN | RST):
             self.fin[d] = True
@@ -99,14 +100,14 @@ class Flow:
         self.last_ts = ts_ns
         self._deliver(d, payload, frame, ts_ns)
 
-    def _deliver(self, d: int, chunk: bytes | int, frame: int, ts_ns: int) -> None:
+    def _deliver(self, d: int, chunk: Chunk, frame: int, ts_ns: int) -> None:
         app = self.app
         if app is not None:
-            if isinstance(chunk, int):
+            if isinstance(chunk, Gap):
                 app.gap(d, chunk, frame, ts_ns)
             else:
                 app.feed(d, chunk, frame, ts_ns)
-        elif self.probes_left and not isinstance(chunk, int):
+        elif self.probes_left and not isinstance(chunk, Gap) and chunk:
             self.probes_left -= 1
             transport, (p0, p1) = self.transport, self.ports
             for dec in self.decoders:

@@ -80,6 +80,7 @@ class Datagram(NamedTuple):
     dst: bytes
     proto: int
     payload: bytes
+    missing: int = 0  # payload bytes on the wire but cut off by the capture's snap length
 
 
 class Defragmenter:
@@ -137,12 +138,13 @@ def ip_datagram(etype: int, pkt: bytes, ts_ns: int, defrag: Defragmenter) -> Dat
             whole = defrag.add((src, dst, proto, ident), ts_ns, (frag & 0x1FFF) * 8,
                                bool(frag & 0x2000), payload)  # fmt: skip
             return None if whole is None else Datagram(src, dst, proto, whole)
-        return Datagram(src, dst, proto, payload)
+        return Datagram(src, dst, proto, payload, total - hlen - len(payload))
     if etype == ETH_IPV6:
         if len(pkt) < 40 or pkt[0] >> 4 != 6:
             return None
-        nh, src, dst = pkt[6], pkt[8:24], pkt[24:40]
-        payload = pkt[40 : 40 + _u16(pkt, 4)[0]]
+        nh, src, dst, length = pkt[6], pkt[8:24], pkt[24:40], _u16(pkt, 4)[0]
+        payload = pkt[40 : 40 + length]
+        missing = length - len(payload)
         frag_info = None
         while nh in IPV6_EXT or nh == 44:
             if len(payload) < 8:
@@ -158,7 +160,7 @@ def ip_datagram(etype: int, pkt: bytes, ts_ns: int, defrag: Defragmenter) -> Dat
             offset, more, ident = frag_info
             whole = defrag.add((src, dst, nh, ident), ts_ns, offset, more, payload)
             return None if whole is None else Datagram(src, dst, nh, whole)
-        return Datagram(src, dst, nh, payload)
+        return Datagram(src, dst, nh, payload, missing)
     return None
 
 
@@ -191,9 +193,10 @@ def udp_datagram(payload: bytes) -> tuple[int, int, bytes] | None:
     return sport, dport, payload[8 : length if length >= 8 else None]
 
 
-# (proto, src, sport, dst, dport, seq, flags, payload, src_mac, dst_mac, vlan); seq and flags
-# are 0 for UDP. A plain tuple: one is made per packet.
-Transport = tuple[int, bytes, int, bytes, int, int, int, bytes, bytes | None, bytes | None,
+# (proto, src, sport, dst, dport, seq, flags, payload, missing, src_mac, dst_mac, vlan); seq and
+# flags are 0 for UDP; `missing` counts payload bytes the snap length cut off. A plain tuple: one
+# is made per packet.
+Transport = tuple[int, bytes, int, bytes, int, int, int, bytes, int, bytes | None, bytes | None,
                   int | None]  # fmt: skip
 
 # Ethernet II + IPv4 without options + TCP header, in one unpack (the common case by far).
@@ -207,8 +210,9 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter) -> Tra
             _ETH_IPV4_TCP.unpack_from(data)  # fmt: skip
         thl = (off >> 4) * 4
         if proto == IPPROTO_TCP and not frag & 0x3FFF and thl >= 20 and total >= 20 + thl:
-            return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, data[34 + thl : 14 + total],
-                    src_mac, dst_mac, None)  # fmt: skip
+            payload = data[34 + thl : 14 + total]
+            return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, payload,
+                    total - 20 - thl - len(payload), src_mac, dst_mac, None)  # fmt: skip
     lf = link_frame(linktype, data)
     if lf is None:
         return None
@@ -219,10 +223,10 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter) -> Tra
         seg = tcp_segment(dg.payload)
         if seg is not None:
             return (IPPROTO_TCP, dg.src, seg.sport, dg.dst, seg.dport, seg.seq, seg.flags,
-                    seg.payload, lf.src_mac, lf.dst_mac, lf.vlan)  # fmt: skip
+                    seg.payload, dg.missing, lf.src_mac, lf.dst_mac, lf.vlan)  # fmt: skip
     elif dg.proto == IPPROTO_UDP:
         u = udp_datagram(dg.payload)
         if u is not None:
-            return (IPPROTO_UDP, dg.src, u[0], dg.dst, u[1], 0, 0, u[2], lf.src_mac, lf.dst_mac,
-                    lf.vlan)  # fmt: skip
+            return (IPPROTO_UDP, dg.src, u[0], dg.dst, u[1], 0, 0, u[2], dg.missing, lf.src_mac,
+                    lf.dst_mac, lf.vlan)  # fmt: skip
     return None

@@ -2,9 +2,10 @@
 resolved.
 
 Data is delivered as soon as it arrives, never held back: a segment that starts past the expected
-sequence number is delivered after an explicit gap (the bytes before it were lost, by the network
+sequence number is delivered after an explicit `Gap` (the bytes before it were lost, by the network
 or by the capture). If the missing bytes turn up later (a late retransmission, or reordering) they
-are delivered then, fenced by gaps, so the decoder resynchronises before and after them.
+are delivered then, fenced by gaps, so the decoder resynchronises before and after them. A segment
+the capture's snap length cut short is delivered as far as it goes, then a gap.
 This is also how Wireshark attributes messages to frames, which keeps events comparable with it.
 Retransmitted bytes are trimmed: the first copy of a byte wins, as the receiving stack keeps it.
 State is bounded: at most MAX_HOLES remembered holes per direction, no payload buffered.
@@ -12,9 +13,27 @@ State is bounded: at most MAX_HOLES remembered holes per direction, no payload b
 
 from __future__ import annotations
 
+from typing import Literal, NamedTuple
+
 MASK = 0xFFFFFFFF
 MAX_HOLES = 8
-Chunk = bytes | int  # bytes: stream data; int: a discontinuity, that many bytes lost (0: unknown)
+MAX_WINDOW = 1 << 30  # RFC 7323: no receiver accepts data further ahead than this
+
+
+class Gap(NamedTuple):
+    """A discontinuity in a byte stream: decoders drop any partial frame and resynchronise.
+
+    `lost`: `missing` bytes were never seen. `snaplen`: the segment just delivered was cut short
+    by the capture's snap length; `missing` bytes of it are absent (a decoder may still report a
+    frame whose header it has). `late`: bytes that fill an earlier hole follow, or have just
+    been delivered; nothing more is missing."""
+
+    missing: int
+    cause: Literal["lost", "snaplen", "late"]
+
+
+LATE = Gap(0, "late")
+Chunk = bytes | Gap
 
 
 def seq_diff(a: int, b: int) -> int:
@@ -24,20 +43,35 @@ def seq_diff(a: int, b: int) -> int:
 
 
 class TcpStream:
-    __slots__ = ("next", "holes", "retransmitted", "gaps")
+    __slots__ = ("next", "holes", "retransmitted", "gaps", "out_of_window")
 
     def __init__(self) -> None:
         self.next: int | None = None  # next expected sequence number; None until known
         self.holes: list[list[int]] = []  # [start, end) ranges skipped, oldest first
         self.retransmitted = 0
         self.gaps = 0
+        self.out_of_window = 0
 
     def syn(self, seq: int) -> None:
         if self.next is None:
             self.next = (seq + 1) & MASK
 
-    def add(self, seq: int, data: bytes) -> list[Chunk]:
-        """Take one segment's payload; return what it adds to the stream."""
+    def add(self, seq: int, data: bytes, missing: int = 0) -> list[Chunk]:
+        """Take one segment's payload, of which the capture kept all but the last `missing`
+        bytes; return what it adds to the stream."""
+        out = self._add(seq, data)
+        if missing:
+            start, end = (seq + len(data)) & MASK, (seq + len(data) + missing) & MASK
+            if self.next is not None and seq_diff(end, self.next) > 0:
+                if seq_diff(start, self.next) > 0:  # the segment itself was not delivered
+                    return out
+                self.holes.append([self.next, end])  # a full retransmission can still fill it
+                del self.holes[:-MAX_HOLES]
+                out.append(Gap(seq_diff(end, self.next), "snaplen"))
+                self.next = end
+        return out
+
+    def _add(self, seq: int, data: bytes) -> list[Chunk]:
         nxt = self.next
         if nxt is None:  # mid-stream start: the stream begins here
             nxt = seq
@@ -46,12 +80,15 @@ class TcpStream:
         if rel == 0:
             self.next = end
             return [data]
+        if rel > MAX_WINDOW:  # outside any possible window: a corrupt sequence number, not data
+            self.out_of_window += 1
+            return []
         if rel > 0:  # bytes before this segment were not seen
             self.gaps += 1
             self.holes.append([nxt, seq])
             del self.holes[:-MAX_HOLES]
             self.next = end
-            return [rel, data]
+            return [Gap(rel, "lost"), data]
         out = self._fill(seq, data) if self.holes else []
         if rel + len(data) > 0:  # overlaps the head, then carries new bytes
             out.append(data[-rel:])
@@ -69,7 +106,7 @@ class TcpStream:
             hi = min(seq_diff(stop, seq), len(data))
             if lo >= hi:
                 continue
-            out += [0, data[lo:hi], 0]
+            out += [LATE, data[lo:hi], LATE]
             self.holes.remove(hole)
             left, right = [start, (seq + lo) & MASK], [(seq + hi) & MASK, stop]
             self.holes += [h for h in (left, right) if seq_diff(h[1], h[0]) > 0]

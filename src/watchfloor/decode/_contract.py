@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..capture.flows import Flow
+    from ..capture.tcp import Gap
     from ..schema import Event
 
 
@@ -29,12 +30,12 @@ class Malformed(WireError):
 class Session(Protocol):
     """Per-flow decoder state. Direction `d` is the flow's 0/1 side that sent the bytes.
 
-    `gap` marks a discontinuity in d's stream: `missing` bytes were never seen (0 when a late
-    segment is being fitted in). The decoder drops any partial frame and resynchronises.
+    `gap` marks a discontinuity in d's stream (see `capture.tcp.Gap` for its causes): the decoder
+    drops any partial frame and resynchronises.
     """
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None: ...
-    def gap(self, d: int, missing: int, frame: int, ts_ns: int) -> None: ...
+    def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None: ...
     def close(self, frame: int, ts_ns: int, reason: str) -> None: ...
 
 

@@ -11,15 +11,19 @@ from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
 from . import emit
-from .constants import FUNCTIONS, function_name
+from .constants import FUNCTIONS, MAX_ADU, function_name
 from .probe import DEFAULT_PORTS, header_plausible
-from .wire import Adu, Pdu, parse_adu, parse_pdu, plausible
+from .wire import MBAP, Adu, Pdu, parse_adu, parse_pdu, plausible
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
+    from ...capture.tcp import Gap
     from ...schema import Event
 
 MAX_PENDING = 500  # as Suricata's request flood limit
+# Once a flow is Modbus, an ADU longer than the specification's 260 bytes is decoded (and flagged),
+# as Wireshark does: vendors overstep the limit. Recognition and resynchronisation stay strict.
+MAX_LENGTH = 0xFFFF
 UNANSWERED_NS = 30 * 10**9
 STORM_COUNT, STORM_NS = 20, 10 * 10**9  # exceptions within a window that make a storm
 
@@ -52,7 +56,7 @@ class ModbusSession:
             self.resync[d] = False
         while pos < end:
             try:
-                adu, n = parse_adu(buf, pos)
+                adu, n = parse_adu(buf, pos, MAX_LENGTH)
             except NeedMoreData:
                 break
             except Malformed as e:
@@ -74,14 +78,21 @@ class ModbusSession:
                 return i
         return -1
 
-    def gap(self, d: int, missing: int, frame: int, ts_ns: int) -> None:
-        self.buf[d], self.resync[d] = b"", True
-        if not missing:  # a late segment is being fitted in: nothing more was lost
+    def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None:
+        partial, self.buf[d], self.resync[d] = self.buf[d], b"", True
+        if gap.cause == "late":  # a late segment is being fitted in: nothing more was lost
+            return
+        if gap.cause == "snaplen":
+            # The capture cut the segment short: a message whose header was kept is still
+            # reported (as Wireshark does), its PDU as far as it goes.
+            if len(partial) >= 8 and partial[2:4] == b"\0\0":
+                tid, _, _, unit, fc = MBAP.unpack_from(partial)
+                self._message(d, (tid, unit, fc, partial[8:]), frame, ts_ns, truncated=True)
             return
         if d != self.client:  # responses may be in the hole: their requests are not "unanswered"
             self.pending.clear()
-        self._anomaly(d, ts_ns, "stream_gap", f"{missing} bytes not seen (lost or out of order); "
-                      "resynchronising on the next Modbus header")  # fmt: skip
+        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
+                      "order); resynchronising on the next Modbus header")  # fmt: skip
 
     def close(self, frame: int, ts_ns: int, reason: str) -> None:
         if reason == "evicted":
@@ -106,7 +117,7 @@ class ModbusSession:
                     self.client = d if dst < src else 1 - d
         return d == self.client
 
-    def _message(self, d: int, adu: Adu, frame: int, ts_ns: int) -> None:
+    def _message(self, d: int, adu: Adu, frame: int, ts_ns: int, truncated: bool = False) -> None:
         is_request = d == self.client if self.client is not None else self._role(d, adu)
         tid, _, raw_fc, data = adu
         if is_request and raw_fc & 0x80 and not self.confirmed:
@@ -115,10 +126,15 @@ class ModbusSession:
             self.client, is_request = 1 - d, False
         fc = raw_fc & 0x7F
         anomalies: list[str] | None = None
-        try:
-            pdu = parse_pdu(raw_fc, data, is_request)
-        except Malformed:
-            pdu, anomalies = Pdu(data=data), ["length_mismatch"]
+        if truncated:
+            pdu, anomalies = Pdu(data=data), ["truncated"]
+        else:
+            try:
+                pdu = parse_pdu(raw_fc, data, is_request)
+            except Malformed:
+                pdu, anomalies = Pdu(data=data), ["length_mismatch"]
+            if len(data) > MAX_ADU - 8:
+                anomalies = [*(anomalies or ()), "oversized_adu"]
         if fc not in FUNCTIONS:
             anomalies = [*(anomalies or ()), "unknown_function"]
         request = None

@@ -13,7 +13,7 @@ from typing import TypedDict
 from .._contract import Malformed, NeedMoreData
 from .constants import MAX_ADU
 
-_MBAP = Struct(">HHHBB")  # transaction, protocol, length, unit, function code
+MBAP = Struct(">HHHBB")  # transaction, protocol, length, unit, function code
 _H2 = Struct(">HH")
 _H3 = Struct(">HHH")
 _H4 = Struct(">HHHH")
@@ -46,16 +46,17 @@ class Pdu(TypedDict, total=False):
     data: bytes  # bytes kept undecoded (vendor functions, opaque payloads)
 
 
-def parse_adu(buf: bytes, pos: int = 0) -> tuple[Adu, int]:
-    """One ADU starting at `pos`; returns it and the bytes consumed."""
+def parse_adu(buf: bytes, pos: int = 0, max_length: int = MAX_ADU - 6) -> tuple[Adu, int]:
+    """One ADU starting at `pos`; returns it and the bytes consumed. The MBAP length field may
+    not exceed `max_length` (the specification's limit unless the caller is more lenient)."""
     have = len(buf) - pos
     if have < 8:
         raise NeedMoreData(8 - have)
-    tid, proto, length, unit, fc = _MBAP.unpack_from(buf, pos)
+    tid, proto, length, unit, fc = MBAP.unpack_from(buf, pos)
     if proto != 0:
         raise Malformed(f"protocol identifier {proto}, Modbus is 0")
-    if length < 2 or length + 6 > MAX_ADU:
-        raise Malformed(f"MBAP length {length} outside 2..{MAX_ADU - 6}")
+    if length < 2 or length > max_length:
+        raise Malformed(f"MBAP length {length} outside 2..{max_length}")
     end = pos + 6 + length
     if end > len(buf):
         raise NeedMoreData(end - len(buf))
