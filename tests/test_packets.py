@@ -131,8 +131,11 @@ def test_snap_length_is_reported_as_missing_payload() -> None:
 
     seg = frames.tcp(SRC, DST, 40000, 502, seq=1, flags="PA", payload=bytes(200))
     frame = frames.ethernet(frames.ipv4(SRC, DST, 6, seg))
-    t = dissect(1, frame[:96], 0, Defragmenter())
+    t = dissect(1, frame[:96], 0, Defragmenter(), len(frame))
     assert t is not None and len(t[7]) == 96 - 54 and t[8] == 200 - (96 - 54)
+    # the same bytes captured whole (wire length = captured): a header claiming more is no snap
+    t = dissect(1, frame[:96], 0, Defragmenter(), 96)
+    assert t is not None and t[8] == 0
 
 
 def test_stream_sequence_wraparound() -> None:

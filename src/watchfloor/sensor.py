@@ -68,10 +68,10 @@ class Sensor:
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
         try:
-            for frame, ts, linktype, data, _ in packets:
+            for frame, ts, linktype, data, wire_len in packets:
                 stats.packets += 1
                 stats.bytes += len(data)
-                t = dissect(linktype, data, ts, defrag)
+                t = dissect(linktype, data, ts, defrag, wire_len)
                 if t is None:
                     stats.skipped += 1
                     continue
