@@ -59,6 +59,7 @@ class Sensor:
         """Decode `packets`. With `shard=(k, n)` only flows whose `flow_shard` is k are decoded:
         n sensors with k = 0..n-1 together decode everything, each on its own core."""
         mine, shards = shard
+        self._last_frame = self._next_n = 0
         out: list[Event] = []
         flows = FlowTable(self.decoders, out, max_flows=self.max_flows)
         by_key = flows.by_key

@@ -199,8 +199,8 @@ def udp_datagram(payload: bytes) -> tuple[int, int, bytes] | None:
 Transport = tuple[int, bytes, int, bytes, int, int, int, bytes, int, bytes | None, bytes | None,
                   int | None]  # fmt: skip
 
-# Ethernet II + IPv4 without options + TCP header, in one unpack (the common case by far).
 MAX_SNAPPED = 1 << 16  # without a wire length, trust the IP header
+# Ethernet II + IPv4 without options + TCP header, in one unpack (the common case by far).
 _ETH_IPV4_TCP = Struct("!6s6s4xH2xHxB2x4s4sHHI4xBB")
 
 
