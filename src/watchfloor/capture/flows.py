@@ -85,7 +85,7 @@ class Flow:
                 self.initiator = d if not flags & ACK else 1 - d
         if payload or missing:
             stream, app = streams[d], self.app
-            if app is not None and stream.next == seq and not stream.holes and not missing:
+            if app is not None and stream.next == seq and not missing and not stream.holes:
                 stream.next = (seq + len(payload)) & MASK  # in order: TcpStream.add's first case
                 app.feed(d, payload, frame, ts_ns)
             elif app is not None or self.probes_left:  # else nobody reads this stream

@@ -199,7 +199,15 @@ def udp_datagram(payload: bytes) -> tuple[int, int, bytes] | None:
 Transport = tuple[int, bytes, int, bytes, int, int, int, bytes, int, bytes | None, bytes | None,
                   int | None]  # fmt: skip
 
-MAX_SNAPPED = 1 << 16  # without a wire length, trust the IP header
+
+def _snapped(missing: int, data: bytes, wire_len: int | None) -> int:
+    """Payload bytes the headers announce but the frame lacks, counted only as far as the
+    capture snapped the frame (a header may simply lie); without a wire length, trust it."""
+    if missing <= 0:
+        return 0
+    return missing if wire_len is None else max(min(missing, wire_len - len(data)), 0)
+
+
 # Ethernet II + IPv4 without options + TCP header, in one unpack (the common case by far).
 _ETH_IPV4_TCP = Struct("!6s6s4xH2xHxB2x4s4sHHI4xBB")
 
@@ -209,16 +217,17 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
     """A frame's TCP or UDP payload with its addressing; None for anything else. `wire_len` is the
     frame's length on the wire: payload counts as cut off only where the capture snapped the
     frame, not where a header merely claims more than there is."""
-    snapped = MAX_SNAPPED if wire_len is None else max(wire_len - len(data), 0)
     if linktype == 1 and len(data) >= 54 and data[12:15] == b"\x08\x00\x45":
         dst_mac, src_mac, total, frag, proto, src, dst, sport, dport, seq, off, flags = \
             _ETH_IPV4_TCP.unpack_from(data)  # fmt: skip
         thl = (off >> 4) * 4
         if proto == IPPROTO_TCP and not frag & 0x3FFF and thl >= 20 and total >= 20 + thl:
             payload = data[34 + thl : 14 + total]
-            missing = min(total - 20 - thl - len(payload), snapped)
-            return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, payload, max(missing, 0),
-                    src_mac, dst_mac, None)  # fmt: skip
+            missing = total - 20 - thl - len(payload)
+            if missing:
+                missing = _snapped(missing, data, wire_len)
+            return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, payload, missing, src_mac,
+                    dst_mac, None)  # fmt: skip
     lf = link_frame(linktype, data)
     if lf is None:
         return None
@@ -229,11 +238,11 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
         seg = tcp_segment(dg.payload)
         if seg is not None:
             return (IPPROTO_TCP, dg.src, seg.sport, dg.dst, seg.dport, seg.seq, seg.flags,
-                    seg.payload, max(min(dg.missing, snapped), 0), lf.src_mac, lf.dst_mac,
+                    seg.payload, _snapped(dg.missing, data, wire_len), lf.src_mac, lf.dst_mac,
                     lf.vlan)  # fmt: skip
     elif dg.proto == IPPROTO_UDP:
         u = udp_datagram(dg.payload)
         if u is not None:
             return (IPPROTO_UDP, dg.src, u[0], dg.dst, u[1], 0, 0, u[2],
-                    max(min(dg.missing, snapped), 0), lf.src_mac, lf.dst_mac, lf.vlan)  # fmt: skip
+                    _snapped(dg.missing, data, wire_len), lf.src_mac, lf.dst_mac, lf.vlan)  # fmt: skip
     return None
