@@ -84,3 +84,16 @@ def test_empty_capture(tmp_path: Path) -> None:
     empty = tmp_path / "empty.pcap"
     write_pcap(empty, [])
     assert run("decode", str(empty)).stdout == ""
+
+
+def test_time_filters(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    run("ingest", str(ALL), "--db", str(db))
+    bad = run("events", "--db", str(db), "--since", "yesterday-ish", check=False)
+    assert bad.returncode == 2 and "not an ISO 8601 time" in bad.stderr
+    every = run("events", "--db", str(db), "--format", "jsonl").stdout.splitlines()
+    stamps = sorted(json.loads(line)["@timestamp"] for line in every)
+    middle = stamps[len(stamps) // 2]
+    later = run("events", "--db", str(db), "--format", "jsonl", "--since", middle).stdout
+    assert 0 < len(later.splitlines()) < len(every)
+    assert all(json.loads(line)["@timestamp"] >= middle for line in later.splitlines())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,6 +198,16 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
 
 
 # -- queries ----------------------------------------------------------------------------------
+def _iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {value!r} (e.g. 2024-05-01T08:00:00Z)")
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def _open_read(db: Path):  # type: ignore[no-untyped-def]
     try:
         return open_store(db, read_only=True)
@@ -214,8 +225,9 @@ def _open_read(db: Path):  # type: ignore[no-untyped-def]
 @click.option("--kind", type=click.Choice(["event", "asset", "alert"]), help="event.kind.")
 @click.option("--ip", help="Source, destination or asset IP address.")
 @click.option("--anomaly", help="Events carrying this anomaly code, e.g. unanswered_request.")
-@click.option("--since", metavar="TIME", help="ISO 8601 time, e.g. 2024-05-01T08:00:00Z.")
-@click.option("--until", metavar="TIME", help="ISO 8601 time.")
+@click.option("--since", metavar="TIME", callback=_iso_time,
+              help="ISO 8601 time, e.g. 2024-05-01T08:00:00Z (UTC unless an offset is given).")
+@click.option("--until", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many events.")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
