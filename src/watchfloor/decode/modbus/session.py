@@ -34,6 +34,8 @@ class ModbusSession:
         self.emitter = emit.Emitter(flow)
         self.client: int | None = flow.initiator
         self.confirmed = False  # a response has matched a request: the roles are certain
+        self.requests_lost = False  # a gap in the client's stream since the last paired response
+        self.responses_lost_at = -1  # time of the last gap in the server's stream
         # On the Modbus port any function code counts when resynchronising (as in recognition).
         self.any_function = not DEFAULT_PORTS.isdisjoint(flow.ports)
         self.buf = [b"", b""]
@@ -89,8 +91,10 @@ class ModbusSession:
                 tid, _, _, unit, fc = MBAP.unpack_from(partial)
                 self._message(d, (tid, unit, fc, partial[8:]), frame, ts_ns, truncated=True)
             return
-        if d != self.client:  # responses may be in the hole: their requests are not "unanswered"
-            self.pending.clear()
+        if d == self.client:  # requests may be in the hole: their responses are no mystery
+            self.requests_lost = True
+        else:  # responses may be in the hole: older requests are not "unanswered"
+            self.responses_lost_at = ts_ns
         self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
                       "order); resynchronising on the next Modbus header")  # fmt: skip
 
@@ -145,8 +149,10 @@ class ModbusSession:
         else:
             pend = self.pending.pop(tid, None)
             if pend is None:
-                anomalies = [*(anomalies or ()), "response_without_request"]
+                lost = "request_not_captured" if self.requests_lost else "response_without_request"
+                anomalies = [*(anomalies or ()), lost]
             else:
+                self.requests_lost = False
                 if pend[2] != fc:
                     anomalies = [*(anomalies or ()), "function_mismatch"]
                 request = pend
@@ -183,10 +189,12 @@ class ModbusSession:
         """Report requests with no answer after `older_than_ns` (all of them when negative)."""
         self.next_expiry = ts_ns + 10**9
         stale = [(tid, p) for tid, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
-        if not stale or self.client is None:
-            return
         for tid, _ in stale:
             del self.pending[tid]
+        # a request sent before a gap in the server's stream may have been answered in it
+        stale = [(tid, p) for tid, p in stale if p[1] > self.responses_lost_at]
+        if not stale or self.client is None:
+            return
         tid, (_, _, fc, _) = stale[0]
         self._anomaly(self.client, ts_ns, "unanswered_request",
                       f"{len(stale)} request(s) never answered; first: transaction {tid} "
