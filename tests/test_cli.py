@@ -39,7 +39,16 @@ def test_decode_jsonl_is_one_event_per_line_in_both_worker_modes() -> None:
 
 def test_decode_table() -> None:
     out = run("decode", "--format", "table", str(ALL)).stdout
-    assert "read_holding_registers" in out and "vendor=Watchfloor Test PLC Co" in out
+    assert "read_holding_registers" in out and "vendor=" not in out  # messages only
+    out = run("decode", "--format", "table", "--all", str(ALL)).stdout
+    assert "vendor=Watchfloor Test PLC Co" in out and "unanswered_request" in out
+
+
+def test_decode_messages_only_by_default_with_the_same_ids() -> None:
+    messages = run("decode", str(ALL), "--workers", "1").stdout.splitlines()
+    everything = run("decode", str(ALL), "--workers", "1", "--all").stdout.splitlines()
+    assert all("modbus" in json.loads(line)["ot"] for line in messages)
+    assert set(messages) < set(everything)  # identical lines, ids included
 
 
 def test_ingest_events_talkers(tmp_path: Path) -> None:

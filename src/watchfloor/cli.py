@@ -94,9 +94,13 @@ def _table_row(ev: Event) -> str:
 @CAPTURES
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl",
               show_default=True, help="jsonl: one JSON event per line (the conformance contract).")  # fmt: skip
+@click.option("--all", "everything", is_flag=True,
+              help="Also print anomaly events and asset observations, as `ingest` stores them "
+                   "(by default: one event per decoded application message).")  # fmt: skip
 @OBSERVER
 @WORKERS
-def decode(captures: tuple[Path, ...], fmt: str, observer: str | None, workers: int) -> None:
+def decode(captures: tuple[Path, ...], fmt: str, everything: bool, observer: str | None,
+           workers: int) -> None:  # fmt: skip
     """Decode capture files (pcap, pcapng, optionally gzip) and stream events to stdout."""
     out = sys.stdout.buffer
     damaged = False
@@ -107,10 +111,11 @@ def decode(captures: tuple[Path, ...], fmt: str, observer: str | None, workers: 
             if fmt == "jsonl":
                 out.flush()  # decoder processes write to the same descriptor from here on
                 for chunk in decode_jsonl(path, workers=workers, observer=observer,
-                                          fd=out.fileno()):  # fmt: skip
+                                          fd=out.fileno(), messages_only=not everything):  # fmt: skip
                     out.write(chunk)
             else:
-                for batch in decode_file(path, Sensor(observer=observer)):
+                sensor = Sensor(observer=observer, messages_only=not everything)
+                for batch in decode_file(path, sensor):
                     out.write("".join(_table_row(ev) + "\n" for ev in batch).encode())
         except CaptureError as e:
             damaged = True

@@ -22,7 +22,7 @@ from .capture.files import CaptureError, RawPacket, read_packets
 from .capture.flows import FlowTable
 from .capture.packets import IPPROTO_TCP, Defragmenter, dissect
 from .decode import DECODERS, DecoderManifest
-from .schema import Event, Observer, Pcap
+from .schema import Event, Observer, Pcap, is_message
 
 
 @dataclass
@@ -48,8 +48,12 @@ class Sensor:
     """Decode one stream of packets. Events come out in batches of about `batch` events."""
 
     def __init__(self, *, decoders: Sequence[DecoderManifest] = DECODERS, observer: str | None = None,
-                 batch: int = 4096, max_flows: int = 100_000) -> None:  # fmt: skip
+                 batch: int = 4096, max_flows: int = 100_000,
+                 messages_only: bool = False) -> None:  # fmt: skip
+        """`messages_only`: leave out anomaly events and asset observations (their ids are still
+        counted, so message ids are the same either way)."""
         self.decoders, self.batch, self.max_flows = decoders, batch, max_flows
+        self.messages_only = messages_only
         self.observer = Observer(name=observer) if observer else None
         self.stats = Stats()
         self._last_frame = self._next_n = 0
@@ -121,7 +125,7 @@ class Sensor:
         return len(out)
 
     def _flush(self, out: list[Event]) -> list[Event]:
-        batch = out[:]
+        batch = [e for e in out if is_message(e)] if self.messages_only else out[:]
         out.clear()
         st = self.stats
         st.events += len(batch)
@@ -146,11 +150,10 @@ def decode_file(path: str | Path, sensor: Sensor | None = None) -> Iterator[list
 
 
 # -- several cores ------------------------------------------------------------------------------
-def _shard_worker(path: str, shard: tuple[int, int], observer: str | None, conn: Connection,
+def _shard_worker(path: str, shard: tuple[int, int], sensor: Sensor, conn: Connection,
                   fd: int | None, lock: Any, transform: Transform | None) -> None:  # fmt: skip
     """One process of `decode_jsonl`: its share of the flows as JSON lines (transformed if asked)
     — through `conn`, or written to `fd` whole batches at a time under `lock` — then its stats."""
-    sensor = Sensor(observer=observer)
     encoder = msgspec.json.Encoder()
     error = None
     try:
@@ -183,7 +186,8 @@ Transform = Callable[[bytes], bytes]
 
 def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = None,
                  stats: Stats | None = None, fd: int | None = None,
-                 transform: Transform | None = None) -> Iterator[bytes]:  # fmt: skip
+                 transform: Transform | None = None,
+                 messages_only: bool = False) -> Iterator[bytes]:  # fmt: skip
     """Events of one capture as JSON-lines chunks, decoded by `workers` processes, each taking a
     share of the flows. Chunks arrive in batch order per process, so lines are time-ordered
     within a flow but interleaved across flows when workers > 1.
@@ -195,7 +199,7 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
     as it goes. Raises CaptureError after all good packets were decoded."""
     stats = stats if stats is not None else Stats()
     if workers <= 1:
-        sensor = Sensor(observer=observer)
+        sensor = Sensor(observer=observer, messages_only=messages_only)
         encoder = msgspec.json.Encoder()
         try:
             for batch in decode_file(path, sensor):
@@ -212,7 +216,9 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
     for k in range(workers):
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_shard_worker, daemon=True,  # fork: args are not pickled
-                           args=(str(path), (k, workers), observer, child, fd, lock, transform))  # fmt: skip
+                           args=(str(path), (k, workers),
+                                 Sensor(observer=observer, messages_only=messages_only),
+                                 child, fd, lock, transform))  # fmt: skip
         proc.start()
         child.close()
         conns.append(parent)

@@ -30,7 +30,7 @@ class CaptureError(Exception):
     """A capture file is unreadable from `offset` on; packets before it were delivered."""
 
     def __init__(self, path: str, offset: int, reason: str) -> None:
-        super().__init__(f"{path}: {reason} at byte {offset}")
+        super().__init__(f"{path}: {reason}" + (f" at byte {offset}" if offset >= 0 else ""))
         self.path, self.offset, self.reason = path, offset, reason
 
 

@@ -1,6 +1,7 @@
 """The event schema, defined once (events.py); JSON Schema and store layout derive from it."""
 
 from .events import (
+    ANOMALY,
     SCHEMA_VERSION,
     AddressRange,
     Asset,
@@ -16,9 +17,10 @@ from .events import (
     OtAction,
     Pcap,
     Target,
+    is_message,
 )
 
 __all__ = [
-    "SCHEMA_VERSION", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
+    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
     "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Target",
 ]  # fmt: skip

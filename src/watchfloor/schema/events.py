@@ -150,6 +150,9 @@ class Asset(_Record):
     url: str | None = None
 
 
+ANOMALY = "anomaly"  # event.action of an anomaly that is not one message (gaps, floods, ...)
+
+
 class Event(_Record, rename={"timestamp": "@timestamp"}):
     timestamp: Annotated[str, Meta(description="When the traffic happened, RFC 3339 UTC.")]
     event: EventMeta
@@ -161,3 +164,8 @@ class Event(_Record, rename={"timestamp": "@timestamp"}):
     ot: Ot | None = None
     asset: Asset | None = None
     pcap: Pcap | None = None
+
+
+def is_message(event: Event) -> bool:
+    """Whether an event is one decoded application message (not an anomaly or an asset fact)."""
+    return event.event.kind == "event" and event.event.action != ANOMALY

@@ -6,6 +6,7 @@ from typing import Literal
 
 from ...capture.flows import Flow
 from ...schema import (
+    ANOMALY,
     AddressRange,
     Asset,
     DeviceObject,
@@ -155,7 +156,7 @@ class Emitter:
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
-                            action="anomaly", dataset=DATASET),  # fmt: skip
+                            action=ANOMALY, dataset=DATASET),  # fmt: skip
             message=text,
             source=self.flow.src(d),
             destination=self.flow.dst(d),
