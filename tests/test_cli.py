@@ -106,3 +106,13 @@ def test_time_filters(tmp_path: Path) -> None:
     later = run("events", "--db", str(db), "--format", "jsonl", "--since", middle).stdout
     assert 0 < len(later.splitlines()) < len(every)
     assert all(json.loads(line)["@timestamp"] >= middle for line in later.splitlines())
+
+
+def test_worker_count_does_not_change_decoded_messages() -> None:
+    from watchfloor.sensor import decode_jsonl
+
+    plant = Path(__file__).parents[1] / "examples" / "plant.pcap.gz"  # four flows
+    for capture in [*sorted(CAPTURES.glob("modbus_*.pcap*")), plant]:
+        one = b"".join(decode_jsonl(capture, workers=1, messages_only=True)).splitlines()
+        three = b"".join(decode_jsonl(capture, workers=3, messages_only=True)).splitlines()
+        assert sorted(one) == sorted(three), capture.name
