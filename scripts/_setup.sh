@@ -11,15 +11,17 @@ need_system() {  # need_system CMD DEBIAN-PACKAGE ...: install missing tools as 
         command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "watchfloor: installing ${missing[*]} (apt-get)" >&2
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-        echo "watchfloor: missing system packages: ${missing[*]}" >&2
-        echo "           install them with: sudo apt-get install ${missing[*]}" >&2
-        return 1
-    fi
+    apt_install "${missing[@]}" && return 0
+    echo "watchfloor: missing system packages: ${missing[*]}" >&2
+    echo "           install them with: sudo apt-get install ${missing[*]}" >&2
+    return 1
+}
+
+apt_install() {  # apt_install PACKAGE ...: only as root on a Debian-like system
+    [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
+    echo "watchfloor: installing $* (apt-get)" >&2
+    apt-get update -qq >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 need_venv() {  # need_venv EXTRAS: create the venv and install the project (editable) into it
@@ -29,10 +31,14 @@ need_venv() {  # need_venv EXTRAS: create the venv and install the project (edit
         return 1
     fi
     if [ ! -x "$VENV/bin/python" ]; then
-        "$python" -m venv "$VENV" || {
-            echo "watchfloor: cannot create a virtual environment; install python3-venv" >&2
-            return 1
-        }
+        if ! "$python" -m venv "$VENV" >/dev/null 2>&1; then
+            rm -rf "$VENV"  # Debian ships venv separately
+            apt_install python3-venv || true
+            "$python" -m venv "$VENV" || {
+                echo "watchfloor: cannot create a virtual environment; install python3-venv" >&2
+                return 1
+            }
+        fi
     fi
     # pip's output goes to a log, shown only if the install fails
     if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$ROOT$1" \
