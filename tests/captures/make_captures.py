@@ -436,6 +436,36 @@ def snaplen() -> Scenario:
     return scenario
 
 
+def udp() -> Scenario:
+    scenario = Scenario("modbus_udp.pcap",
+                        "Ethernet, Modbus/UDP on port 502: request/response datagrams with no handshake "
+                        "(roles from message layout), two ADUs in one datagram, and a datagram that ends "
+                        "inside the ADU it announces.")
+    add = scenario.flow()
+    fc = FunctionCode
+    client, server = ("192.168.10.10", 40001), ("192.168.10.20", 502)
+
+    def datagram(ts: int, src: tuple[str, int], dst: tuple[str, int], payload: bytes) -> list[Record]:
+        udp_packet = frames.udp(src[0], dst[0], src[1], dst[1], payload)
+        return [(ts, frames.ethernet(frames.ipv4(src[0], dst[0], 17, udp_packet)))]
+
+    t = modbus.DEFAULT_START_NS
+    for tid in range(1, 4):
+        add(datagram(t, client, server, mbap(tid, 1, modbus.read_request(fc.READ_INPUT_REGISTERS, 0, 3))),
+            f"tid {tid}: FC 4 request")
+        add(datagram(t + 1_000_000, server, client,
+                     mbap(tid, 1, modbus.read_registers_response(fc.READ_INPUT_REGISTERS, [tid, 2, 3]))),
+            f"tid {tid}: response")
+        t += 100_000_000
+    both = mbap(4, 1, modbus.read_request(fc.READ_COILS, 0, 8)) + mbap(5, 1, modbus.read_request(fc.READ_COILS, 8, 8))
+    add(datagram(t, client, server, both), "tids 4 and 5: two requests in one datagram")
+    add(datagram(t + 1_000_000, server, client, mbap(4, 1, modbus.read_bits_response(fc.READ_COILS, [1] * 8))),
+        "tid 4: response")
+    add(datagram(t + 2_000_000, server, client, mbap(5, 1, modbus.read_bits_response(fc.READ_COILS, [0] * 8))[:-1]),
+        "tid 5: response datagram one byte short of its MBAP length")
+    return scenario
+
+
 # --- writing -------------------------------------------------------------------------
 
 
@@ -462,7 +492,7 @@ def write(scenario: Scenario, directory: Path) -> None:
 
 SCENARIOS: Sequence[Callable[[], Scenario]] = (
     all_functions, port_5020, gap, midstream, segmented, vlan_qinq, lambda: cooked(1), lambda: cooked(2),
-    raw_ipv6, ipv4_fragments, be_ns, multi_if, spb, gzip_pcap, not_modbus, snaplen,
+    raw_ipv6, ipv4_fragments, be_ns, multi_if, spb, gzip_pcap, not_modbus, snaplen, udp,
 )
 
 

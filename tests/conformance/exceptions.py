@@ -34,6 +34,7 @@ _MB2 = "pcaps/ITI__ICS-Security-Tools/pcaps/ModbusTCP/mb2.pcap"
 _TDP1 = "pcaps/ITI__ICS-Security-Tools/pcaps/openics/MODBUS-TestDataPart1.pcap"
 _FUZZ72 = "pcaps/zeek__zeek/testing/btest/Traces/modbus/fuzz-72.pcap"
 _SEGMENTED = "tests/captures/modbus_segmented.pcap"
+_UDP = "tests/captures/modbus_udp.pcap"
 
 EXCEPTIONS: list[WiresharkException] = [
     WiresharkException(
@@ -133,6 +134,19 @@ EXCEPTIONS: list[WiresharkException] = [
             "says the same)."
         ),
         expected={29: [(9, 1, 16)]},
+    ),
+    WiresharkException(
+        protocol="modbus",
+        capture=_UDP,
+        frames=(7,),
+        reason=(
+            "Two ADUs in one Modbus/UDP datagram. Frame 7's 24-byte UDP payload is "
+            "0004 0000 0006 01 01 0000 0008 | 0005 0000 0006 01 01 0008 0008: two complete MBAP "
+            "requests (trans 4 and 5, FC 1), each answered in its own datagram (frames 8 and 9). "
+            "tshark 4.0's mbudp dissector reads one ADU per datagram and leaves the second as "
+            "undissected bytes."
+        ),
+        expected={7: [(4, 1, 1), (5, 1, 1)]},
     ),
 ]
 

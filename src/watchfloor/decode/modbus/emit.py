@@ -83,8 +83,8 @@ class Emitter:
 
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
-        self.net = Network(transport="tcp", protocol="modbus", community_id=flow.community_id,
-                           vlan_id=flow.vlan)  # fmt: skip
+        self.net = Network(transport=flow.transport, protocol="modbus",
+                           community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
         self.targets: dict[tuple[int, int], Target] = {}
 
     def _target(self, unit: int, fc: int) -> Target:

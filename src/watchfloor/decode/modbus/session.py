@@ -39,6 +39,7 @@ class ModbusSession:
         # On the Modbus port any function code counts when resynchronising (as in recognition).
         self.any_function = not DEFAULT_PORTS.isdisjoint(flow.ports)
         self.buf = [b"", b""]
+        self.datagrams = flow.transport == "udp"
         self.resync = [False, False]
         self.pending: dict[int, tuple[int, int, int, Pdu]] = {}  # tid → frame, ts, fc, request
         self.flooded = False
@@ -48,6 +49,9 @@ class ModbusSession:
 
     # -- stream ----------------------------------------------------------------------------
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
+        if self.datagrams:
+            self._datagram(d, data, frame, ts_ns)
+            return
         buf = self.buf[d] + data if self.buf[d] else data
         pos, end = 0, len(buf)
         if self.resync[d]:
@@ -73,6 +77,24 @@ class ModbusSession:
         self.buf[d] = buf[pos:] if pos < end else b""
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns, UNANSWERED_NS)
+
+    def _datagram(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
+        """Modbus/UDP: each datagram holds whole ADUs; nothing carries over to the next one."""
+        pos = 0
+        while pos < len(data):
+            try:
+                adu, n = parse_adu(data, pos, MAX_LENGTH)
+            except NeedMoreData:
+                if len(data) - pos >= 8:  # the datagram ends inside the ADU it announces
+                    tid, _, _, unit, fc = MBAP.unpack_from(data, pos)
+                    self._message(d, (tid, unit, fc, data[pos + 8 :]), frame, ts_ns,
+                                  truncated=True)  # fmt: skip
+                return
+            except Malformed as e:
+                self._anomaly(d, ts_ns, "framing_lost", f"Modbus/UDP datagram: {e}")
+                return
+            pos += n
+            self._message(d, adu, frame, ts_ns)
 
     def _find_header(self, buf: bytes, start: int) -> int:
         for i in range(start, len(buf) - 7):
