@@ -69,13 +69,12 @@ class Sensor:
         by_key = flows.by_key
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch
-        frame = ts = last = 0
+        frame = ts = last = size = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
         try:
             for frame, ts, linktype, data, wire_len in packets:
-                stats.packets += 1
-                stats.bytes += len(data)
+                size += len(data)
                 t = dissect(linktype, data, ts, defrag, wire_len)
                 if t is None:
                     stats.skipped += 1
@@ -96,10 +95,12 @@ class Sensor:
                 if len(out) > done:
                     done = self._stamp(out, done, frame, source_id, file)
                     if done >= batch:
+                        stats.packets, stats.bytes = frame, size  # frames count every packet
                         yield self._flush(out)
                         done = 0
         except CaptureError as e:  # the good packets before the damage still count
             error = e
+        stats.packets, stats.bytes = frame, size
         flows.close_all(last, ts)
         stats.flows = flows.created
         self._stamp(out, done, last, source_id, file)
