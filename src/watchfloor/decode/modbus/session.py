@@ -84,11 +84,8 @@ class ModbusSession:
         while pos < len(data):
             try:
                 adu, n = parse_adu(data, pos, MAX_LENGTH)
-            except NeedMoreData:
-                if len(data) - pos >= 8:  # the datagram ends inside the ADU it announces
-                    tid, _, _, unit, fc = MBAP.unpack_from(data, pos)
-                    self._message(d, (tid, unit, fc, data[pos + 8 :]), frame, ts_ns,
-                                  truncated=True)  # fmt: skip
+            except NeedMoreData:  # the datagram ends inside the ADU it announces
+                self._truncated(d, data[pos:], frame, ts_ns)
                 return
             except Malformed as e:
                 self._anomaly(d, ts_ns, "framing_lost", f"Modbus/UDP datagram: {e}")
@@ -106,12 +103,8 @@ class ModbusSession:
         partial, self.buf[d], self.resync[d] = self.buf[d], b"", True
         if gap.cause == "late":  # a late segment is being fitted in: nothing more was lost
             return
-        if gap.cause == "snaplen":
-            # The capture cut the segment short: a message whose header was kept is still
-            # reported (as Wireshark does), its PDU as far as it goes.
-            if len(partial) >= 8 and partial[2:4] == b"\0\0":
-                tid, _, _, unit, fc = MBAP.unpack_from(partial)
-                self._message(d, (tid, unit, fc, partial[8:]), frame, ts_ns, truncated=True)
+        if gap.cause == "snaplen":  # the capture cut the segment short
+            self._truncated(d, partial, frame, ts_ns)
             return
         if d == self.client:  # requests may be in the hole: their responses are no mystery
             self.requests_lost = True
@@ -119,6 +112,13 @@ class ModbusSession:
             self.responses_lost_at = ts_ns
         self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
                       "order); resynchronising on the next Modbus header")  # fmt: skip
+
+    def _truncated(self, d: int, partial: bytes, frame: int, ts_ns: int) -> None:
+        """A message cut short whose MBAP header survived is still reported (as Wireshark does),
+        its PDU as far as it goes."""
+        if len(partial) >= 8 and partial[2:4] == b"\0\0":
+            tid, _, _, unit, fc = MBAP.unpack_from(partial)
+            self._message(d, (tid, unit, fc, partial[8:]), frame, ts_ns, truncated=True)
 
     def close(self, frame: int, ts_ns: int, reason: str) -> None:
         if reason == "evicted":
