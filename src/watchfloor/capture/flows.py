@@ -44,7 +44,7 @@ def community_id(src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> 
 class Flow:
     __slots__ = (
         "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams",
-        "first_ts", "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed",
+        "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed",
     )  # fmt: skip
 
     def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
@@ -58,7 +58,7 @@ class Flow:
         self.community_id = community_id(src, sport, dst, dport, proto)
         self.initiator: int | None = None
         self.streams = (TcpStream(), TcpStream()) if proto == 6 else None
-        self.first_ts = self.last_ts = ts_ns
+        self.last_ts = ts_ns
         self.fin = [False, False]
         self.app: Session | None = None
         self.probes_left = PROBE_CHUNKS
@@ -137,22 +137,13 @@ class FlowTable:
         self.by_key: dict[tuple, tuple[Flow, int]] = {}
         self.count = 0  # flows in the table now
         self.created = 0
-        self.evicted = 0
         self.next_sweep = 0  # capture time of the next sweep; the sensor calls sweep() then
-
-    def get(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
-            macs: tuple[bytes | None, bytes | None], vlan: int | None, frame: int,
-            ts_ns: int) -> tuple[Flow, int]:  # fmt: skip
-        """The flow of a packet and the packet's direction in it (0: same as the first packet)."""
-        hit = self.by_key.get((src, sport, dst, dport, proto))
-        if hit is not None:
-            return hit
-        return self.add(src, sport, dst, dport, proto, macs, vlan, frame, ts_ns)
 
     def add(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
             macs: tuple[bytes | None, bytes | None], vlan: int | None, frame: int,
             ts_ns: int) -> tuple[Flow, int]:  # fmt: skip
-        """A new flow, first seen from `src`; makes room first if the table is full."""
+        """A new flow, first seen from `src` (look flows up in `by_key`, both directions are
+        there); makes room first if the table is full."""
         if self.count >= self.max_flows:
             self.sweep(frame, ts_ns)
         flow = Flow(src, sport, dst, dport, proto, macs, vlan, ts_ns, self.decoders, self.out)
@@ -182,7 +173,6 @@ class FlowTable:
         if self.count >= self.max_flows:
             victims = sorted(self.flows(), key=lambda f: f.last_ts)[: max(1, self.max_flows // 10)]
             for f in victims:
-                self.evicted += 1
                 self._remove(f, frame, ts_ns, "evicted")
 
     def close_all(self, frame: int, ts_ns: int) -> None:
