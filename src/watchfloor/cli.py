@@ -17,7 +17,7 @@ import click
 import msgspec
 
 from . import __version__
-from .capture.files import CaptureError
+from .capture.files import PCAPNG_SHB, CaptureError
 from .schema import Event
 from .schema.export import json_schema_text
 from .sensor import Sensor, Stats, capture_id, decode_file, decode_jsonl
@@ -136,7 +136,9 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    size = path.stat().st_size if path.suffix != ".gz" else None
+    size = path.stat().st_size if path.suffix != ".gz" else None  # compressed: no total
+    with open(path, "rb") as f:  # per-packet record overhead: pcap 16 bytes, pcapng EPB ~32
+        overhead = 32 if f.read(4) == PCAPNG_SHB else 16
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(
         "{task.fields[packets]:,} packets  {task.fields[rate]:,.0f} packets/s  "
         "{task.fields[events]:,} events"), TimeElapsedColumn())  # fmt: skip
@@ -145,7 +147,7 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
         task = progress.add_task(path.name, total=size, packets=0, rate=0.0, events=0)
         for chunk in chunks:
             elapsed = max(time.perf_counter() - start, 1e-9)
-            progress.update(task, completed=st.bytes + 16 * st.packets, events=st.events,
+            progress.update(task, completed=st.bytes + overhead * st.packets, events=st.events,
                             packets=st.packets, rate=st.packets / elapsed)  # fmt: skip
             yield chunk
 
@@ -193,7 +195,7 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
             damaged = True
             _warn(str(error))
         protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
-        click.echo(f"{path}: {st.packets:,} packets, {st.flows:,} flows, {st.events:,} events "
+        click.echo(f"{path}: {st.packets:,} packets, {st.flows:,} flow{"" if st.flows == 1 else "s"}, {st.events:,} events "
                    f"({protocols}) in {elapsed:.1f} s ({st.packets / max(elapsed, 1e-9):,.0f} "
                    "packets/s)")  # fmt: skip
     click.echo(f"{db}: {store.count():,} events stored")
