@@ -195,9 +195,9 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
             damaged = True
             _warn(str(error))
         protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
-        click.echo(f"{path}: {st.packets:,} packets, {st.flows:,} flow{"" if st.flows == 1 else "s"}, {st.events:,} events "
-                   f"({protocols}) in {elapsed:.1f} s ({st.packets / max(elapsed, 1e-9):,.0f} "
-                   "packets/s)")  # fmt: skip
+        flows = f"{st.flows:,} flow" + ("" if st.flows == 1 else "s")
+        click.echo(f"{path}: {st.packets:,} packets, {flows}, {st.events:,} events ({protocols}) "
+                   f"in {elapsed:.1f} s ({st.packets / max(elapsed, 1e-9):,.0f} packets/s)")
     click.echo(f"{db}: {store.count():,} events stored")
     store.close()
     if damaged:
