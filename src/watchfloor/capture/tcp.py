@@ -65,8 +65,7 @@ class TcpStream:
             if self.next is not None and seq_diff(end, self.next) > 0:
                 if seq_diff(start, self.next) > 0:  # the segment itself was not delivered
                     return out
-                self.holes.append([self.next, end])  # a full retransmission can still fill it
-                del self.holes[:-MAX_HOLES]
+                self._hole(self.next, end)  # a full retransmission can still fill it
                 out.append(Gap(seq_diff(end, self.next), "snaplen"))
                 self.next = end
         return out
@@ -85,8 +84,7 @@ class TcpStream:
             return []
         if rel > 0:  # bytes before this segment were not seen
             self.gaps += 1
-            self.holes.append([nxt, seq])
-            del self.holes[:-MAX_HOLES]
+            self._hole(nxt, seq)
             self.next = end
             return [Gap(rel, "lost"), data]
         out = self._fill(seq, data) if self.holes else []
@@ -96,6 +94,11 @@ class TcpStream:
         elif not out:
             self.retransmitted += 1
         return out
+
+    def _hole(self, start: int, end: int) -> None:
+        """Remember [start, end) as never delivered; only the newest MAX_HOLES are kept."""
+        self.holes.append([start, end])
+        del self.holes[:-MAX_HOLES]
 
     def _fill(self, seq: int, data: bytes) -> list[Chunk]:
         """Deliver the parts of a segment that fall into holes, each fenced by discontinuities."""
