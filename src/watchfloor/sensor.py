@@ -151,15 +151,16 @@ def decode_file(path: str | Path, sensor: Sensor | None = None) -> Iterator[list
 
 
 # -- several cores ------------------------------------------------------------------------------
-def _shard_worker(path: str, shard: tuple[int, int], sensor: Sensor, conn: Connection,
-                  fd: int | None, lock: Any, transform: Transform | None) -> None:  # fmt: skip
+def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sensor,
+                  conn: Connection, fd: int | None, lock: Any,
+                  transform: Transform | None) -> None:  # fmt: skip
     """One process of `decode_jsonl`: its share of the flows as JSON lines (transformed if asked)
     — through `conn`, or written to `fd` whole batches at a time under `lock` — then its stats."""
     encoder = msgspec.json.Encoder()
     error = None
     try:
         st = sensor.stats
-        for batch in sensor.run(read_packets(path), source_id=capture_id(path), file=path,
+        for batch in sensor.run(read_packets(path), source_id=source_id, file=path,
                                 shard=shard):  # fmt: skip
             lines = encoder.encode_lines(batch)
             if fd is None:
@@ -213,11 +214,11 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
             _merge(stats, sensor.stats, first=True)
         return
     ctx = multiprocessing.get_context("fork")
-    conns, procs, lock = [], [], ctx.Lock()
+    conns, procs, lock, source_id = [], [], ctx.Lock(), capture_id(path)
     for k in range(workers):
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_shard_worker, daemon=True,  # fork: args are not pickled
-                           args=(str(path), (k, workers),
+                           args=(str(path), source_id, (k, workers),
                                  Sensor(observer=observer, messages_only=messages_only),
                                  child, fd, lock, transform))  # fmt: skip
         proc.start()
