@@ -16,81 +16,19 @@ The harness itself (tshark parsing, grouping, diff) is checked first on a hand-b
 """
 from __future__ import annotations
 
-import os
-import shutil
 import struct
-import subprocess
-import sys
-import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from . import corpus as C
 from . import tshark as T
 from .exceptions import exceptions_for
 
 SPEC = T.PROTOCOLS["modbus"]
 HAVE_TSHARK = T.tshark_path() is not None
 needs_tshark = pytest.mark.skipif(not HAVE_TSHARK, reason="tshark not installed (Debian package 'tshark')")
-TRAFFIC = T.SHARED / "tools" / "traffic"
 STACK_SECONDS = 3
-
-
-# --------------------------------------------------------------------------------------------
-# Capture discovery (runs at collection: must be cheap)
-# --------------------------------------------------------------------------------------------
-
-def corpus_modbus_captures() -> list[Path]:
-    """Captures whose tshark protocol column in SOURCES.md (table 1) names modbus."""
-    sources = T.CORPUS / "SOURCES.md"
-    out: list[Path] = []
-    in_table = False
-    header: list[str] = []
-    for line in sources.read_text(encoding="utf-8").splitlines():
-        if line.startswith("## "):
-            in_table = line.startswith("## 1.")
-            header = []
-            continue
-        if not in_table or not line.startswith("|"):
-            continue
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if not header:
-            header = cells
-            continue
-        if set(cells[0]) <= {"-", ":"}:
-            continue
-        row = dict(zip(header, cells))
-        protos = row.get("protocols found by tshark", "").split()
-        if "modbus" in protos or "mbtcp" in protos:
-            out.append(T.CORPUS / row["path"])
-    return out
-
-
-def _corpus_id(p: Path) -> str:
-    rel = p.relative_to(T.CORPUS)
-    if rel.parts[0] == "pcaps":
-        return f"corpus/{rel.parts[1]}/{p.name}"
-    return f"{rel.parts[0]}/{p.name}"
-
-
-def _corpus_params() -> list:
-    if not (T.CORPUS / "SOURCES.md").is_file():
-        return [pytest.param(None, id="no-shared-corpus",
-                             marks=pytest.mark.skip(reason=f"{T.CORPUS} not found (../shared is absent)"))]
-    caps = corpus_modbus_captures()
-    caps += sorted((T.CORPUS / "generated").glob("modbus_*.pcap"))
-    lemay = T.CORPUS / "labeled" / "lemay_modbus"
-    caps += sorted(lemay.glob("*.pcap")) + sorted(lemay.glob("*.pcapng")) + sorted(lemay.glob("*.zip"))
-    return [pytest.param(p, id=_corpus_id(p)) for p in caps]
-
-
-def _project_params() -> list:
-    caps = sorted(p for p in (T.REPO / "tests" / "captures").glob("modbus_*.pcap*") if p.is_file())
-    if not caps:
-        return [pytest.param(None, id="no-project-captures",
-                             marks=pytest.mark.skip(reason="no tests/captures/modbus_*.pcap* yet"))]
-    return [pytest.param(p, id=f"project/{p.name}") for p in caps]
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,29 +51,8 @@ def _check(capture: Path, label: str | None = None, ports: set[int] | None = Non
 
 
 @pytest.fixture(scope="session")
-def lemay_zip_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("lemay_zip")
-
-
-def _resolve_capture(capture: Path, zip_dir: Path) -> list[Path]:
-    """A capture path, or the pcaps inside a zip (extracted once per session)."""
-    if capture.suffix != ".zip":
-        return [capture]
-    out = []
-    with zipfile.ZipFile(capture) as z:
-        for info in z.infolist():
-            name = Path(info.filename).name
-            if not name.endswith((".pcap", ".pcapng", ".cap")):
-                continue
-            dest = zip_dir / capture.stem / name
-            if not dest.exists():
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with z.open(info) as src, open(dest, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-            out.append(dest)
-    if not out:
-        pytest.skip(f"{capture.name} holds no pcap")
-    return out
+def zip_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("zips")
 
 
 # --------------------------------------------------------------------------------------------
@@ -145,9 +62,10 @@ def _resolve_capture(capture: Path, zip_dir: Path) -> list[Path]:
 @pytest.mark.tshark
 @pytest.mark.corpus
 @needs_tshark
-@pytest.mark.parametrize("capture", _corpus_params())
-def test_corpus(capture: Path, lemay_zip_dir: Path) -> None:
-    for cap in _resolve_capture(capture, lemay_zip_dir):
+@pytest.mark.parametrize("capture", C.corpus_params({"modbus", "mbtcp"}, generated="modbus_*.pcap",
+                                                   labeled=("lemay_modbus",)))
+def test_corpus(capture: Path, zip_dir: Path) -> None:
+    for cap in C.resolve_capture(capture, zip_dir):
         # zip members are matched in exceptions as "<zip path>/<member>"
         label = f"{capture.as_posix()}/{cap.name}" if cap != capture else None
         _check(cap, label=label)
@@ -159,7 +77,7 @@ def test_corpus(capture: Path, lemay_zip_dir: Path) -> None:
 
 @pytest.mark.tshark
 @needs_tshark
-@pytest.mark.parametrize("capture", _project_params())
+@pytest.mark.parametrize("capture", C.project_params("modbus_*.pcap*"))
 def test_project_captures(capture: Path) -> None:
     _check(capture)
 
@@ -177,75 +95,12 @@ STACKS = {
 }
 
 
-def _stack_python() -> str:
-    venv = T.REPO / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else sys.executable
-
-
-def _listening(port: int) -> bool:
-    want = f":{port:04X}"
-    for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(fn) as fh:
-                next(fh)
-                for line in fh:
-                    parts = line.split()
-                    if parts[1].endswith(want) and parts[3] == "0A":
-                        return True
-        except FileNotFoundError:
-            pass
-    return False
-
-
-def _stack_skip_reason() -> str | None:
-    if not TRAFFIC.is_dir():
-        return f"{TRAFFIC} not found (../shared is absent)"
-    if not HAVE_TSHARK:
-        return "tshark not installed"
-    if os.geteuid() != 0:
-        return "live stack captures need root (tcpdump on lo)"
-    if not shutil.which("tcpdump"):
-        return "tcpdump not installed"
-    probe = subprocess.run([_stack_python(), "-c", "import pymodbus, pyModbusTCP"], capture_output=True)
-    if probe.returncode != 0:
-        return f"{_stack_python()} lacks pymodbus/pyModbusTCP (pip install -e '.[test]')"
-    return None
-
-
 @pytest.fixture(scope="session")
-def stack_captures(tmp_path_factory) -> dict[str, tuple[Path | None, int, str]]:
-    """Run every stack once, concurrently: name -> (pcap or None, port, error text)."""
-    reason = _stack_skip_reason()
+def stack_captures(tmp_path_factory) -> C.StackResults:
+    reason = C.stack_skip_reason("pymodbus, pyModbusTCP")
     if reason:
         pytest.skip(reason)
-    out_dir = tmp_path_factory.mktemp("stacks")
-    os.chmod(out_dir, 0o777)  # tcpdump may drop privileges to user tcpdump
-    used: set[int] = set()
-    procs = {}
-    for name, (script, port) in STACKS.items():
-        if _listening(port) or port in used:
-            if port == 502:
-                procs[name] = (None, port, "port 502 is in use on this host")
-                continue
-            port = next(p for p in range(port + 100, port + 2000) if not _listening(p) and p not in used)
-        used.add(port)
-        pcap = out_dir / f"{name}.pcap"
-        cmd = [_stack_python(), str(TRAFFIC / script), "--seconds", str(STACK_SECONDS), "--port", str(port), str(pcap)]
-        procs[name] = (subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), port, pcap)
-    results: dict[str, tuple[Path | None, int, str]] = {}
-    deadline = time.monotonic() + STACK_SECONDS + 90
-    for name, (proc, port, pcap) in procs.items():
-        if proc is None:
-            results[name] = (None, port, pcap)
-            continue
-        try:
-            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-        ok = proc.returncode == 0 and pcap.exists() and pcap.stat().st_size > 24
-        results[name] = (pcap if ok else None, port, f"rc={proc.returncode}\n{out}\n{err}")
-    return results
+    return C.run_stacks(STACKS, tmp_path_factory.mktemp("stacks"), STACK_SECONDS)
 
 
 @pytest.mark.tshark
