@@ -21,3 +21,19 @@ def test_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     out = proc.stdout
     assert "Throughput ratio" in out and "identical multisets of PDUs" in out
     assert "events/s" in out
+
+
+PROTOCOLS_BENCH = BENCH.with_name("protocols.py")
+
+
+@pytest.mark.tshark
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed (Debian 'tshark')")
+def test_protocol_benchmark_runs_and_both_tools_see_the_same_messages(tmp_path: Path) -> None:
+    source = Path(__file__).parent / "captures" / "modbus_all_functions.pcap"
+    proc = subprocess.run([sys.executable, str(PROTOCOLS_BENCH), "--protocol", "modbus", "--packets", "3000",
+                           "--repeat", "1", "--source", f"modbus={source}", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("modbus "))
+    ours, theirs = row.split()[2].split("/")
+    assert int(ours.replace(",", "")) > 0 and ours == theirs, row
