@@ -193,3 +193,27 @@ def test_segment_beyond_any_window_is_not_data() -> None:
     assert s.add(1, b"ok") == [b"ok"]
     assert s.add(3 + (1 << 31) - 100, b"corrupt sequence number") == []
     assert s.out_of_window == 1 and s.add(3, b"go on") == [b"go on"]
+
+
+def test_the_decoder_registered_for_the_port_is_asked_first() -> None:
+    """Two probes that both accept the bytes: the port decides, whatever the registry order."""
+    from watchfloor.capture.flows import Flow
+    from watchfloor.decode import DecoderManifest
+
+    chosen: list[str] = []
+
+    def manifest(name: str, port: int) -> DecoderManifest:
+        class Session:
+            def __init__(self, flow, out) -> None:
+                chosen.append(name)
+
+            def feed(self, *args) -> None: ...
+
+        return DecoderManifest(name=name, transports=("udp",), default_ports=frozenset({port}),
+                               spec="", probe=lambda data, hint: True, session=Session)
+
+    decoders = [manifest("first", 1000), manifest("second", 2000)]
+    for port, want in ((2000, "second"), (1000, "first"), (3000, "first")):
+        flow = Flow(b"\x0a\0\0\x01", 40000, b"\x0a\0\0\x02", port, 17, (None, None), None, 0, decoders, [])
+        flow.udp(0, b"payload", 1, 0)
+        assert chosen.pop() == want

@@ -110,9 +110,13 @@ class Flow:
         elif self.probes_left and not isinstance(chunk, Gap) and chunk:
             self.probes_left -= 1
             transport, (p0, p1) = self.transport, self.ports
-            for dec in self.decoders:
-                hint = p0 in dec.default_ports or p1 in dec.default_ports
-                if transport in dec.transports and dec.probe(chunk, hint):
+            candidates = [(p0 in dec.default_ports or p1 in dec.default_ports, dec)
+                          for dec in self.decoders if transport in dec.transports]
+            # The protocol registered for the port is asked first: another decoder's probe may
+            # also accept these bytes, but the port is the better evidence when both fit.
+            candidates.sort(key=lambda c: not c[0])
+            for hint, dec in candidates:
+                if dec.probe(chunk, hint):
                     self.app = dec.session(self, self.out)
                     self.app.feed(d, chunk, frame, ts_ns)
                     return
