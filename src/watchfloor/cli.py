@@ -295,3 +295,55 @@ def talkers(db: Path, limit: int, fmt: str) -> None:
 def schema() -> None:
     """Print the event JSON Schema."""
     click.echo(json_schema_text(), nl=False)
+
+
+# -- rules ------------------------------------------------------------------------------------
+RULE_PATHS = click.argument("paths", nargs=-1, required=True,
+                            type=click.Path(exists=True, path_type=Path))  # fmt: skip
+
+
+@main.group()
+def rules() -> None:
+    """Sigma rules: check and list rule files and folders (e.g. a SigmaHQ checkout)."""
+
+
+def _load_rules(paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    from .detect.rules import load, rule_files
+
+    files = sum(1 for _ in rule_files(paths))
+    with click.progressbar(length=files, label=f"loading {files:,} rule file(s)", file=sys.stderr) as bar:
+        return load(paths, progress=lambda _: bar.update(1))
+
+
+@rules.command("validate")
+@RULE_PATHS
+def rules_validate(paths: tuple[Path, ...]) -> None:
+    """Parse, validate and compile every rule; name each one that fails, with the reason.
+
+    Exit status 1 when any rule fails (the others would still run)."""
+    loaded, failures = _load_rules(paths)
+    for f in failures:
+        click.echo(f"{f.path}: {f.reason}")
+    click.echo(f"{len(loaded):,} rule(s) ready, {len(failures):,} failed", err=True)
+    sys.exit(1 if failures else 0)
+
+
+@rules.command("list")
+@RULE_PATHS
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
+              show_default=True)  # fmt: skip
+def rules_list(paths: tuple[Path, ...], fmt: str) -> None:
+    """Rules that load: id, level, log source, title (failures are counted on stderr)."""
+    loaded, failures = _load_rules(paths)
+    for r in loaded:
+        category, product, service = r.logsource
+        if fmt == "jsonl":
+            click.echo(msgspec.json.encode({
+                "id": r.id, "title": r.title, "level": r.level, "tags": list(r.tags), "path": r.path,
+                "logsource": {"category": category, "product": product, "service": service},
+            }).decode())
+        else:
+            source = "/".join(x or "*" for x in (product, service, category))
+            click.echo(f"{r.id:<36}  {r.level or '-':<13} {source:<32} {r.title}")
+    if failures:
+        _warn(f"{len(failures):,} rule file(s) failed to load; see `watchfloor rules validate`")
