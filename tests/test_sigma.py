@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sigma.rule import SigmaRule
 
-from watchfloor.detect.rules import RuleIndex, load, ot_logsource
+from watchfloor.detect.rules import RuleIndex, event_logsource, load
 from watchfloor.detect.sigma import CompileError, View, compile_rule
 
 SHARED_SIGMA = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "sigma"
@@ -176,10 +176,10 @@ def test_logsource_index(tmp_path: Path) -> None:
     assert not failures
     index = RuleIndex(rules)
     event = {"ot": {"protocol": "modbus", "action": {"operation": "write"}}}
-    matched = sorted(r.title for r in index.match(event, *ot_logsource(event)))
+    matched = sorted(r.title for r in index.match(event, *event_logsource("modbus")))
     assert matched == ["any_ot", "modbus", "neutral"]
     read = {"ot": {"protocol": "modbus", "action": {"operation": "read"}}}
-    assert index.match(read, *ot_logsource(read)) == []
+    assert index.match(read, *event_logsource("modbus")) == []
 
 
 @pytest.mark.corpus

@@ -21,6 +21,7 @@ from .capture.files import PCAPNG_SHB, CaptureError
 from .schema import Event
 from .schema.export import json_schema_text
 from .sensor import Sensor, Stats, capture_id, decode_file, decode_jsonl
+from .detect import SEVERITY
 from .store import EventFilter, Source, StoreError, open_store
 
 EXIT_DAMAGED, EXIT_USAGE = 1, 2
@@ -158,13 +159,18 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
 @OBSERVER
 @WORKERS
 @click.option("--force", is_flag=True, help="Ingest again a capture already in the store.")
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Sigma rule file or folder to run on the events (repeatable; default: the "
+                   "built-in pack in rules/ot). Alerts are stored with the events.")
+@click.option("--no-detect", is_flag=True, help="Store events only; run no rules.")
 def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: int,
-           force: bool) -> None:  # fmt: skip
-    """Decode capture files and store their events.
+           force: bool, rule_paths: tuple[Path, ...], no_detect: bool) -> None:  # fmt: skip
+    """Decode capture files, run the detection rules, and store events and alerts.
 
     Events are committed as they arrive, so memory stays flat however large the capture. A capture
     already in the store is skipped; one whose ingest was interrupted is ingested again, replacing
     the events stored the first time."""
+    detector = None if no_detect else _detector(rule_paths)
     try:
         store = open_store(db)
     except StoreError as e:
@@ -182,7 +188,7 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
         error = None
         store.start_source(source_id, str(path))
         chunks = decode_jsonl(path, workers=workers, observer=observer, stats=st,
-                              transform=store.prepare)  # fmt: skip
+                              transform=store.prepare, detector=detector)  # fmt: skip
         try:
             for chunk in _progress(chunks, st, path):
                 store.append_prepared(chunk)
@@ -196,12 +202,30 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
             _warn(str(error))
         protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
         flows = f"{st.flows:,} flow" + ("" if st.flows == 1 else "s")
-        click.echo(f"{path}: {st.packets:,} packets, {flows}, {st.events:,} events ({protocols}) "
-                   f"in {elapsed:.1f} s ({st.packets / max(elapsed, 1e-9):,.0f} packets/s)")
+        alerts = "" if detector is None else f", {st.alerts:,} alert" + ("" if st.alerts == 1 else "s")
+        click.echo(f"{path}: {st.packets:,} packets, {flows}, {st.events - st.alerts:,} events "
+                   f"({protocols}){alerts} in {elapsed:.1f} s "
+                   f"({st.packets / max(elapsed, 1e-9):,.0f} packets/s)")
     click.echo(f"{db}: {store.count():,} events stored")
     store.close()
     if damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+def _detector(rule_paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    """Rules from `rule_paths` or the built-in pack, compiled once; failures warned, not fatal."""
+    from .detect.alerts import Detector
+    from .detect.pack import pack_rules
+
+    paths = rule_paths or tuple(pack_rules())
+    if not paths:
+        _warn("no rules given and the built-in pack is not installed: storing events only")
+        return None
+    loaded, failures = _load_rules(paths)
+    if failures:
+        _warn(f"{len(failures):,} rule(s) failed to load and are skipped, e.g. {failures[0]} "
+              "(see `watchfloor rules validate`)")  # fmt: skip
+    return Detector(loaded)
 
 
 # -- queries ----------------------------------------------------------------------------------
@@ -264,6 +288,48 @@ def events(db: Path, fmt: str, **filters: object) -> None:
 
 @main.command()
 @DB
+@click.option("--rule", help="Alerts of this rule id.")
+@click.option("--severity", type=click.Choice(list(SEVERITY)), help="At least this severe.")
+@click.option("--protocol", help="ot.protocol, e.g. modbus.")
+@click.option("--ip", help="Source or destination IP address.")
+@click.option("--since", metavar="TIME", callback=_iso_time,
+              help="ISO 8601 time, e.g. 2024-05-01T08:00:00Z.")  # fmt: skip
+@click.option("--until", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many alerts.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
+              show_default=True)  # fmt: skip
+def alerts(db: Path, fmt: str, severity: str | None, **filters: object) -> None:
+    """List stored alerts, oldest first (jsonl: one alert record per line)."""
+    store = _open_read(db)
+    flt = EventFilter(kind="alert", min_severity=SEVERITY[severity] if severity else None,
+                      **filters)  # type: ignore[arg-type]  # fmt: skip
+    names = {v: k for k, v in SEVERITY.items()}
+    out = sys.stdout.buffer
+    shown = 0
+    try:
+        for doc in store.events(flt):
+            shown += 1
+            if fmt == "jsonl":
+                out.write(msgspec.json.encode(doc) + b"\n")
+                continue
+            ev = msgspec.convert(doc, Event)
+            src = f"{ev.source.ip}:{ev.source.port}" if ev.source else "-"
+            dst = f"{ev.destination.ip}:{ev.destination.port}" if ev.destination else "-"
+            techs = ",".join(ev.threat.technique.id) if ev.threat and ev.threat.technique else "-"
+            out.write((f"{ev.timestamp:<26} {names.get(ev.event.severity or 0, '-'):<13} "
+                       f"{src:<21} {dst:<21} {ev.ot.protocol if ev.ot else '-':<8} {techs:<12} "
+                       f"{ev.rule.name if ev.rule else '-'}\n").encode())  # fmt: skip
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    except BrokenPipeError:
+        sys.stderr.close()
+        return
+    if not shown:
+        click.echo("no alerts match", err=True)
+
+
+@main.command()
+@DB
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
@@ -310,6 +376,8 @@ def rules() -> None:
 def _load_rules(paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
     from .detect.rules import load, rule_files
 
+    if not sys.stderr.isatty():
+        return load(paths)
     files = sum(1 for _ in rule_files(paths))
     with click.progressbar(length=files, label=f"loading {files:,} rule file(s)", file=sys.stderr) as bar:
         return load(paths, progress=lambda _: bar.update(1))

@@ -32,6 +32,7 @@ class Stats:
     skipped: int = 0  # neither TCP nor UDP over IP (ARP, LLDP, layer-2 protocols, broken headers)
     events: int = 0
     flows: int = 0
+    alerts: int = 0
     protocols: dict[str, int] = field(default_factory=dict)
 
 
@@ -48,11 +49,13 @@ class Sensor:
     """Decode one stream of packets. Events come out in batches of about `batch` events."""
 
     def __init__(self, *, decoders: Sequence[DecoderManifest] = DECODERS, observer: str | None = None,
-                 batch: int = 4096, max_flows: int = 100_000,
-                 messages_only: bool = False) -> None:  # fmt: skip
+                 batch: int = 4096, max_flows: int = 100_000, messages_only: bool = False,
+                 detector: Callable[[list[Event]], list[Event]] | None = None) -> None:  # fmt: skip
         """`messages_only`: leave out anomaly events and asset observations (their ids are still
-        counted, so message ids are the same either way)."""
+        counted, so message ids are the same either way). `detector`: called on each batch, its
+        alerts are added to the batch (see `detect.alerts.Detector`)."""
         self.decoders, self.batch, self.max_flows = decoders, batch, max_flows
+        self.detector = detector
         self.messages_only = messages_only
         self.observer = Observer(name=observer) if observer else None
         self.stats = Stats()
@@ -128,9 +131,14 @@ class Sensor:
     def _flush(self, out: list[Event]) -> list[Event]:
         batch = [e for e in out if is_message(e)] if self.messages_only else out[:]
         out.clear()
+        if self.detector is not None:
+            batch += self.detector(batch)
         st = self.stats
         st.events += len(batch)
         for ev in batch:
+            if ev.event.kind == "alert":
+                st.alerts += 1
+                continue
             proto = ev.ot.protocol if ev.ot is not None else "other"
             st.protocols[proto] = st.protocols.get(proto, 0) + 1
         return batch
@@ -188,8 +196,9 @@ Transform = Callable[[bytes], bytes]
 
 def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = None,
                  stats: Stats | None = None, fd: int | None = None,
-                 transform: Transform | None = None,
-                 messages_only: bool = False) -> Iterator[bytes]:  # fmt: skip
+                 transform: Transform | None = None, messages_only: bool = False,
+                 detector: Callable[[list[Event]], list[Event]] | None = None,
+                 ) -> Iterator[bytes]:  # fmt: skip
     """Events of one capture as JSON-lines chunks, decoded by `workers` processes, each taking a
     share of the flows. Chunks arrive in batch order per process, so lines are time-ordered
     within a flow but interleaved across flows when workers > 1.
@@ -201,7 +210,7 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
     as it goes. Raises CaptureError after all good packets were decoded."""
     stats = stats if stats is not None else Stats()
     if workers <= 1:
-        sensor = Sensor(observer=observer, messages_only=messages_only)
+        sensor = Sensor(observer=observer, messages_only=messages_only, detector=detector)
         encoder = msgspec.json.Encoder()
         try:
             for batch in decode_file(path, sensor):
@@ -219,7 +228,8 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_shard_worker, daemon=True,  # fork: args are not pickled
                            args=(str(path), source_id, (k, workers),
-                                 Sensor(observer=observer, messages_only=messages_only),
+                                 Sensor(observer=observer, messages_only=messages_only,
+                                        detector=detector),
                                  child, fd, lock, transform))  # fmt: skip
         proc.start()
         child.close()
@@ -267,5 +277,6 @@ def _merge(total: Stats, part: Stats, *, first: bool) -> None:
         total.packets, total.bytes, total.skipped = part.packets, part.bytes, part.skipped
     total.events += part.events
     total.flows += part.flows
+    total.alerts += part.alerts
     for proto, n in part.protocols.items():
         total.protocols[proto] = total.protocols.get(proto, 0) + n

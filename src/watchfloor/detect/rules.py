@@ -160,10 +160,11 @@ class RuleIndex:
         return [r for r in self.candidates(categories, product, services) if r.predicate(view)]
 
 
-def ot_logsource(event: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
-    """Log source of one of our decoder events: product `ot`, services = protocol and `action`."""
-    ot = event.get("ot")
-    if not isinstance(ot, Mapping):
-        return (), None, ()
-    protocol = ot.get("protocol")
-    return (), "ot", ((protocol, "action") if protocol else ("action",))
+def event_logsource(
+    protocol: str | None, categories: Sequence[str] = ()
+) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
+    """(categories, product, services) of an event: an OT event (one with `ot.protocol`) is
+    product `ot` with services = its protocol and `action` (the protocol-neutral view)."""
+    if protocol:
+        return (), "ot", (protocol, "action")
+    return tuple(categories), None, ()

@@ -144,7 +144,10 @@ def string_test(value: SigmaString) -> Test:
     fold: Callable[[str], str] = (lambda s: s) if cased else str.lower
     texts = [fold(p) for p in value.s if isinstance(p, str)]
     # The string's shape: "s" for literal text, "*" and "?" for the wildcards.
-    kinds = ["s" if isinstance(p, str) else "*" if p is SpecialChars.WILDCARD_MULTI else "?" for p in value.s]
+    kinds = [
+        "s" if isinstance(p, str) else "*" if p is SpecialChars.WILDCARD_MULTI else "?"
+        for p in value.s
+    ]
     if kinds == ["s"] or not kinds:
         want = texts[0] if texts else ""
         return lambda v: fold(_text(v)) == want
@@ -157,8 +160,10 @@ def string_test(value: SigmaString) -> Test:
     if kinds == ["*", "s", "*"]:
         needle = texts[0]
         return lambda v: needle in fold(_text(v))
-    pattern = "".join(re.escape(p) if isinstance(p, str) else ".*" if p is SpecialChars.WILDCARD_MULTI else "."
-                      for p in value.s)
+    pattern = "".join(
+        re.escape(p) if isinstance(p, str) else ".*" if p is SpecialChars.WILDCARD_MULTI else "."
+        for p in value.s
+    )
     rx = re.compile(pattern, re.DOTALL | (0 if cased else re.IGNORECASE))
     return lambda v: rx.fullmatch(_text(v)) is not None
 

@@ -16,11 +16,16 @@ from .events import (
     Ot,
     OtAction,
     Pcap,
+    Related,
+    RuleRef,
     Target,
+    Technique,
+    Threat,
     is_message,
 )
 
 __all__ = [
     "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
-    "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Target",
+    "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Related", "RuleRef", "Target", "Technique",
+    "Threat",
 ]  # fmt: skip

@@ -37,6 +37,10 @@ class EventMeta(_Record):
     dataset: Annotated[str | None, Meta(description="Producer, e.g. ot.modbus.")] = None
     outcome: Literal["success", "failure", "unknown"] | None = None
     duration: Annotated[int | None, Meta(description="Request to response, nanoseconds.")] = None
+    severity: Annotated[
+        int | None,
+        Meta(description="Alerts: 1 informational, 2 low, 3 medium, 4 high, 5 critical."),
+    ] = None
 
 
 class Endpoint(_Record):
@@ -150,6 +154,28 @@ class Asset(_Record):
     url: str | None = None
 
 
+class RuleRef(_Record):
+    """The detection rule behind an alert."""
+
+    id: str
+    name: str
+    description: str | None = None
+    ruleset: Annotated[str | None, Meta(description="Where the rule came from (file).")] = None
+
+
+class Technique(_Record):
+    id: Annotated[list[str], Meta(description="ATT&CK technique ids, e.g. T0836.")]
+
+
+class Threat(_Record):
+    framework: str | None = None
+    technique: Technique | None = None
+
+
+class Related(_Record):
+    events: Annotated[list[str], Meta(description="Ids of the events behind an alert.")]
+
+
 ANOMALY = "anomaly"  # event.action of an anomaly that is not one message (gaps, floods, ...)
 
 
@@ -164,6 +190,12 @@ class Event(_Record, rename={"timestamp": "@timestamp"}):
     ot: Ot | None = None
     asset: Asset | None = None
     pcap: Pcap | None = None
+    rule: RuleRef | None = None
+    threat: Threat | None = None
+    tags: Annotated[
+        list[str] | None, Meta(description="Alerts: framework tags, e.g. caf.C1.c, nis2.art21.2.b.")
+    ] = None
+    related: Related | None = None
 
 
 def is_message(event: Event) -> bool:

@@ -23,6 +23,8 @@ class EventFilter:
     kind: str | None = None
     ip: str | None = None  # either side
     anomaly: str | None = None
+    rule: str | None = None  # alerts of this rule id
+    min_severity: int | None = None  # alerts at least this severe (event.severity)
     since: str | None = None  # RFC 3339 / ISO 8601
     until: str | None = None
     limit: int | None = None

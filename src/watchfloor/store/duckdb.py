@@ -221,6 +221,8 @@ class DuckDBStore:
             ("event.action = ?", flt.action),
             ("event.kind = ?", flt.kind),
             ("list_contains(ot.anomalies, ?)", flt.anomaly),
+            ("rule.id = ?", flt.rule),
+            ("event.severity >= ?", flt.min_severity),
             ('"@timestamp" >= CAST(? AS TIMESTAMPTZ)', flt.since),
             ('"@timestamp" <= CAST(? AS TIMESTAMPTZ)', flt.until),
         ):
