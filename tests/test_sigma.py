@@ -20,7 +20,7 @@ def rule(detection: str, logsource: str = "product: test") -> SigmaRule:
 
 
 def hits(detection: str, *events: dict) -> list[bool]:
-    pred = compile_rule(rule(detection))
+    pred, _ = compile_rule(rule(detection))
     return [pred(View(e)) for e in events]
 
 
@@ -209,3 +209,49 @@ def test_cli_validate_and_list(tmp_path: Path) -> None:
     _write(tmp_path, "bad.yml", "title: bad\n")
     bad = runner.invoke(main, ["rules", "validate", str(tmp_path)])
     assert bad.exit_code == 1 and "bad.yml: " in bad.output and "1 rule(s) ready, 1 failed" in bad.output
+
+
+def test_events_match_as_objects_and_as_json_alike() -> None:
+    import msgspec
+
+    from watchfloor.schema import Endpoint, Event, EventMeta, Modbus, Ot
+
+    ev = Event(timestamp="2024-01-01T00:00:00Z", event=EventMeta(id="x", kind="event", category=["network"]),
+               source=Endpoint(ip="10.0.0.5", port=40000),
+               ot=Ot(protocol="modbus", role="request", anomalies=["truncated"],
+                     modbus=Modbus(transaction_id=1, unit_id=1, function_code=8, function="diagnostics",
+                                   subfunction=4)))
+    as_json = msgspec.to_builtins(ev)
+    for field in ("@timestamp", "ot.modbus.subfunction", "ot.anomalies", "source.ip", "event.category",
+                  "ot.modbus.exception_code", "nope", "ot.nope.deeper"):
+        assert View(ev).values(field) == View(as_json).values(field), field
+    assert set(View(ev).strings()) == set(View(as_json).strings())
+
+
+def test_equality_prefilter_never_hides_a_match(tmp_path: Path) -> None:
+    """The index skips rules whose necessary equalities an event lacks; it must agree with
+    evaluating every rule, for every way a value can be written."""
+    detections = [
+        "sel: {n: 8}\ncondition: sel",
+        "sel: {n: [8, 9], s: abc}\ncondition: sel",
+        "sel: {s: ABC}\nf: {n: 9}\ncondition: sel and not f",
+        "sel: {s|contains: b}\ncondition: sel",
+        "a: {n: 1.5}\nb: {s: x}\ncondition: a or b",
+        "sel: {s|cased: abc}\ncondition: sel",
+        "sel: {n: 8}\ncondition: sel or 1 of them",
+    ]
+    for i, d in enumerate(detections):
+        _write(tmp_path, f"r{i}.yml", f"title: r{i}\nlogsource: {{product: test}}\ndetection:\n"
+                                      + textwrap.indent(d, "  ") + "\n")
+    rules, failures = load([tmp_path])
+    assert not failures and len(rules) == len(detections)
+    assert any(r.requires for r in rules)
+    index = RuleIndex(rules)
+    values_n = [8, 8.0, "8", " 8", "0x8", 9, "9", 1.5, "1.5", True, None, "eight", [7, 8]]
+    values_s = ["abc", "ABC", "aBc", " abc", "x", "X", 5, None, ["q", "abc"]]
+    for n in values_n:
+        for sv in values_s:
+            event = {k: v for k, v in (("n", n), ("s", sv)) if v is not None}
+            view = View(event)
+            brute = [r.title for r in rules if r.predicate(view)]
+            assert [r.title for r in index.match(event, (), "test", ())] == brute, event

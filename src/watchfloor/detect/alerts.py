@@ -12,8 +12,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import msgspec
-
 from ..schema import Event, EventMeta, Related, RuleRef, Technique, Threat
 from . import SEVERITY
 from .rules import Rule, RuleIndex, event_logsource
@@ -53,27 +51,17 @@ class Detector:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.index = RuleIndex(rules)
-        self.evaluated = 0  # events that met at least one candidate rule
 
     def __call__(self, batch: Sequence[Event]) -> list[Event]:
         out: list[Event] = []
-        index = self.index
+        match = self.index.match_view
         for ev in batch:
             if ev.event.kind == "alert":
                 continue
             ot = ev.ot
-            rules = index.candidates(
-                *event_logsource(ot.protocol if ot else None, ev.event.category)
-            )
-            if not rules:
-                continue  # most events: no conversion at all
-            self.evaluated += 1
-            view = View(msgspec.to_builtins(ev))
-            n = 0
-            for rule in rules:
-                if rule.predicate(view):
-                    out.append(alert(rule, ev, n))
-                    n += 1
+            source = event_logsource(ot.protocol if ot else None, ev.event.category)
+            for n, rule in enumerate(match(View(ev), *source)):
+                out.append(alert(rule, ev, n))
         return out
 
     def match_dict(self, event: Mapping[str, Any]) -> list[Rule]:

@@ -21,7 +21,7 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from .sigma import CompileError, Predicate, View, compile_rule
+from .sigma import CompileError, Predicate, Requirement, View, compile_rule, value_keys
 
 RULE_SUFFIXES = (".yml", ".yaml")
 LogSourceKey = tuple[str | None, str | None, str | None]  # category, product, service
@@ -37,9 +37,7 @@ class Rule:
     path: str
     logsource: LogSourceKey
     predicate: Predicate = field(repr=False, compare=False)
-
-    def matches(self, view: View) -> bool:
-        return self.predicate(view)
+    requires: tuple[Requirement, ...] = field(default=(), repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +104,7 @@ def load(
             try:
                 if pipeline is not None:
                     pipeline.apply(item)
-                predicate = compile_rule(item)
+                predicate, requires = compile_rule(item)
             except (CompileError, SigmaError) as e:
                 failures.append(LoadFailure(name, _reason(e)))
                 continue
@@ -121,24 +119,81 @@ def load(
                     path=name,
                     logsource=(ls.category, ls.product, ls.service),
                     predicate=predicate,
+                    requires=tuple(requires),
                 )
             )
     return rules, failures
 
 
+class _Plan:
+    """How to find, among the rules of one log source, those an event can match: each rule with
+    requirements is filed under one of them (its anchor), so an event only
+    meets the rules whose anchor key it holds; rules without requirements always run."""
+
+    __slots__ = ("anchors", "free", "kinds", "order")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.order = {id(r): i for i, r in enumerate(rules)}
+        self.kinds: dict[str, str] = {}  # per field: the key kinds ("s", "n") requirements use
+        for rule in rules:
+            for fieldname, keys in rule.requires:
+                have = self.kinds.get(fieldname, "")
+                self.kinds[fieldname] = "".join(sorted(set(have) | {kind for kind, _ in keys}))
+        self.free = [r for r in rules if not r.requires]
+        self.anchors: dict[str, dict[tuple[str, Any], list[Rule]]] = {}
+        for rule in rules:
+            if rule.requires:
+                # The deepest path (ot.modbus.subfunction says more than ot.role), then the fewest keys.
+                fieldname, keys = min(
+                    rule.requires, key=lambda req: (-req[0].count("."), len(req[1]))
+                )
+                by_key = self.anchors.setdefault(fieldname, {})
+                for k in keys:
+                    by_key.setdefault(k, []).append(rule)
+
+    def match(self, view: View) -> list[Rule]:
+        held: dict[str, set[tuple[str, Any]]] = {}
+
+        def keys(fieldname: str) -> set[tuple[str, Any]]:
+            got = held.get(fieldname)
+            if got is None:
+                kinds = self.kinds[fieldname]
+                got = held[fieldname] = {
+                    k for v in view.values(fieldname) for k in value_keys(v, kinds)
+                }
+            return got
+
+        chosen: dict[int, Rule] = {}
+        for fieldname, by_key in self.anchors.items():
+            for k in keys(fieldname):
+                for rule in by_key.get(k, ()):
+                    chosen[id(rule)] = rule
+        out = [r for r in self.free if r.predicate(view)]
+        for rule in chosen.values():
+            if all(not keys(f).isdisjoint(ks) for f, ks in rule.requires) and rule.predicate(view):
+                out.append(rule)
+        if len(out) > 1:
+            order = self.order
+            out.sort(key=lambda r: order[id(r)])  # the rules' order, whatever the lookups did
+        return out
+
+
 class RuleIndex:
-    """Rules by log source; `candidates` gives the rules an event of a log source can meet."""
+    """Rules by log source; `match` finds the rules an event of a log source matches.
+
+    Two levels: the log source picks the rules an event can meet (`candidates`, at most eight
+    dictionary lookups), then each rule's necessary equalities (see `sigma.requirements`) pick
+    those worth evaluating, so cost grows with the rules that could match, not with the pack."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = list(rules)
         self._by_key: dict[LogSourceKey, list[Rule]] = {}
         for rule in self.rules:
             self._by_key.setdefault(rule.logsource, []).append(rule)
-        self._cache: dict[tuple, tuple[Rule, ...]] = {}
+        self._cache: dict[tuple, tuple[tuple[Rule, ...], _Plan]] = {}
 
-    def candidates(
-        self, categories: Iterable[str], product: str | None, services: Iterable[str]
-    ) -> tuple[Rule, ...]:
+    def _plan(self, categories: Iterable[str], product: str | None,
+              services: Iterable[str]) -> tuple[tuple[Rule, ...], _Plan]:  # fmt: skip
         key = (tuple(categories), product, tuple(services))
         found = self._cache.get(key)
         if found is None:
@@ -146,18 +201,23 @@ class RuleIndex:
             for k in itertools.product((None, *key[0]), (None, product), (None, *key[2])):
                 for rule in self._by_key.get(k, ()):
                     seen.setdefault(id(rule), rule)
-            found = self._cache[key] = tuple(seen.values())
+            rules = tuple(seen.values())
+            found = self._cache[key] = (rules, _Plan(rules))
         return found
 
-    def match(
-        self,
-        event: Mapping[str, Any],
-        categories: Iterable[str],
-        product: str | None,
-        services: Iterable[str],
-    ) -> list[Rule]:
-        view = View(event)
-        return [r for r in self.candidates(categories, product, services) if r.predicate(view)]
+    def candidates(self, categories: Iterable[str], product: str | None,
+                   services: Iterable[str]) -> tuple[Rule, ...]:  # fmt: skip
+        """The rules of an event's log source."""
+        return self._plan(categories, product, services)[0]
+
+    def match_view(self, view: View, categories: Iterable[str], product: str | None,
+                   services: Iterable[str]) -> list[Rule]:  # fmt: skip
+        rules, plan = self._plan(categories, product, services)
+        return plan.match(view) if rules else []
+
+    def match(self, event: Mapping[str, Any], categories: Iterable[str], product: str | None,
+              services: Iterable[str]) -> list[Rule]:  # fmt: skip
+        return self.match_view(View(event), categories, product, services)
 
 
 def event_logsource(

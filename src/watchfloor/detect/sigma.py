@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import msgspec
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -46,15 +47,12 @@ class CompileError(ValueError):
     """A rule uses something that cannot be evaluated in process (e.g. an unresolved placeholder)."""
 
 
-_ABSENT: tuple = ()
-
-
 class View:
     """One event as rules see it: field lookups (dotted paths or flat keys) memoised per event."""
 
     __slots__ = ("_fields", "_strings", "event")
 
-    def __init__(self, event: Mapping[str, Any]) -> None:
+    def __init__(self, event: Mapping[str, Any] | msgspec.Struct) -> None:
         self.event = event
         self._fields: dict[str, tuple] = {}
         self._strings: tuple[str, ...] | None = None
@@ -63,7 +61,9 @@ class View:
         """Every value at `field` (lists flattened); empty when the field is absent or null."""
         got = self._fields.get(field)
         if got is None:
-            got = self._fields[field] = tuple(_lookup(self.event, field))
+            found: list[Any] = []
+            _collect(self.event, field, found)
+            got = self._fields[field] = tuple(found)
         return got
 
     def strings(self) -> tuple[str, ...]:
@@ -73,35 +73,88 @@ class View:
         return self._strings
 
 
-def _lookup(obj: Any, path: str) -> Iterator[Any]:
+_NAMES: dict[type, dict[str, str] | None] = {}  # per class: JSON name → attribute, None: no Struct
+_MISSING = object()
+
+
+def _names(cls: type) -> dict[str, str] | None:
+    """JSON name → attribute of a schema Struct (they differ for renamed fields: `@timestamp`)."""
+    try:
+        return _NAMES[cls]
+    except KeyError:
+        names = None
+        if issubclass(cls, msgspec.Struct):
+            names = {f.encode_name: f.name for f in msgspec.structs.fields(cls)}
+        _NAMES[cls] = names
+        return names
+
+
+def _child(obj: Any, key: str) -> Any:
     if isinstance(obj, Mapping):
-        if path in obj:  # flat keys win: Windows and Zeek field names may contain dots
-            yield from _flat(obj[path])
-            return
-        head, dot, rest = path.partition(".")
-        while dot:
-            if head in obj:
-                yield from _lookup(obj[head], rest)
+        return obj.get(key, _MISSING)
+    return _MISSING
+
+
+_PATHS: dict[str, list[str]] = {}
+
+
+def _collect(obj: Any, path: str, out: list[Any]) -> None:
+    """Append the values at a dotted path of JSON-shaped data or of schema Structs (events need
+    not be converted to dicts to be matched). In JSON data a key holding the whole path wins:
+    Windows and Zeek field names may contain dots. Struct field names never do, so a Struct is
+    walked one attribute per step."""
+    names = _names(type(obj))
+    if names is not None:
+        parts = _PATHS.get(path)
+        if parts is None:
+            parts = _PATHS[path] = path.split(".")
+        for i, part in enumerate(parts):
+            names = _names(type(obj))
+            if names is None:  # a list or a dict below the Struct
+                _collect(obj, ".".join(parts[i:]), out)
                 return
-            more, dot, rest = rest.partition(".")
-            head = f"{head}.{more}"
-    elif isinstance(obj, list):
+            name = names.get(part)
+            if name is None:
+                return
+            obj = getattr(obj, name)
+            if obj is None:
+                return
+        _flat(obj, out)
+        return
+    if type(obj) is list:
         for item in obj:
-            yield from _lookup(item, path)
+            _collect(item, path, out)
+        return
+    value = _child(obj, path)
+    if value is not _MISSING:
+        _flat(value, out)
+        return
+    head, dot, rest = path.partition(".")
+    while dot:
+        value = _child(obj, head)
+        if value is not _MISSING:
+            if value is not None:
+                _collect(value, rest, out)
+            return
+        more, dot, rest = rest.partition(".")
+        head = f"{head}.{more}"
 
 
-def _flat(value: Any) -> Iterator[Any]:
-    if isinstance(value, list):
+def _flat(value: Any, out: list[Any]) -> None:
+    if type(value) is list:
         for v in value:
-            yield from _flat(v)
+            _flat(v, out)
     elif value is not None:
-        yield value
+        out.append(value)
 
 
 def _leaves(obj: Any) -> Iterator[Any]:
     if isinstance(obj, Mapping):
         for v in obj.values():
             yield from _leaves(v)
+    elif isinstance(obj, msgspec.Struct):
+        for name in obj.__struct_fields__:
+            yield from _leaves(getattr(obj, name))
     elif isinstance(obj, list):
         for v in obj:
             yield from _leaves(v)
@@ -253,16 +306,43 @@ def _field_predicate(field: str, value: Any) -> Predicate:
         test = value_test(value)
     except CompileError as e:
         raise CompileError(f"{field}: {e}") from e
-    return lambda view: any(test(v) for v in view.values(field))
+
+    def match(view: View) -> bool:
+        for v in view.values(field):
+            if test(v):
+                return True
+        return False
+
+    return match
 
 
 def compile_condition(node: Any) -> Predicate:
     if isinstance(node, ConditionAND):
         parts = [compile_condition(a) for a in node.args]
-        return lambda view: all(p(view) for p in parts)
+        if len(parts) == 2:
+            a, b = parts
+            return lambda view: a(view) and b(view)
+
+        def every(view: View) -> bool:
+            for p in parts:
+                if not p(view):
+                    return False
+            return True
+
+        return every
     if isinstance(node, ConditionOR):
         parts = [compile_condition(a) for a in node.args]
-        return lambda view: any(p(view) for p in parts)
+        if len(parts) == 2:
+            a, b = parts
+            return lambda view: a(view) or b(view)
+
+        def some(view: View) -> bool:
+            for p in parts:
+                if p(view):
+                    return True
+            return False
+
+        return some
     if isinstance(node, ConditionNOT):
         inner = compile_condition(node.args[0])
         return lambda view: not inner(view)
@@ -277,13 +357,58 @@ def compile_condition(node: Any) -> Predicate:
     raise CompileError(f"unsupported condition element {type(node).__name__}")
 
 
-def compile_rule(rule: SigmaRule) -> Predicate:
-    """One predicate for the rule: its conditions OR-ed (a rule may list several)."""
+# -- necessary equalities: what an event must hold for a rule to have a chance ---------------------
+#
+# A requirement is (field, keys): at least one value of `field` must have one of `keys`. Keys are
+# ("s", lower-cased text) for plain strings and ("n", number) for numbers, built from event values
+# by `value_keys` exactly as `string_test` and `value_test` compare them, so the prefilter never
+# drops an event the predicate would match. Only plain equalities make requirements; everything
+# else (wildcards, regexes, NOT, ...) is left to the predicate.
+
+Requirement = tuple[str, frozenset[tuple[str, Any]]]
+
+
+def _equality_keys(value: Any) -> frozenset[tuple[str, Any]] | None:
+    if isinstance(value, SigmaString) and not isinstance(value, SigmaCasedString):
+        if all(isinstance(p, str) for p in value.s) and not value.contains_placeholder():
+            return frozenset({("s", "".join(value.s).lower())})  # type: ignore[arg-type]
+    elif isinstance(value, SigmaNumber):
+        return frozenset({("n", value.number)})
+    return None
+
+
+def requirements(node: Any) -> list[Requirement]:
+    """Necessary equalities of a condition tree (possibly none)."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        keys = _equality_keys(node.value)
+        return [(node.field, keys)] if keys is not None else []
+    if isinstance(node, ConditionAND):
+        return [r for a in node.args for r in requirements(a)]
+    if isinstance(node, ConditionOR):  # a value list: every branch an equality on one field
+        branches = [requirements(a) for a in node.args]
+        if all(len(b) == 1 for b in branches) and len({b[0][0] for b in branches}) == 1:
+            return [(branches[0][0][0], frozenset().union(*(b[0][1] for b in branches)))]
+    return []
+
+
+def value_keys(value: Any, kinds: str = "sn") -> list[tuple[str, Any]]:
+    """The keys an event value can meet a requirement with (see `requirements`); `kinds` limits
+    them to text ("s") or numbers ("n") when only those are asked for."""
+    keys: list[tuple[str, Any]] = [("s", _text(value).lower())] if "s" in kinds else []
+    if "n" in kinds:
+        n = _number(value)
+        if n is not None:
+            keys.append(("n", n))
+    return keys
+
+
+def compile_rule(rule: SigmaRule) -> tuple[Predicate, list[Requirement]]:
+    """The rule's predicate (its conditions OR-ed) and the equalities any match must hold."""
     try:
         trees = [c.parse() for c in rule.detection.parsed_condition]
     except Exception as e:  # pySigma raises its own errors for bad conditions
         raise CompileError(f"condition: {e}") from e
     preds = [compile_condition(t) for t in trees]
     if len(preds) == 1:
-        return preds[0]
-    return lambda view: any(p(view) for p in preds)
+        return preds[0], requirements(trees[0])
+    return (lambda view: any(p(view) for p in preds)), []
