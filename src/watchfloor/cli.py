@@ -162,15 +162,19 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Sigma rule file or folder to run on the events (repeatable; default: the "
                    "built-in pack in rules/ot). Alerts are stored with the events.")
-@click.option("--no-detect", is_flag=True, help="Store events only; run no rules.")
+@click.option("--intel", "intel_sources", multiple=True, metavar="FILE|URL",
+              help="Threat intelligence to match every event against: a STIX 2.1 bundle, a MISP "
+                   "event or feed folder, or a TAXII 2.1 collection URL (repeatable).")
+@click.option("--no-detect", is_flag=True, help="Store events only; run no rules and no intel.")
 def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: int,
-           force: bool, rule_paths: tuple[Path, ...], no_detect: bool) -> None:  # fmt: skip
+           force: bool, rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...],
+           no_detect: bool) -> None:  # fmt: skip
     """Decode capture files, run the detection rules, and store events and alerts.
 
     Events are committed as they arrive, so memory stays flat however large the capture. A capture
     already in the store is skipped; one whose ingest was interrupted is ingested again, replacing
     the events stored the first time."""
-    detector = None if no_detect else _detector(rule_paths)
+    detector = None if no_detect else _detector(rule_paths, intel_sources)
     try:
         store = open_store(db)
     except StoreError as e:
@@ -212,20 +216,44 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
         sys.exit(EXIT_DAMAGED)
 
 
-def _detector(rule_paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    """Rules from `rule_paths` or the built-in pack, compiled once; failures warned, not fatal."""
+def _detector(rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    """Rules from `rule_paths` or the built-in pack, and intel, as one callable on event batches;
+    rule failures are warned about, not fatal."""
     from .detect.alerts import Detector
     from .detect.pack import pack_rules
 
+    detectors = []
     paths = rule_paths or tuple(pack_rules())
     if not paths:
-        _warn("no rules given and the built-in pack is not installed: storing events only")
+        _warn("no rules given and the built-in pack is not installed: no rules run")
+    else:
+        loaded, failures = _load_rules(paths)
+        if failures:
+            _warn(f"{len(failures):,} rule(s) failed to load and are skipped, e.g. {failures[0]} "
+                  "(see `watchfloor rules validate`)")  # fmt: skip
+        detectors.append(Detector(loaded))
+    if intel_sources:
+        detectors.append(_intel(intel_sources))
+    if not detectors:
         return None
-    loaded, failures = _load_rules(paths)
-    if failures:
-        _warn(f"{len(failures):,} rule(s) failed to load and are skipped, e.g. {failures[0]} "
-              "(see `watchfloor rules validate`)")  # fmt: skip
-    return Detector(loaded)
+    if len(detectors) == 1:
+        return detectors[0]
+    return lambda batch: [alert for d in detectors for alert in d(batch)]
+
+
+def _intel(sources: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from .detect.intel import IntelError, IntelMatcher, load
+
+    try:
+        loaded = load(sources)
+    except IntelError as e:
+        raise click.ClickException(str(e)) from None
+    if loaded.skipped:
+        _warn(f"{len(loaded.skipped):,} indicator(s) skipped, e.g. {loaded.skipped[0]} "
+              "(see `watchfloor intel check`)")  # fmt: skip
+    click.echo(f"threat intelligence: {len(loaded.indicators):,} indicator(s) from "
+               f"{len(sources)} source(s)", err=True)  # fmt: skip
+    return IntelMatcher(loaded.indicators)
 
 
 # -- queries ----------------------------------------------------------------------------------
@@ -415,3 +443,30 @@ def rules_list(paths: tuple[Path, ...], fmt: str) -> None:
             click.echo(f"{r.id:<36}  {r.level or '-':<13} {source:<32} {r.title}")
     if failures:
         _warn(f"{len(failures):,} rule file(s) failed to load; see `watchfloor rules validate`")
+
+
+# -- intel ------------------------------------------------------------------------------------
+@main.group()
+def intel() -> None:
+    """Threat intelligence: STIX 2.1 bundles, TAXII 2.1 collections, MISP events and feeds."""
+
+
+@intel.command("check")
+@click.argument("sources", nargs=-1, required=True, metavar="FILE|URL...")
+def intel_check(sources: tuple[str, ...]) -> None:
+    """Load indicators and report what will be matched (per kind) and what was skipped, and why."""
+    from .detect.intel import IntelError, load
+
+    try:
+        loaded = load(sources)
+    except IntelError as e:
+        raise click.ClickException(str(e)) from None
+    kinds: dict[str, int] = {}
+    for ind in loaded.indicators:
+        kinds[ind.kind] = kinds.get(ind.kind, 0) + 1
+    for kind, n in sorted(kinds.items()):
+        click.echo(f"{kind:<12} {n:>8,}")
+    for reason in loaded.skipped:
+        click.echo(f"skipped: {reason}")
+    click.echo(f"{len(loaded.indicators):,} indicator(s) usable, {len(loaded.skipped):,} skipped",
+               err=True)  # fmt: skip

@@ -21,11 +21,12 @@ from .events import (
     Target,
     Technique,
     Threat,
+    ThreatIndicator,
     is_message,
 )
 
 __all__ = [
     "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
     "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Related", "RuleRef", "Target", "Technique",
-    "Threat",
+    "Threat", "ThreatIndicator",
 ]  # fmt: skip

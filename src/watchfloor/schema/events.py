@@ -167,9 +167,20 @@ class Technique(_Record):
     id: Annotated[list[str], Meta(description="ATT&CK technique ids, e.g. T0836.")]
 
 
+class ThreatIndicator(_Record):
+    """The threat-intelligence indicator an event matched."""
+
+    type: Annotated[str, Meta(description="ip, domain, url, md5, sha1, sha256, ja3, ja4, user_agent.")]
+    value: str
+    provider: Annotated[str | None, Meta(description="File or feed URL it came from.")] = None
+    confidence: int | None = None
+    matched_field: Annotated[str | None, Meta(description="Event field that held the value.")] = None
+
+
 class Threat(_Record):
     framework: str | None = None
     technique: Technique | None = None
+    indicator: ThreatIndicator | None = None
 
 
 class Related(_Record):
