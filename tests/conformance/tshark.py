@@ -185,11 +185,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
     #             ("ot.dnp3.function_code", "dnp3.al.func")),
     #     port_options=decode_as("tcp.port", "dnp3", (20000,)), standard_ports=(20000,),
     #     require=("ot.dnp3.function_code",)),
-    # "iec104": ProtocolSpec(
-    #     name="iec104",
-    #     fields=(("ot.iec104.apci_type", "iec60870_104.type"), ("ot.iec104.type_id", "iec60870_asdu.typeid"),
-    #             ("ot.iec104.cot", "iec60870_asdu.causetx"), ("ot.iec104.common_address", "iec60870_asdu.addr")),
-    #     port_options=decode_as("tcp.port", "iec60870_104", (2404,)), standard_ports=(2404,)),
+    # S and U frames carry no ASDU: their records have None for the ASDU fields. A frame mixing
+    # them with I frames has ragged occurrence counts and is rebuilt from PDML (anchor: the type).
+    "iec104": ProtocolSpec(
+        name="iec104",
+        fields=(("ot.iec104.apci_type", "iec60870_104.type"), ("ot.iec104.type_id", "iec60870_asdu.typeid"),
+                ("ot.iec104.cot", "iec60870_asdu.causetx"), ("ot.iec104.common_address", "iec60870_asdu.addr")),
+        port_options=decode_as("tcp.port", "iec60870_104", (2404,)), standard_ports=(2404,)),
 }
 
 

@@ -9,6 +9,8 @@ from .events import (
     Endpoint,
     Event,
     FileRecord,
+    Iec104,
+    Iec104Object,
     EventMeta,
     Modbus,
     Network,
@@ -21,6 +23,6 @@ from .events import (
 )
 
 __all__ = [
-    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
+    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord", "Iec104", "Iec104Object",
     "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Target",
 ]  # fmt: skip
