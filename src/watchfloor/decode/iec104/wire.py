@@ -102,13 +102,14 @@ _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def cp56(b: bytes, i: int) -> dict:
-    """CP56Time2a (101 §7.2.6.18) as RFC 3339. The time carries no zone: it is written as UTC,
-    as 104 systems are recommended to run. Out-of-range fields give time None."""
+    """CP56Time2a (101 §7.2.6.18) as RFC 3339: the clock as written, in UTC (the element carries
+    no zone; SU flags a local summer-time clock). Out-of-range fields (a year above 99 too)
+    give time None."""
     ms = b[i] | b[i + 1] << 8
     mi, h, d, mo, y = b[i + 2] & 0x3F, b[i + 3] & 0x1F, b[i + 4] & 0x1F, b[i + 5] & 0x0F, b[i + 6] & 0x7F
     out: dict = {}
-    if ms < 60000 and mi < 60 and h < 24 and 1 <= mo <= 12 and 1 <= d <= _DAYS[mo - 1] and (
-            d < 29 or mo != 2 or y % 4 == 0):  # fmt: skip
+    if ms < 60000 and mi < 60 and h < 24 and y < 100 and 1 <= mo <= 12 and (
+            1 <= d <= _DAYS[mo - 1] and (d < 29 or mo != 2 or y % 4 == 0)):  # fmt: skip
         s, ms = divmod(ms, 1000)
         out["time"] = f"{2000 + y}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{ms:03d}Z"
     else:
@@ -118,6 +119,21 @@ def cp56(b: bytes, i: int) -> dict:
     if b[i + 3] & 0x80:
         out["summer_time"] = True
     return out
+
+
+def f32(b: bytes, i: int) -> float:
+    """An IEEE 754 single as the shortest decimal that is the same single (12.34, not
+    12.34000015258789): the value the sender wrote."""
+    v = _F32.unpack_from(b, i)[0]
+    raw = b[i : i + 4]
+    try:
+        for p in (6, 7, 8):
+            s = float(f"{v:.{p}g}")
+            if _F32.pack(s) == raw:
+                return s
+    except OverflowError:  # rounding up past the largest single
+        pass
+    return v
 
 
 def _siq(b: bytes, i: int) -> Obj:
@@ -152,7 +168,7 @@ def _sva(b: bytes, i: int) -> Obj:
 
 
 def _r32(b: bytes, i: int) -> Obj:
-    return {"float_value": _F32.unpack_from(b, i)[0], "quality": QDS[b[i + 4]]}
+    return {"float_value": f32(b, i), "quality": QDS[b[i + 4]]}
 
 
 def _bcr(b: bytes, i: int) -> Obj:
@@ -198,7 +214,7 @@ def _sp_sva(b: bytes, i: int) -> Obj:
 
 
 def _sp_r32(b: bytes, i: int) -> Obj:
-    return _qos({"float_value": _F32.unpack_from(b, i)[0]}, b[i + 4])
+    return _qos({"float_value": f32(b, i)}, b[i + 4])
 
 
 def _bsi_cmd(b: bytes, i: int) -> Obj:
@@ -253,7 +269,7 @@ def _p_sva(b: bytes, i: int) -> Obj:
 
 
 def _p_r32(b: bytes, i: int) -> Obj:
-    return _qpm({"float_value": _F32.unpack_from(b, i)[0]}, b[i + 4])
+    return _qpm({"float_value": f32(b, i)}, b[i + 4])
 
 
 def _qpa(b: bytes, i: int) -> Obj:
