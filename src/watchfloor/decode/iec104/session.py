@@ -164,7 +164,7 @@ class Iec104Session:
         else:
             fields["apci"] = "U"
             name = U_FUNCTIONS.get(c1)
-            fields["u_function"] = name or f"unknown-0x{c1:02x}"
+            fields["u_function"] = name or f"unknown-{c1}"
             if name is None or ctrl >> 8:
                 anomalies.append("bad_control_field")
             elif c1 == 0x0B:
