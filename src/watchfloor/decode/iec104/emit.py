@@ -52,11 +52,9 @@ class Emitter:
             t = fields.get("type_id")
             info = TYPES.get(t) if t is not None else None
             name = info.name if info else ("i_frame" if t is None else f"unknown-{t}")
-            raw = fields.get("objects")
+            objs: list[Iec104Object] | None = fields.get("objects")
             span = values = None
-            if raw:
-                objs = [Iec104Object(**o) for o in raw]
-                fields["objects"] = objs
+            if objs:
                 ioas = [o.ioa for o in objs]
                 span = AddressRange(start=min(ioas), end=max(ioas))
                 vals = [o.value for o in objs]

@@ -27,7 +27,15 @@ from .constants import (
     type_name,
 )
 from .probe import DEFAULT_PORTS, header_plausible
-from .wire import ELEMENTS, TIMED, apci_type, parse_apdu, parse_header, parse_objects
+from .wire import (
+    ELEMENTS,
+    INVALID_TIME,
+    TIMED,
+    apci_type,
+    parse_apdu,
+    parse_header,
+    parse_objects,
+)
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -142,7 +150,8 @@ class Iec104Session:
 
     def _message(self, d: int, apdu: tuple[int, int, bytes], frame: int, ts_ns: int) -> None:
         c1, ctrl, asdu = apdu
-        from_client = self._is_client(d, c1, asdu)
+        client = self.client
+        from_client = d == client if client is not None else self._is_client(d, c1, asdu)
         kind = apci_type(c1)
         anomalies: list[str] = []
         fields: dict = {"apci_type": kind}
@@ -211,15 +220,19 @@ class Iec104Session:
                 fields["data"] = body.hex()
         else:
             fields["objects"] = objects
-            if t in TIMED and any(o["time"] is None for o in objects):
-                anomalies.append("invalid_time")
+            if t in TIMED:
+                bad = [o for o in objects if o.time == INVALID_TIME]
+                for o in bad:
+                    o.time = None
+                if bad:
+                    anomalies.append("invalid_time")
         if t < 45 or t == 70:
             if cot == REQ and objects and not from_client:  # the data a read command asked for
-                entry = self._answer_read(h["common_address"], objects[0]["ioa"])
+                entry = self._answer_read(h["common_address"], objects[0].ioa)
                 if entry is not None:
                     return (entry[0], entry[1]), None
             return None, None
-        ioa = objects[0]["ioa"] if objects else (body[0] | body[1] << 8 | body[2] << 16
+        ioa = objects[0].ioa if objects else (body[0] | body[1] << 8 | body[2] << 16
                                                  if len(body) >= 3 else -1)  # fmt: skip
         key = (t, h["common_address"], ioa)
         if from_client:
@@ -292,7 +305,11 @@ class Iec104Session:
             self.npending -= 1
         else:
             self.flooded = False
-        pending.setdefault(key, []).append([frame, ts_ns, False])
+        entries = pending.setdefault(key, [])
+        if entries and entries[0][2]:  # a new activation of the object: stop waiting for the
+            self.npending -= sum(1 for e in entries if e[2])  # older ones' terminations
+            entries[:] = [e for e in entries if not e[2]]
+        entries.append([frame, ts_ns, False])
         self.npending += 1
 
     def _expire(self, ts_ns: int, final: bool = False) -> None:

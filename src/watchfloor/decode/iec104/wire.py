@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from struct import Struct
 
+from ...schema import Iec104Object as Obj
 from .._contract import Malformed, NeedMoreData
 from .constants import (
     BCR_FLAGS,
@@ -31,7 +32,6 @@ from .constants import (
 
 # An APDU: (first control octet, control field as one little-endian int, ASDU bytes).
 Apdu = tuple[int, int, bytes]
-Obj = dict  # one information object: Iec104Object field names → values
 
 _U32 = Struct("<I")
 _I32 = Struct("<i")
@@ -39,6 +39,7 @@ _I16 = Struct("<h")
 _U16 = Struct("<H")
 _F32 = Struct("<f")
 _HH = Struct("<HH")
+_HEADER = Struct("<BBBBH")  # type, VSQ, COT, originator, common address
 
 
 def parse_apdu(buf: bytes, pos: int = 0) -> tuple[Apdu, int]:
@@ -69,6 +70,11 @@ def apci_type(c1: int) -> int:
 def parse_header(asdu: bytes) -> dict:
     """The ASDU header fields present in `asdu` (a cut-short ASDU gives the leading ones)."""
     n = len(asdu)
+    if n >= 6:
+        t, vsq, c, oa, ca = _HEADER.unpack_from(asdu)
+        return {"type_id": t, "sq": vsq > 127, "count": vsq & 0x7F, "cot": c & 0x3F,
+                "negative": bool(c & 0x40), "test": c > 127, "originator": oa,
+                "common_address": ca}  # fmt: skip
     h: dict = {}
     if n >= 1:
         h["type_id"] = asdu[0]
@@ -99,26 +105,26 @@ QPM = _flag_table(((0x40, "local_change"), (0x80, "not_in_operation")))
 COI_FLAGS = _flag_table(((0x80, "parameters_changed"),))
 DCS = ("not_permitted", "off", "on", "not_permitted")  # 101 §7.2.6.16
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+INVALID_TIME = ""  # marks a CP56Time2a whose fields are out of range; the session clears it
 
 
-def cp56(b: bytes, i: int) -> dict:
-    """CP56Time2a (101 §7.2.6.18) as RFC 3339: the clock as written, in UTC (the element carries
-    no zone; SU flags a local summer-time clock). Out-of-range fields (a year above 99 too)
-    give time None."""
+def cp56(b: bytes, i: int, o: Obj) -> Obj:
+    """CP56Time2a (101 §7.2.6.18) into `o`, as RFC 3339: the clock as written, in UTC (the
+    element carries no zone; SU flags a local summer-time clock). Out-of-range fields (a year
+    above 99 too) leave the time None."""
     ms = b[i] | b[i + 1] << 8
     mi, h, d, mo, y = b[i + 2] & 0x3F, b[i + 3] & 0x1F, b[i + 4] & 0x1F, b[i + 5] & 0x0F, b[i + 6] & 0x7F
-    out: dict = {}
     if ms < 60000 and mi < 60 and h < 24 and y < 100 and 1 <= mo <= 12 and (
             1 <= d <= _DAYS[mo - 1] and (d < 29 or mo != 2 or y % 4 == 0)):  # fmt: skip
         s, ms = divmod(ms, 1000)
-        out["time"] = f"{2000 + y}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{ms:03d}Z"
+        o.time = f"{2000 + y}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{ms:03d}Z"
     else:
-        out["time"] = None
+        o.time = INVALID_TIME
     if b[i + 2] & 0x80:
-        out["time_invalid"] = True
+        o.time_invalid = True
     if b[i + 3] & 0x80:
-        out["summer_time"] = True
-    return out
+        o.summer_time = True
+    return o
 
 
 def f32(b: bytes, i: int) -> float:
@@ -127,167 +133,167 @@ def f32(b: bytes, i: int) -> float:
     v = _F32.unpack_from(b, i)[0]
     raw = b[i : i + 4]
     try:
-        for p in (6, 7, 8):
+        for p in (7, 8):  # %g drops trailing zeros: 7 digits also finds shorter values
             s = float(f"{v:.{p}g}")
             if _F32.pack(s) == raw:
                 return s
-    except OverflowError:  # rounding up past the largest single
-        pass
-    return v
+        return float(f"{v:.9g}")  # 9 digits always identify a single
+    except (OverflowError, ValueError):  # past the largest single; NaN
+        return v
 
 
-def _siq(b: bytes, i: int) -> Obj:
+Decoder = Callable[[bytes, int, int], Obj]  # (bytes, offset, IOA) → the object
+Element = tuple[int, Decoder]  # (size in octets, decoder)
+
+
+def _siq(b: bytes, i: int, a: int) -> Obj:
     q = b[i]
-    return {"value": q & 1, "state": SPI[q & 1], "quality": SIQ[q]}
+    return Obj(ioa=a, value=q & 1, state=SPI[q & 1], quality=SIQ[q])
 
 
-def _diq(b: bytes, i: int) -> Obj:
+def _diq(b: bytes, i: int, a: int) -> Obj:
     q = b[i]
-    return {"value": q & 3, "state": DPI[q & 3], "quality": SIQ[q]}
+    return Obj(ioa=a, value=q & 3, state=DPI[q & 3], quality=SIQ[q])
 
 
-def _vti(b: bytes, i: int) -> Obj:
+def _vti(b: bytes, i: int, a: int) -> Obj:
     v = b[i] & 0x7F
-    return {"value": v - 128 if v & 0x40 else v, "transient": bool(b[i] & 0x80), "quality": QDS[b[i + 1]]}
+    return Obj(ioa=a, value=v - 128 if v & 0x40 else v, transient=bool(b[i] & 0x80),
+               quality=QDS[b[i + 1]])  # fmt: skip
 
 
-def _bsi(b: bytes, i: int) -> Obj:
-    return {"value": _U32.unpack_from(b, i)[0], "quality": QDS[b[i + 4]]}
+def _bsi(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=_U32.unpack_from(b, i)[0], quality=QDS[b[i + 4]])
 
 
-def _nva(b: bytes, i: int) -> Obj:
-    return {"float_value": _I16.unpack_from(b, i)[0] / 32768, "quality": QDS[b[i + 2]]}
+def _nva(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, float_value=_I16.unpack_from(b, i)[0] / 32768, quality=QDS[b[i + 2]])
 
 
-def _nva_bare(b: bytes, i: int) -> Obj:
-    return {"float_value": _I16.unpack_from(b, i)[0] / 32768}
+def _nva_bare(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, float_value=_I16.unpack_from(b, i)[0] / 32768)
 
 
-def _sva(b: bytes, i: int) -> Obj:
-    return {"value": _I16.unpack_from(b, i)[0], "quality": QDS[b[i + 2]]}
+def _sva(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=_I16.unpack_from(b, i)[0], quality=QDS[b[i + 2]])
 
 
-def _r32(b: bytes, i: int) -> Obj:
-    return {"float_value": f32(b, i), "quality": QDS[b[i + 4]]}
+def _r32(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, float_value=f32(b, i), quality=QDS[b[i + 4]])
 
 
-def _bcr(b: bytes, i: int) -> Obj:
+def _bcr(b: bytes, i: int, a: int) -> Obj:
     s = b[i + 4]
-    return {"value": _I32.unpack_from(b, i)[0], "sequence": s & 0x1F, "quality": BCR[s]}
+    return Obj(ioa=a, value=_I32.unpack_from(b, i)[0], sequence=s & 0x1F, quality=BCR[s])
 
 
-def _scd(b: bytes, i: int) -> Obj:
+def _scd(b: bytes, i: int, a: int) -> Obj:
     st, cd = _HH.unpack_from(b, i)
-    return {"value": st, "change": cd, "quality": QDS[b[i + 4]]}
+    return Obj(ioa=a, value=st, change=cd, quality=QDS[b[i + 4]])
 
 
-def _sep(b: bytes, i: int) -> Obj:
+def _sep(b: bytes, i: int, a: int) -> Obj:
     e = b[i]
-    return {"value": e & 3, "state": SEP_STATE[e & 3], "quality": QDP[e & 0xF8],
-            "elapsed_ms": _U16.unpack_from(b, i + 1)[0]}  # fmt: skip
+    return Obj(ioa=a, value=e & 3, state=SEP_STATE[e & 3], quality=QDP[e & 0xF8],
+               elapsed_ms=_U16.unpack_from(b, i + 1)[0])  # fmt: skip
 
 
-def _spe_oci(b: bytes, i: int) -> Obj:
-    return {"value": b[i], "quality": QDP[b[i + 1]], "elapsed_ms": _U16.unpack_from(b, i + 2)[0]}
+def _spe_oci(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=b[i], quality=QDP[b[i + 1]], elapsed_ms=_U16.unpack_from(b, i + 2)[0])
 
 
-def _command(states: tuple[str, ...], mask: int) -> Callable[[bytes, int], Obj]:
-    def element(b: bytes, i: int) -> Obj:
+def _command(states: tuple[str, ...], mask: int) -> Decoder:
+    def element(b: bytes, i: int, a: int) -> Obj:
         c = b[i]
-        return {"value": c & mask, "state": states[c & mask], "qualifier": (c >> 2) & 0x1F,
-                "select": bool(c & 0x80)}  # fmt: skip
+        return Obj(ioa=a, value=c & mask, state=states[c & mask], qualifier=(c >> 2) & 0x1F,
+                   select=bool(c & 0x80))  # fmt: skip
 
     return element
 
 
 def _qos(o: Obj, q: int) -> Obj:
-    o["qualifier"], o["select"] = q & 0x7F, bool(q & 0x80)
+    o.qualifier, o.select = q & 0x7F, bool(q & 0x80)
     return o
 
 
-def _sp_nva(b: bytes, i: int) -> Obj:
-    return _qos({"float_value": _I16.unpack_from(b, i)[0] / 32768}, b[i + 2])
+def _sp_nva(b: bytes, i: int, a: int) -> Obj:
+    return _qos(Obj(ioa=a, float_value=_I16.unpack_from(b, i)[0] / 32768), b[i + 2])
 
 
-def _sp_sva(b: bytes, i: int) -> Obj:
-    return _qos({"value": _I16.unpack_from(b, i)[0]}, b[i + 2])
+def _sp_sva(b: bytes, i: int, a: int) -> Obj:
+    return _qos(Obj(ioa=a, value=_I16.unpack_from(b, i)[0]), b[i + 2])
 
 
-def _sp_r32(b: bytes, i: int) -> Obj:
-    return _qos({"float_value": f32(b, i)}, b[i + 4])
+def _sp_r32(b: bytes, i: int, a: int) -> Obj:
+    return _qos(Obj(ioa=a, float_value=f32(b, i)), b[i + 4])
 
 
-def _bsi_cmd(b: bytes, i: int) -> Obj:
-    return {"value": _U32.unpack_from(b, i)[0]}
+def _bsi_cmd(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=_U32.unpack_from(b, i)[0])
 
 
-def _coi(b: bytes, i: int) -> Obj:
+def _coi(b: bytes, i: int, a: int) -> Obj:
     c = b[i] & 0x7F
-    return {"value": c, "state": COI.get(c, f"unknown-{c}"), "quality": COI_FLAGS[b[i]]}
+    return Obj(ioa=a, value=c, state=COI.get(c, f"unknown-{c}"), quality=COI_FLAGS[b[i]])
 
 
-def _qoi(b: bytes, i: int) -> Obj:
-    return {"value": b[i], "state": QOI.get(b[i], f"unknown-{b[i]}")}
+def _qoi(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=b[i], state=QOI.get(b[i], f"unknown-{b[i]}"))
 
 
-def _qcc(b: bytes, i: int) -> Obj:
-    return {"value": b[i] & 0x3F, "qualifier": b[i] >> 6, "state": QCC_FRZ[b[i] >> 6]}
+def _qcc(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=b[i] & 0x3F, qualifier=b[i] >> 6, state=QCC_FRZ[b[i] >> 6])
 
 
-def _qrp(b: bytes, i: int) -> Obj:
-    return {"value": b[i], "state": QRP.get(b[i], f"unknown-{b[i]}")}
+def _qrp(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=b[i], state=QRP.get(b[i], f"unknown-{b[i]}"))
 
 
-def _nothing(b: bytes, i: int) -> Obj:
-    return {}
+def _nothing(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a)
 
 
-def _time_only(b: bytes, i: int) -> Obj:
-    return cp56(b, i)
+def _time_only(b: bytes, i: int, a: int) -> Obj:
+    return cp56(b, i, Obj(ioa=a))
 
 
-def _u16(b: bytes, i: int) -> Obj:
-    return {"value": _U16.unpack_from(b, i)[0]}
+def _u16(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=_U16.unpack_from(b, i)[0])
 
 
-def _cp16(b: bytes, i: int) -> Obj:
-    return {"elapsed_ms": _U16.unpack_from(b, i)[0]}
+def _cp16(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, elapsed_ms=_U16.unpack_from(b, i)[0])
 
 
 def _qpm(o: Obj, q: int) -> Obj:
     k = q & 0x3F
-    o["qualifier"], o["state"], o["quality"] = k, KPA.get(k, f"unknown-{k}"), QPM[q]
+    o.qualifier, o.state, o.quality = k, KPA.get(k, f"unknown-{k}"), QPM[q]
     return o
 
 
-def _p_nva(b: bytes, i: int) -> Obj:
-    return _qpm({"float_value": _I16.unpack_from(b, i)[0] / 32768}, b[i + 2])
+def _p_nva(b: bytes, i: int, a: int) -> Obj:
+    return _qpm(Obj(ioa=a, float_value=_I16.unpack_from(b, i)[0] / 32768), b[i + 2])
 
 
-def _p_sva(b: bytes, i: int) -> Obj:
-    return _qpm({"value": _I16.unpack_from(b, i)[0]}, b[i + 2])
+def _p_sva(b: bytes, i: int, a: int) -> Obj:
+    return _qpm(Obj(ioa=a, value=_I16.unpack_from(b, i)[0]), b[i + 2])
 
 
-def _p_r32(b: bytes, i: int) -> Obj:
-    return _qpm({"float_value": f32(b, i)}, b[i + 4])
+def _p_r32(b: bytes, i: int, a: int) -> Obj:
+    return _qpm(Obj(ioa=a, float_value=f32(b, i)), b[i + 4])
 
 
-def _qpa(b: bytes, i: int) -> Obj:
-    return {"value": b[i]}
+def _qpa(b: bytes, i: int, a: int) -> Obj:
+    return Obj(ioa=a, value=b[i])
 
 
-def _timed(size: int, element: Callable[[bytes, int], Obj]) -> tuple[int, Callable[[bytes, int], Obj]]:
+def _timed(size: int, element: Decoder) -> Element:
     """The same element followed by a CP56Time2a."""
 
-    def timed(b: bytes, i: int) -> Obj:
-        o = element(b, i)
-        o.update(cp56(b, i + size))
-        return o
+    def timed(b: bytes, i: int, a: int) -> Obj:
+        return cp56(b, i + size, element(b, i, a))
 
     return size + 7, timed
-
-
-Element = tuple[int, Callable[[bytes, int], Obj]]  # (size in octets, decoder)
 
 _SCO, _DCO, _RCO = _command(SPI, 1), _command(DCS, 3), _command(RCS, 3)
 ELEMENTS: dict[int, Element] = {
@@ -308,24 +314,16 @@ TIMED = frozenset(t for t in ELEMENTS if 30 <= t <= 40 or 58 <= t <= 64 or t in 
 
 
 def parse_objects(type_id: int, sq: bool, count: int, body: bytes) -> list[Obj]:
-    """The information objects after the 6-octet header. Raises Malformed when the body does not
-    hold exactly `count` elements of the type's size; unknown types are the caller's to keep raw."""
+    """The information objects after the 6-octet header, as the event's structs. Raises Malformed
+    when the body does not hold exactly `count` elements of the type's size; unknown types are
+    the caller's to keep raw. A CP56Time2a out of range gives time INVALID_TIME."""
     size, element = ELEMENTS[type_id]
     n = len(body)
     want = 3 + count * size if sq else count * (3 + size)
     if n != want or not count:
         raise Malformed(f"{n} octets of information objects, {count} of type {type_id} need {want}")
-    out: list[Obj] = []
     if sq:
-        ioa = body[0] | body[1] << 8 | body[2] << 16
-        for k in range(count):
-            o = element(body, 3 + k * size)
-            o["ioa"] = ioa + k
-            out.append(o)
-    else:
-        step = 3 + size
-        for i in range(0, n, step):
-            o = element(body, i + 3)
-            o["ioa"] = body[i] | body[i + 1] << 8 | body[i + 2] << 16
-            out.append(o)
-    return out
+        first = body[0] | body[1] << 8 | body[2] << 16
+        return [element(body, 3 + k * size, first + k) for k in range(count)]
+    return [element(body, i + 3, body[i] | body[i + 1] << 8 | body[i + 2] << 16)
+            for i in range(0, n, 3 + size)]  # fmt: skip
