@@ -276,3 +276,28 @@ def test_information_elements(capture: Path) -> None:
     compared, bad = deep_compare(capture, events, T.server_ports(events, SPEC))
     print(f"{capture.name}: {compared} element values compared, {len(bad)} mismatches")
     assert not bad, "\n".join(bad[:30])
+
+
+# nDPI's expected output: which flows it classifies as IEC 60870-5-104 ----------------------------
+
+def _ndpi_flows(expected: Path) -> set[frozenset]:
+    import re
+
+    flows = set()
+    for line in expected.read_text(encoding="utf-8").splitlines():
+        m = re.search(r"TCP (\S+):(\d+) <-> (\S+):(\d+) \[proto: [\d.]+/([\w.]+)\]", line)
+        if m and "IEC60870" in m.group(5):
+            flows.add(frozenset({(m.group(1), int(m.group(2))), (m.group(3), int(m.group(4)))}))
+    return flows
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("capture", [p for p in C.corpus_params({"iec60870_104"})
+                                     if p.values[0] is None or Path(f"{p.values[0]}.ndpi-expected.out").is_file()])
+def test_flows_agree_with_ndpi(capture: Path) -> None:
+    """The flows we decode as IEC 104 are the flows nDPI classifies as IEC60870, and no others."""
+    theirs = _ndpi_flows(Path(f"{capture}.ndpi-expected.out"))
+    ours = {frozenset({(e["source"]["ip"], e["source"]["port"]), (e["destination"]["ip"], e["destination"]["port"])})
+            for e in T.protocol_events(T.run_decoder(capture), SPEC)}
+    print(f"{capture.name}: nDPI {len(theirs)} IEC60870 flows, ours {len(ours)}")
+    assert theirs and ours == theirs
