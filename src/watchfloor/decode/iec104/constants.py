@@ -113,7 +113,8 @@ COT_NAMES = {
     6: "activation", 7: "activation_con", 8: "deactivation", 9: "deactivation_con",
     10: "activation_term", 11: "return_remote", 12: "return_local", 13: "file_transfer",
     20: "interrogated_station", **{20 + g: f"interrogated_group_{g}" for g in range(1, 17)},
-    37: "requested_counter_general", **{37 + g: f"requested_counter_group_{g}" for g in range(1, 5)},
+    37: "requested_counter_general",
+    **{37 + g: f"requested_counter_group_{g}" for g in range(1, 5)},
     44: "unknown_type", 45: "unknown_cause", 46: "unknown_common_address", 47: "unknown_ioa",
 }  # fmt: skip
 REQ, ACT, ACTCON, DEACT, DEACTCON, ACTTERM = 5, 6, 7, 8, 9, 10

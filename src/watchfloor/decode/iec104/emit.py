@@ -60,9 +60,9 @@ class Emitter:
                 vals = [o.value for o in objs]
                 if None not in vals:
                     values = vals
-            action = OtAction(operation=info.operation if info else "other",  # type: ignore[arg-type]
-                              target=self._target(fields.get("common_address"), t),
-                              address=span, values=values)  # fmt: skip
+            op = info.operation if info else "other"
+            tg = self._target(fields.get("common_address"), t)
+            action = OtAction(operation=op, target=tg, address=span, values=values)  # type: ignore[arg-type]
             if request is not None:
                 fields["request_frame"], duration = request[0], ts_ns - request[1]
         else:

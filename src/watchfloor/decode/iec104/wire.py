@@ -113,7 +113,8 @@ def cp56(b: bytes, i: int, o: Obj) -> Obj:
     element carries no zone; SU flags a local summer-time clock). Out-of-range fields (a year
     above 99 too) leave the time None."""
     ms = b[i] | b[i + 1] << 8
-    mi, h, d, mo, y = b[i + 2] & 0x3F, b[i + 3] & 0x1F, b[i + 4] & 0x1F, b[i + 5] & 0x0F, b[i + 6] & 0x7F
+    mi, h, d = b[i + 2] & 0x3F, b[i + 3] & 0x1F, b[i + 4] & 0x1F
+    mo, y = b[i + 5] & 0x0F, b[i + 6] & 0x7F
     if ms < 60000 and mi < 60 and h < 24 and y < 100 and 1 <= mo <= 12 and (
             1 <= d <= _DAYS[mo - 1] and (d < 29 or mo != 2 or y % 4 == 0)):  # fmt: skip
         s, ms = divmod(ms, 1000)
