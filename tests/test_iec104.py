@@ -336,3 +336,41 @@ def test_event_ids_are_stable_and_unique() -> None:
     first, second = _events(path), _events(path)
     ids = [e.event.id for e in first]
     assert ids == [e.event.id for e in second] and len(set(ids)) == len(ids)
+
+
+def _session_codes(chunks: list) -> tuple[list[Event], list[str]]:  # type: ignore[type-arg]
+    """Feed (direction, bytes | Gap) chunks to one session; its events and anomaly codes."""
+    out: list[Event] = []
+    flow = _flow(out)
+    flow.initiator = 0  # the connection start was seen: N(S) starts at 0
+    session = Iec104Session(flow, out)
+    for n, (d, chunk) in enumerate(chunks):
+        if isinstance(chunk, Gap):
+            session.gap(d, chunk, n, n)
+        else:
+            session.feed(d, chunk, n, n)
+    return out, _anomalies(out)
+
+
+_SP = asdu(1, SPONT, 1, [io(1, iec.siq(1))])
+
+
+def test_sequence_numbers_gap_duplicate_and_wrap() -> None:
+    start = [(0, iec.u_frame("startdt_act")), (1, iec.u_frame("startdt_con"))]
+    sent = [(1, iec.i_frame(k, 0, _SP)) for k in (0, 1, 2, 5, 6, 1)]
+    _, codes = _session_codes(start + sent)
+    assert codes == ["sequence_gap", "sequence_duplicate"]  # 3 and 4 missing; 1 again
+    out: list[Event] = []
+    session = Iec104Session(_flow(out), out)  # mid-stream: learns N(S) from the first frame
+    for k in (32766, 32767, 0, 1):
+        session.feed(1, iec.i_frame(k, 0, _SP), k, k)
+    assert not _anomalies(out) and [e.ot.iec104.send_seq for e in out] == [32766, 32767, 0, 1]  # type: ignore[union-attr]
+
+
+def test_a_capture_gap_relearns_numbering_and_junk_is_skipped() -> None:
+    start = [(0, iec.u_frame("startdt_act")), (1, iec.u_frame("startdt_con"))]
+    events, codes = _session_codes(start + [
+        (1, iec.i_frame(0, 0, _SP)), (1, Gap(160, "lost")), (1, iec.i_frame(9, 0, _SP)),
+        (1, b"\x01\x02" + iec.i_frame(10, 0, _SP) + iec.s_frame(0)[:3]), (1, iec.s_frame(0)[3:])])
+    assert codes == ["stream_gap", "framing_lost"]
+    assert [e.ot.iec104.apci for e in events if e.ot and e.ot.iec104] == ["U", "U", "I", "I", "I", "S"]  # type: ignore[union-attr]
