@@ -128,19 +128,29 @@ def cp56(b: bytes, i: int, o: Obj) -> Obj:
     return o
 
 
+_SINGLES: dict[bytes, float] = {}  # a memo of f32, not state: values repeat (GI, cyclic data)
+
+
 def f32(b: bytes, i: int) -> float:
     """An IEEE 754 single as the shortest decimal that is the same single (12.34, not
     12.34000015258789): the value the sender wrote."""
-    v = _F32.unpack_from(b, i)[0]
     raw = b[i : i + 4]
-    try:
-        for p in (7, 8):  # %g drops trailing zeros: 7 digits also finds shorter values
-            s = float(f"{v:.{p}g}")
-            if _F32.pack(s) == raw:
-                return s
-        return float(f"{v:.9g}")  # 9 digits always identify a single
+    s = _SINGLES.get(raw)
+    if s is not None:
+        return s
+    v = _F32.unpack(raw)[0]
+    try:  # %g drops trailing zeros: 7 digits also finds shorter values; 9 always identify one
+        s = float("%.7g" % v)
+        if _F32.pack(s) != raw:
+            s = float("%.8g" % v)
+            if _F32.pack(s) != raw:
+                s = float("%.9g" % v)
     except (OverflowError, ValueError):  # past the largest single; NaN
         return v
+    if len(_SINGLES) >= 4096:
+        _SINGLES.clear()
+    _SINGLES[raw] = s
+    return s
 
 
 Decoder = Callable[[bytes, int, int], Obj]  # (bytes, offset, IOA) → the object
