@@ -374,3 +374,14 @@ def test_a_capture_gap_relearns_numbering_and_junk_is_skipped() -> None:
         (1, b"\x01\x02" + iec.i_frame(10, 0, _SP) + iec.s_frame(0)[:3]), (1, iec.s_frame(0)[3:])])
     assert codes == ["stream_gap", "framing_lost"]
     assert [e.ot.iec104.apci for e in events if e.ot and e.ot.iec104] == ["U", "U", "I", "I", "I", "S"]  # type: ignore[union-attr]
+
+
+def test_a_run_of_garbage_is_one_anomaly() -> None:
+    import random
+
+    junk = bytes(random.Random(3).getrandbits(8) for _ in range(20000))
+    events, codes = _session_codes([(0, iec.u_frame("startdt_act"))] + [(0, junk[k:k + 1000])
+                                                                       for k in range(0, 20000, 1000)])
+    messages = [e for e in events if e.ot and e.ot.iec104]
+    # whatever the garbage happens to frame is reported, but the lost framing only once per run
+    assert codes.count("framing_lost") <= len(messages)

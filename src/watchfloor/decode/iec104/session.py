@@ -60,6 +60,7 @@ class Iec104Session:
         self.started = False  # STARTDT confirmed (only judged when the connection start was seen)
         self.buf = [b"", b""]
         self.resync = [False, False]
+        self.garbled = [False, False]  # framing_lost reported, no good APDU since
         self.lost = [False, False]  # a gap in that side's stream since the flow began
         self.responses_lost_at = -1
         # (type, common address, first IOA) → [[frame, ts, confirmed], ...] oldest first
@@ -84,25 +85,31 @@ class Iec104Session:
             except NeedMoreData:
                 break
             except Malformed as e:
+                # Skipped as Wireshark does; one anomaly per run of bad octets.
                 if buf[pos] == START:  # a length below 4: the frame still spans 2 + length
-                    self._anomaly(d, ts_ns, "framing_lost", f"IEC 104 {e}; skipped")
-                    pos += 2 + buf[pos + 1]
-                    continue
-                nxt = buf.find(_START_BYTE, pos + 1)
-                self._anomaly(d, ts_ns, "framing_lost", f"{(nxt if nxt >= 0 else end) - pos} "
-                              "octets before the next start octet 0x68; skipped")  # fmt: skip
-                pos = nxt if nxt >= 0 else end
+                    skip, why = 2 + buf[pos + 1], f"IEC 104 {e}; skipped"
+                else:
+                    nxt = buf.find(_START_BYTE, pos + 1)
+                    skip = (nxt if nxt >= 0 else end) - pos
+                    why = f"{skip} octets before the next start octet 0x68; skipped"
+                if not self.garbled[d]:
+                    self.garbled[d] = True
+                    self._anomaly(d, ts_ns, "framing_lost", why)
+                pos += skip
                 continue
             pos += n
+            self.garbled[d] = False
             self._message(d, apdu, frame, ts_ns)
         self.buf[d] = buf[pos:] if pos < end else b""
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns)
 
     def _find_header(self, buf: bytes, start: int) -> int:
+        """The first plausible APCI (the caller keeps the last 5 octets when there is none: a
+        header may straddle the next segment)."""
         i = buf.find(_START_BYTE, start)
         while 0 <= i:
-            if header_plausible(buf, i) or (len(buf) - i < 6 and i > 0):
+            if header_plausible(buf, i):
                 return i
             i = buf.find(_START_BYTE, i + 1)
         return -1
