@@ -321,6 +321,7 @@ ELEMENTS: dict[int, Element] = {
     104: (2, _u16), 105: (1, _qrp), 106: (2, _cp16), 107: _timed(2, _u16),
     110: (3, _p_nva), 111: (3, _p_sva), 112: (5, _p_r32), 113: (1, _qpa),
 }  # fmt: skip
+_POINTS = {1: (1, SPI), 3: (3, DPI)}  # SIQ / DIQ elements: (value mask, state names)
 TIMED = frozenset(t for t in ELEMENTS if 30 <= t <= 40 or 58 <= t <= 64 or t in (103, 107))
 
 
@@ -333,6 +334,16 @@ def parse_objects(type_id: int, sq: bool, count: int, body: bytes) -> list[Obj]:
     want = 3 + count * size if sq else count * (3 + size)
     if n != want or not count:
         raise Malformed(f"{n} octets of information objects, {count} of type {type_id} need {want}")
+    points = _POINTS.get(type_id)
+    if points is not None:  # the bulk of interrogation replies, without a call per element
+        mask, names = points
+        if sq:
+            first = body[0] | body[1] << 8 | body[2] << 16
+            pairs = zip(range(first, first + count), body[3:])
+        else:
+            pairs = zip([body[i] | body[i + 1] << 8 | body[i + 2] << 16 for i in range(0, n, 4)],
+                        body[3::4])  # fmt: skip
+        return [Obj(ioa=a, value=q & mask, state=names[q & mask], quality=SIQ[q]) for a, q in pairs]
     if sq:
         first = body[0] | body[1] << 8 | body[2] << 16
         return [element(body, 3 + k * size, first + k) for k in range(count)]
