@@ -385,3 +385,16 @@ def test_a_run_of_garbage_is_one_anomaly() -> None:
     messages = [e for e in events if e.ot and e.ot.iec104]
     # whatever the garbage happens to frame is reported, but the lost framing only once per run
     assert codes.count("framing_lost") <= len(messages)
+
+
+def test_more_than_k_unacknowledged_frames(tmp_path: Path) -> None:
+    link = Link(w=None)  # a receiver that never acknowledges
+    records = link.start()
+    for k in range(14):
+        records += link.i(False, asdu(13, SPONT, 1, [io(700, iec.r32(k), iec.qds())]))
+    records += link.s(True)
+    records += link.i(False, asdu(13, SPONT, 1, [io(700, iec.r32(1), iec.qds())]))
+    write_pcap(tmp_path / "k.pcap", records)
+    msgs = _messages(_events(tmp_path / "k.pcap"))
+    flagged = [e.ot.iec104.send_seq for e in msgs if e.ot.anomalies]  # type: ignore[union-attr]
+    assert flagged == [12, 13]  # the 13th and 14th unacknowledged frames; none after the S frame

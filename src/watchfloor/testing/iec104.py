@@ -171,11 +171,15 @@ def byte(value: int) -> bytes:
 # -- a numbered link over TCP -----------------------------------------------------------------------
 class Link:
     """An IEC 104 connection: I frames get each side's N(S) and acknowledge the peer's frames
-    received so far, as stations do. `ns` may be overridden to make gaps and duplicates."""
+    received so far, as stations do. `ns` may be overridden to make gaps and duplicates. After
+    `w` I frames without a frame back, the receiver acknowledges them with an S frame (104 §5.5:
+    w = 8 by default, below k = 12); `w=None` never does."""
 
-    def __init__(self, conv: TcpConversation | None = None) -> None:
+    def __init__(self, conv: TcpConversation | None = None, w: int | None = 8) -> None:
         self.conv = conv if conv is not None else TcpConversation(DEFAULT_CLIENT, DEFAULT_SERVER)
         self.sent = [0, 0]  # next N(S): client, server
+        self.w = w
+        self.unacked = [0, 0]  # I frames of each side not acknowledged yet
 
     def _side(self, from_client: bool) -> int:
         return 0 if from_client else 1
@@ -185,9 +189,16 @@ class Link:
         k = self._side(from_client)
         n = self.sent[k] if ns is None else ns
         self.sent[k] = (n + 1) % 32768
-        return self.conv.send(from_client, i_frame(n, self.sent[1 - k], body), segment_sizes=segment_sizes)
+        self.unacked[1 - k] = 0
+        self.unacked[k] += 1
+        records = self.conv.send(from_client, i_frame(n, self.sent[1 - k], body),
+                                 segment_sizes=segment_sizes)  # fmt: skip
+        if self.w is not None and self.unacked[k] >= self.w:
+            records += self.s(not from_client)
+        return records
 
     def s(self, from_client: bool) -> list[Record]:
+        self.unacked[1 - self._side(from_client)] = 0
         return self.conv.send(from_client, s_frame(self.sent[1 - self._side(from_client)]))
 
     def u(self, from_client: bool, function: str) -> list[Record]:

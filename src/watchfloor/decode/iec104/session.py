@@ -46,6 +46,7 @@ MAX_PENDING = 256  # activations awaiting confirmation/termination
 UNCONFIRMED_NS = 15 * 10**9  # t1, the standard's default confirmation time-out
 TERMINATION_NS = 300 * 10**9  # a confirmed activation waits this long for its termination
 HALF = SEQ_MODULO // 2
+K = 12  # 104 §5.5: the default maximum of unacknowledged I frames a station may send
 _START_BYTE = bytes((START,))
 
 
@@ -57,6 +58,8 @@ class Iec104Session:
         self.seen_start = flow.initiator is not None  # the connection's first bytes are ours
         # next N(S) expected from each side (None: unknown, after a mid-stream start or a gap)
         self.next_ns: list[int | None] = [0, 0] if self.seen_start else [None, None]
+        # last N(R) each side's I frames got from the peer (None: not seen yet, or a gap since)
+        self.acked: list[int | None] = [0, 0] if self.seen_start else [None, None]
         self.started = False  # STARTDT confirmed (only judged when the connection start was seen)
         self.buf = [b"", b""]
         self.resync = [False, False]
@@ -119,6 +122,7 @@ class Iec104Session:
         if gap.cause == "late":
             return
         self.next_ns[d] = None  # I frames may be in the hole: numbering is relearnt
+        self.acked[1 - d] = None  # and acknowledgements of the peer's frames too
         self.lost[d] = True
         if d != self.client:
             self.responses_lost_at = ts_ns
@@ -166,6 +170,7 @@ class Iec104Session:
             ns, nr = (ctrl & 0xFFFF) >> 1, ctrl >> 17
             fields["apci"], fields["send_seq"], fields["recv_seq"] = "I", ns, nr
             self._sequence(d, ns, anomalies)
+            self._window(d, ns, anomalies)
             self._acknowledged(d, nr, anomalies)
             if ctrl & 0x10000:
                 anomalies.append("bad_control_field")
@@ -296,6 +301,14 @@ class Iec104Session:
         sent = self.next_ns[1 - d]
         if sent is not None and 0 < (nr - sent) % SEQ_MODULO < HALF:
             anomalies.append("ack_of_unsent")
+        self.acked[1 - d] = nr
+
+    def _window(self, d: int, ns: int, anomalies: list[str]) -> None:
+        """d may have at most k I frames unacknowledged (104 §5.5): one more is a violation
+        (or a k larger than the standard's default)."""
+        acked = self.acked[d]
+        if acked is not None and K < (ns - acked) % SEQ_MODULO + 1 < HALF:
+            anomalies.append("window_exceeded")
 
     def _remember(self, d: int, key: tuple[int, int, int], frame: int, ts_ns: int) -> None:
         pending = self.pending
