@@ -398,3 +398,20 @@ def test_more_than_k_unacknowledged_frames(tmp_path: Path) -> None:
     msgs = _messages(_events(tmp_path / "k.pcap"))
     flagged = [e.ot.iec104.send_seq for e in msgs if e.ot.anomalies]  # type: ignore[union-attr]
     assert flagged == [12, 13]  # the 13th and 14th unacknowledged frames; none after the S frame
+
+
+def test_answered_activations_free_their_place(tmp_path: Path) -> None:
+    """Many more answered commands than the pending limit, within one second: no flood."""
+    link = Link()
+    link.conv.step_ns = 1000
+    records = link.start()
+    for k in range(3 * MAX_PENDING):
+        obj = [io(k, iec.sco(1))]
+        records += link.i(True, asdu(45, ACT, 1, obj))
+        records += link.i(False, asdu(45, ACTCON, 1, obj, negative=k % 2 == 1))
+        if k % 2 == 0:
+            records += link.i(False, asdu(45, 10, 1, obj))
+    write_pcap(tmp_path / "many.pcap", records)
+    events = _events(tmp_path / "many.pcap")
+    assert not _anomalies(events)
+    assert sum(1 for e in events if e.event.outcome == "failure") == 3 * MAX_PENDING // 2

@@ -254,7 +254,7 @@ class Iec104Session:
         if cot not in CONFIRMATIONS and cot not in UNKNOWN_COTS and not (t == 102 and cot == REQ):
             return None, None
         outcome = "failure" if h["negative"] or cot in UNKNOWN_COTS else "success"
-        entry = self._match(key, cot == ACTTERM)
+        entry = self._match(key, cot == ACTTERM, outcome == "failure")
         if entry is None:
             if self.seen_start and not self.lost[1 - d] and cot != ACTTERM:
                 anomalies.append("confirmation_without_activation")
@@ -266,22 +266,26 @@ class Iec104Session:
             entries = self.pending.get(k)
             if entries:
                 e = entries.pop(0)
+                self.npending -= 1
                 if not entries:
                     del self.pending[k]
                 return e
         return None
 
-    def _match(self, key: tuple[int, int, int], termination: bool) -> list | None:
+    def _match(self, key: tuple[int, int, int], termination: bool, refused: bool) -> list | None:
         """The activation a confirmation (or termination) answers: the oldest one not yet
-        confirmed (confirmed, for a termination), also among broadcasts to every station."""
+        confirmed (confirmed, for a termination), also among broadcasts to every station. A
+        termination or a refusal ends it; a positive confirmation leaves it waiting for its
+        termination."""
         for k in (key, (key[0], 0xFFFF, key[2])):
             entries = self.pending.get(k)
             if not entries:
                 continue
             for i, e in enumerate(entries):
                 if e[2] == termination:
-                    if termination:
+                    if termination or refused:
                         del entries[i]
+                        self.npending -= 1
                     else:
                         e[2] = True
                     if not entries:
