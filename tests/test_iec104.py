@@ -329,6 +329,8 @@ def test_not_iec104_on_port_2404_is_not_labelled(tmp_path: Path) -> None:
     write_pcap(tmp_path / "http.pcap", records)
     assert not _messages(_events(tmp_path / "http.pcap"))
     assert probe(iec.u_frame("startdt_act"), False) and not probe(b"\x68\x04\x07\x00\x00\x01", False)
+    private = iec.i_frame(0, 0, asdu(200, SPONT, 1, [io(1, b"\x00")]))  # a vendor's private type
+    assert probe(private, True) and not probe(private, False)
 
 
 def test_event_ids_are_stable_and_unique() -> None:
