@@ -238,6 +238,8 @@ def deep_compare(capture: Path, events: list, ports: set[int]) -> tuple[int, lis
         if t is not None and t not in _IOA_TYPES:
             # a type whose objects one side does not decode: its IOAs are left out
             skip_ioa.add(frame)
+        if t is not None and t not in ELEMENTS:  # kept raw (unknown, CP24Time2a types of 101)
+            skip.add(frame)
         for o in iec.get("objects") or ():
             for n in names:
                 _, types, get = DEEP[n]

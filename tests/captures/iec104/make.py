@@ -109,6 +109,9 @@ def _control(link: Link) -> list:
     r += _exchange(link, 103, [io(0, t)], term=False, ca=0xFFFF)  # broadcast clock sync
     r += _exchange(link, 105, [io(0, byte(1))], term=False)
     r += _exchange(link, 107, [io(0, iec.cp16(0x1234), t)], term=False)
+    r += _exchange(link, 104, [io(0, iec.cp16(0x55AA))], term=False)  # 101 only: flagged on 104
+    r += _exchange(link, 106, [io(0, iec.cp16(250))], term=False)  # 101 only: flagged on 104
+    r += link.i(False, asdu(2, SPONT, CA, [io(100, iec.siq(1), b"\x10\x27\x05")]))  # CP24: 101 only
     r += _exchange(link, 110, [io(500, iec.nva(0.1), iec.qpm(1))], term=False)
     r += _exchange(link, 111, [io(600, iec.sva(10), iec.qpm(3))], term=False)
     r += _exchange(link, 112, [io(700, iec.r32(0.5), iec.qpm(1))], term=False)
@@ -208,7 +211,8 @@ CAPTURES = {
                               "(45-51, 58-64) with select then execute, deactivation, negative and "
                               "unknown-IOA confirmations; interrogation (station, group), counter "
                               "interrogation with freeze, read, broadcast clock sync, reset process, "
-                              "test with time, parameters 110-113, end of initialisation, test bit, "
+                              "test with and without time, delay acquisition, a CP24Time2a type, "
+                              "parameters 110-113, end of initialisation, test bit, "
                               "an unknown type, S frames, TESTFR, STOPDT, FIN"),
     "iec104_segmented_port_12404.pcap": (segmented_port_12404, "non-standard port 12404: an APDU split "
                                          "over three segments (1 + 5 + rest octets), seven APDUs in "
