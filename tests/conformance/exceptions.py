@@ -148,6 +148,21 @@ EXCEPTIONS: list[WiresharkException] = [
         ),
         expected={7: [(4, 1, 1), (5, 1, 1)]},
     ),
+    WiresharkException(
+        protocol="iec104",
+        capture="tests/captures/iec104/iec104_anomalies.pcap",
+        frames=(12,),
+        reason=(
+            "A complete I frame after an APDU of length 2. Frame 11 carries 68 02 01 00 (start, "
+            "APDU length 2: shorter than the 4-octet control field, so a frame of 4 octets with no "
+            "type); frame 12 carries 68 07 0e 00 00 00 0d 01 03: start, length 7, I format "
+            "N(S)=7 N(R)=0, and a 3-octet ASDU: type 13 (M_ME_NC_1), VSQ 1, COT 3 (no common "
+            "address: the ASDU is cut short). tshark 4.0 reassembles both segments into one "
+            "13-octet PDU, stops at the short APDU with 'APDU less than 4 bytes' (malformed) and "
+            "never dissects the I frame, so its type, type id and cause are missing."
+        ),
+        expected={12: [(0, 13, 3, None)]},
+    ),
 ]
 
 

@@ -23,6 +23,7 @@ tshark quirks handled here:
   responses), so the per-field lists of one frame cannot always be zipped by position. When the
   occurrence counts of a frame differ, that frame is re-read as PDML, where fields come in
   document order, and the records are rebuilt from that order (see :func:`_records_from_pdml`).
+  A field with no occurrence at all in the frame is simply None in every record.
 * tshark prints ``Running as user "root"...`` on stderr; only the exit status is trusted.
 * Port-based protocols on a non-standard port need a preference (``-o mbtcp.tcp.port:...``) or a
   decode-as (``-d tcp.port==N,dnp3``); ``ProtocolSpec.port_options`` builds them from the server
@@ -185,11 +186,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
     #             ("ot.dnp3.function_code", "dnp3.al.func")),
     #     port_options=decode_as("tcp.port", "dnp3", (20000,)), standard_ports=(20000,),
     #     require=("ot.dnp3.function_code",)),
-    # "iec104": ProtocolSpec(
-    #     name="iec104",
-    #     fields=(("ot.iec104.apci_type", "iec60870_104.type"), ("ot.iec104.type_id", "iec60870_asdu.typeid"),
-    #             ("ot.iec104.cot", "iec60870_asdu.causetx"), ("ot.iec104.common_address", "iec60870_asdu.addr")),
-    #     port_options=decode_as("tcp.port", "iec60870_104", (2404,)), standard_ports=(2404,)),
+    # S and U frames carry no ASDU: their records have None for the ASDU fields. A frame mixing
+    # them with I frames has ragged occurrence counts and is rebuilt from PDML (anchor: the type).
+    "iec104": ProtocolSpec(
+        name="iec104",
+        fields=(("ot.iec104.apci_type", "iec60870_104.type"), ("ot.iec104.type_id", "iec60870_asdu.typeid"),
+                ("ot.iec104.cot", "iec60870_asdu.causetx"), ("ot.iec104.common_address", "iec60870_asdu.addr")),
+        port_options=decode_as("tcp.port", "iec60870_104", (2404,)), standard_ports=(2404,)),
 }
 
 
@@ -377,12 +380,14 @@ def wireshark_records(
             if len(present) > 1:
                 ok = False  # several alternatives in one frame: order only known from PDML
             per_field.append(present[0] if present else [])
-        counts = {len(v) for v in per_field}
+        # Fields absent from the whole frame are absent from every record (e.g. the ASDU fields
+        # of a frame holding only IEC 104 S and U frames): zipping the others stays unambiguous.
+        counts = {len(v) for v in per_field} - {0}
         if not ok or len(counts) != 1:
             ragged.add(frame)
             continue
         n = counts.pop()
-        out[frame] = [tuple(normalize(v[k]) for v in per_field) for k in range(n)]
+        out[frame] = [tuple(normalize(v[k]) if v else None for v in per_field) for k in range(n)]
     if ragged:
         pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml",
                         "-j", " ".join(spec.ws_protocols), "-Y", _frame_filter(ragged)], timeout)

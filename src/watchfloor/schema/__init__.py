@@ -9,6 +9,8 @@ from .events import (
     Endpoint,
     Event,
     FileRecord,
+    Iec104,
+    Iec104Object,
     EventMeta,
     Modbus,
     Network,
@@ -26,7 +28,7 @@ from .events import (
 )
 
 __all__ = [
-    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
-    "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Related", "RuleRef", "Target", "Technique",
-    "Threat", "ThreatIndicator",
+    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event",
+    "EventMeta", "FileRecord", "Iec104", "Iec104Object", "Modbus", "Network", "Observer", "Ot", "OtAction",
+    "Pcap", "Related", "RuleRef", "Target", "Technique", "Threat", "ThreatIndicator",
 ]  # fmt: skip

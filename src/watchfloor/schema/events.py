@@ -129,6 +129,82 @@ class Modbus(_Record):
     request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
 
 
+class Iec104Object(_Record):
+    """One information object of an IEC 104 ASDU: its address and decoded element."""
+
+    ioa: Annotated[int, Meta(description="Information object address (3 octets).")]
+    value: Annotated[
+        int | None,
+        Meta(description="Integer element: point/command state, step position, scaled value, "
+                         "bitstring, counter, qualifier (interrogation, reset, init), test "
+                         "counter."),
+    ] = None  # fmt: skip
+    float_value: Annotated[
+        float | None, Meta(description="Normalised value (fraction of full scale) or IEEE float.")
+    ] = None
+    state: Annotated[
+        str | None, Meta(description="Name of the state/qualifier, e.g. on, intermediate, group_3.")
+    ] = None
+    quality: Annotated[
+        list[str] | None, Meta(description="Quality flags set (QDS/SIQ/DIQ/QDP/BCR), e.g. invalid.")
+    ] = None
+    transient: Annotated[bool | None, Meta(description="Step position in transient state.")] = None
+    sequence: Annotated[int | None, Meta(description="Integrated totals sequence number.")] = None
+    change: Annotated[
+        int | None, Meta(description="Packed single points: change detection bits.")
+    ] = None
+    select: Annotated[
+        bool | None, Meta(description="Command S/E bit: true = select, false = execute.")
+    ] = None
+    qualifier: Annotated[
+        int | None, Meta(description="Command QU, set-point QL, counter FRZ or parameter KPA.")
+    ] = None
+    elapsed_ms: Annotated[
+        int | None, Meta(description="CP16Time2a elapsed / relay time, ms.")
+    ] = None
+    time: Annotated[
+        str | None,
+        Meta(description="CP56Time2a as RFC 3339: the clock as written (no zone on the wire)."),
+    ] = None
+    time_invalid: Annotated[bool | None, Meta(description="CP56Time2a IV bit.")] = None
+    summer_time: Annotated[bool | None, Meta(description="CP56Time2a SU bit.")] = None
+
+
+class Iec104(_Record):
+    apci_type: Annotated[int, Meta(description="0 = I, 1 = S, 3 = U (as Wireshark).")]
+    apci: Literal["I", "S", "U"]
+    send_seq: Annotated[int | None, Meta(description="N(S) of an I frame.")] = None
+    recv_seq: Annotated[int | None, Meta(description="N(R) of an I or S frame.")] = None
+    u_function: Annotated[
+        str | None, Meta(description="U frame: startdt_act, testfr_con, ...")
+    ] = None
+    type_id: int | None = None
+    type_name: Annotated[
+        str | None, Meta(description="Mnemonic, e.g. M_SP_NA_1, or unknown-<n>.")
+    ] = None
+    sq: Annotated[
+        bool | None, Meta(description="VSQ SQ bit: one IOA, consecutive elements.")
+    ] = None
+    count: Annotated[int | None, Meta(description="VSQ number of objects / elements.")] = None
+    cot: Annotated[
+        int | None, Meta(description="Cause of transmission (6 bits, as Wireshark).")
+    ] = None
+    cot_name: str | None = None
+    negative: Annotated[bool | None, Meta(description="COT P/N bit: negative confirmation.")] = None
+    test: Annotated[bool | None, Meta(description="COT T bit: test ASDU.")] = None
+    originator: Annotated[int | None, Meta(description="Originator address.")] = None
+    common_address: Annotated[
+        int | None, Meta(description="Common address of ASDU (station).")
+    ] = None
+    objects: list[Iec104Object] | None = None
+    data: Annotated[
+        str | None, Meta(description="Undecoded ASDU bytes after the header, hex.")
+    ] = None
+    request_frame: Annotated[
+        int | None, Meta(description="Frame of the activation this confirmation answers.")
+    ] = None
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -137,6 +213,7 @@ class Ot(_Record):
         list[str] | None, Meta(description="Protocol anomaly codes (see decode/*/README.md).")
     ] = None
     modbus: Modbus | None = None
+    iec104: Iec104 | None = None
 
 
 class Asset(_Record):
