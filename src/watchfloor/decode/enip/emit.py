@@ -1,0 +1,166 @@
+"""EtherNet/IP and CIP frames → schema events: messages, I/O summaries, anomalies, identities."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ...capture.flows import Flow
+from ...schema import ANOMALY, Asset, Endpoint, Event, EventMeta, Network, Ot, OtAction, Target
+from ...schema.events import Cip, CipService, Enip, EnipIdentity, EnipIo
+from ...schema.time import rfc3339
+from .constants import (
+    CLASSES,
+    COMMANDS,
+    DEVICE_TYPES,
+    ENCAP_STATUS,
+    GENERAL_STATUS,
+    LOGIX_TYPES,
+    VENDORS,
+)
+
+DATASET = "ot.enip"
+_PROTOCOL_TYPE = ["protocol"]
+_ERROR_TYPE = ["error"]
+_CATEGORY = ["network"]
+# When one message carries several services, the event's operation is the weightiest of them.
+_WEIGHT = {op: i for i, op in enumerate(("other", "discovery", "diagnostic", "read", "session",
+                                        "config", "write", "control", "program", "firmware"))}  # fmt: skip
+_CIP_FIELDS = frozenset(Cip.__struct_fields__)
+
+
+def heavier(a: str, b: str) -> str:
+    return a if _WEIGHT[a] >= _WEIGHT[b] else b
+
+
+def _cip_struct(msg: dict[str, Any]) -> Cip:
+    fields = {k: v for k, v in msg.items() if k in _CIP_FIELDS}
+    if "class_id" in fields:
+        fields["class_name"] = CLASSES.get(fields["class_id"], f"unknown-{fields['class_id']}")
+    if "status" in fields:
+        fields["status_name"] = GENERAL_STATUS.get(fields["status"], f"unknown-{fields['status']}")
+    if "tag_type" in fields:
+        t = LOGIX_TYPES.get(fields["tag_type"])
+        fields["tag_type_name"] = t[0] if t else ("STRUCT" if fields["tag_type"] == 0x02A0
+                                                   else f"unknown-{fields['tag_type']}")  # fmt: skip
+    if "data" in fields:
+        fields["data"] = fields["data"].hex()
+    nested = msg.get("_flat")
+    if nested:
+        fields["services"] = [n["service"] for n, _ in nested]
+        fields["nested"] = [
+            CipService(service=n["service"], service_name=n["_name"], depth=depth,
+                       class_id=n.get("class_id"), instance_id=n.get("instance_id"),
+                       attribute_id=n.get("attribute_id"), symbol=n.get("symbol"),
+                       status=n.get("status"), extended_status=n.get("extended_status"),
+                       status_name=GENERAL_STATUS.get(n["status"], f"unknown-{n['status']}")
+                       if "status" in n else None)  # fmt: skip
+            for n, depth in nested
+        ]
+    return Cip(service_name=msg["_name"], **fields)
+
+
+def identity_struct(ident: dict[str, Any]) -> EnipIdentity:
+    return EnipIdentity(vendor=VENDORS.get(ident["vendor_id"]),
+                        device_type_name=DEVICE_TYPES.get(ident["device_type"]), **ident)  # fmt: skip
+
+
+class Emitter:
+    """Builds one flow's events; objects shared by every event of the flow are made once."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.net = Network(transport=flow.transport, protocol="enip",
+                           community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
+        self.targets: dict[str | None, Target] = {}
+
+    def _target(self, obj: str | None) -> Target:
+        t = self.targets.get(obj)
+        if t is None:
+            t = self.targets[obj] = Target(object=obj)
+        return t
+
+    def message(self, d: int, enip: dict[str, Any], cip: dict[str, Any] | None, is_request: bool,
+                ts_ns: int, duration: int | None, anomalies: list[str] | None) -> Event:  # fmt: skip
+        """One event per encapsulation message, with its CIP message (and nested services)."""
+        cmd = enip["command"]
+        name, op = COMMANDS.get(cmd) or (f"unknown-{cmd}", "other")
+        status = enip["status"]
+        outcome: Literal["success", "failure"] | None = None
+        if not is_request:
+            outcome = "success" if status == 0 else "failure"
+        action, cip_struct, target = name, None, None
+        if cip is not None:
+            action, op = cip["_name"], cip["_operation"]
+            cip_struct = _cip_struct(cip)
+            if cip.get("status") and not is_request:
+                outcome = "failure"
+            obj = ("tag" if "symbol" in cip else cip_struct.class_name)
+            target = self._target(obj)
+        identities = enip.get("identities")
+        return Event(
+            timestamp=rfc3339(ts_ns),
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
+                            action=action, dataset=DATASET, outcome=outcome,
+                            duration=duration),  # fmt: skip
+            source=self.flow.src(d),
+            destination=self.flow.dst(d),
+            network=self.net,
+            ot=Ot(
+                protocol="enip",
+                role="request" if is_request else "response",
+                action=OtAction(operation=op, target=target,  # type: ignore[arg-type]
+                                values=cip.get("values") if cip else None),  # fmt: skip
+                anomalies=anomalies,
+                enip=Enip(command=cmd, command_name=name, length=enip["length"],
+                          session_handle=enip["session"], status=status,
+                          status_name=ENCAP_STATUS.get(status, f"unknown-{status}"),
+                          sender_context=enip["context"].hex(), options=enip["options"],
+                          items=enip.get("items"), connection_id=enip.get("connection_id"),
+                          sequence=enip.get("sequence"),
+                          protocol_version=enip.get("protocol_version"),
+                          identities=[identity_struct(i) for i in identities] if identities else None,
+                          request_frame=enip.get("request_frame")),  # fmt: skip
+                cip=cip_struct,
+            ),
+        )
+
+    def io_summary(self, d: int, ts_ns: int, io: EnipIo) -> Event:
+        return Event(
+            timestamp=rfc3339(ts_ns),
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
+                            action="io_summary", dataset=DATASET),  # fmt: skip
+            source=self.flow.src(d),
+            destination=self.flow.dst(d),
+            network=self.net,
+            ot=Ot(protocol="enip", enip=Enip(io=io),
+                  anomalies=["io_sequence_gap"] if io.sequence_gaps else None),  # fmt: skip
+        )
+
+    def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
+        return Event(
+            timestamp=rfc3339(ts_ns),
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
+                            action=ANOMALY, dataset=DATASET),  # fmt: skip
+            message=text,
+            source=self.flow.src(d),
+            destination=self.flow.dst(d),
+            network=self.net,
+            ot=Ot(protocol="enip", anomalies=[code]),
+        )
+
+
+def identity(device: Endpoint, ts_ns: int, ident: dict[str, Any], action: str) -> Event:
+    """An identity (ListIdentity reply item, identity Get_Attributes_All) → asset observation.
+    The address is the sender's: a ListIdentity item's socket address is often 0.0.0.0 or the
+    device's private address behind NAT, so it stays in the message event only."""
+    vendor = VENDORS.get(ident["vendor_id"], f"vendor-{ident['vendor_id']}")
+    dtype = DEVICE_TYPES.get(ident["device_type"], f"device-type-{ident['device_type']}")
+    return Event(
+        timestamp=rfc3339(ts_ns),
+        event=EventMeta(id="", kind="asset", category=["host"], type=["info"], action=action,
+                        dataset=DATASET),  # fmt: skip
+        asset=Asset(ip=device.ip, mac=device.mac, vendor=vendor, product=ident["product_name"],
+                    product_code=str(ident["product_code"]), device_type=dtype,
+                    revision=ident["revision"], serial=ident["serial_number"]),  # fmt: skip
+        ot=Ot(protocol="enip"),
+    )
