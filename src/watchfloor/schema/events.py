@@ -193,6 +193,9 @@ class CipService(_Record):
     status: int | None = None
     status_name: str | None = None
     extended_status: list[int] | None = None
+    tag_type: int | None = None
+    elements: int | None = None
+    values: Annotated[list[int] | None, Meta(description="Logix integer tag values.")] = None
 
 
 class Cip(_Record):

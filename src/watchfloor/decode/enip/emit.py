@@ -15,6 +15,7 @@ from .constants import (
     ENCAP_STATUS,
     GENERAL_STATUS,
     LOGIX_TYPES,
+    UNCONNECTED_SEND,
     VENDORS,
 )
 
@@ -53,7 +54,8 @@ def _cip_struct(msg: dict[str, Any]) -> Cip:
                        attribute_id=n.get("attribute_id"), symbol=n.get("symbol"),
                        status=n.get("status"), extended_status=n.get("extended_status"),
                        status_name=GENERAL_STATUS.get(n["status"], f"unknown-{n['status']}")
-                       if "status" in n else None)  # fmt: skip
+                       if "status" in n else None, tag_type=n.get("tag_type"),
+                       elements=n.get("elements"), values=n.get("values"))  # fmt: skip
             for n, depth in nested
         ]
     return Cip(service_name=msg["_name"], **fields)
@@ -88,13 +90,24 @@ class Emitter:
         outcome: Literal["success", "failure"] | None = None
         if not is_request:
             outcome = "success" if status == 0 else "failure"
-        action, cip_struct, target = name, None, None
+        action, cip_struct, target, values = name, None, None, None
         if cip is not None:
             action, op = cip["_name"], cip["_operation"]
             cip_struct = _cip_struct(cip)
             if cip.get("status") and not is_request:
                 outcome = "failure"
-            obj = ("tag" if "symbol" in cip else cip_struct.class_name)
+            values = cip.get("values")
+            shown = cip
+            flat = cip.get("_flat")
+            if flat and cip["service"] == UNCONNECTED_SEND and "class_id" in cip:
+                shown = flat[0][0]  # what the routed request addresses
+                values = shown.get("values")
+            if "symbol" in shown:
+                obj = "tag"
+            elif "class_id" in shown:
+                obj = CLASSES.get(shown["class_id"], f"unknown-{shown['class_id']}")
+            else:
+                obj = None
             target = self._target(obj)
         identities = enip.get("identities")
         return Event(
@@ -108,8 +121,7 @@ class Emitter:
             ot=Ot(
                 protocol="enip",
                 role="request" if is_request else "response",
-                action=OtAction(operation=op, target=target,  # type: ignore[arg-type]
-                                values=cip.get("values") if cip else None),  # fmt: skip
+                action=OtAction(operation=op, target=target, values=values),  # type: ignore[arg-type]
                 anomalies=anomalies,
                 enip=Enip(command=cmd, command_name=name, length=enip["length"],
                           session_handle=enip["session"], status=status,
