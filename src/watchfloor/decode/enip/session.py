@@ -7,7 +7,7 @@ bounded; unanswered requests are reported once they age out or the flow ends.
 
 from __future__ import annotations
 
-from struct import Struct
+from struct import Struct, error as StructError
 from typing import TYPE_CHECKING, Any
 
 from ...schema.events import EnipIo
@@ -75,6 +75,7 @@ def _flatten(msg: Cip, req: Cip | None, depth: int, out: list[tuple[Cip, int]]) 
     for i, n in enumerate(msg.get("_nested") or ()):
         r = reqs[i] if reqs is not None and i < len(reqs) else None
         _name(n, r)
+        n["_req"] = r
         out.append((n, depth))
         _flatten(n, r, depth + 1, out)
 
@@ -90,6 +91,27 @@ def _name(msg: Cip, req: Cip | None) -> None:
                 msg[k] = req[k]
     msg["_name"], msg["_operation"] = service_info(msg["service"], ctx.get("class_id"),
                                                    "symbol" in ctx)  # fmt: skip
+
+
+def _reply_body(cip: Cip, req: Cip | None) -> bool:
+    """Decode a successful reply's data that only its request explains (Forward Open reply,
+    Logix tag values, identity attributes); False when the data does not fit."""
+    if req is None or cip.get("status") or "data" not in cip:
+        return True
+    body, sc, cls = cip["data"], cip["service"], req.get("class_id")
+    try:
+        if cls == CLASS_CONNECTION_MANAGER and sc in (FORWARD_OPEN, LARGE_FORWARD_OPEN):
+            forward_open_reply(body, cip)
+            del cip["data"]
+        elif sc in (0x4C, 0x52) and cip["_name"] in ("read_tag", "read_tag_fragmented"):
+            del cip["data"]
+            tag_reply(body, cip)
+        elif sc == 0x01 and cls == CLASS_IDENTITY and req.get("instance_id") == 1:
+            cip["_identity"] = identity(body)
+    except (Malformed, StructError, IndexError):
+        cip["data"] = body
+        return False
+    return True
 
 
 class EnipSession:
@@ -359,20 +381,11 @@ class EnipSession:
             if "_malformed" in n and "malformed_cip" not in anomalies:
                 anomalies.append("malformed_cip")
         cip["_operation"] = op
-        if is_request or req is None or cip.get("status") or "data" not in cip:
+        if is_request or req is None:
             return
-        body, sc, cls = cip["data"], cip["service"], req.get("class_id")
-        try:
-            if cls == CLASS_CONNECTION_MANAGER and sc in (FORWARD_OPEN, LARGE_FORWARD_OPEN):
-                forward_open_reply(body, cip)
-                del cip["data"]
-            elif sc in (0x4C, 0x52) and cip["_name"] in ("read_tag", "read_tag_fragmented"):
-                del cip["data"]
-                tag_reply(body, cip)
-            elif sc == 0x01 and cls == CLASS_IDENTITY and req.get("instance_id") == 1:
-                cip["_identity"] = identity(body)
-        except Exception:  # noqa: BLE001 - a reply body that does not fit is an anomaly
-            anomalies.append("malformed_cip")
+        if not _reply_body(cip, req) or not all(_reply_body(n, n.get("_req")) for n, _ in flat):
+            if "malformed_cip" not in anomalies:
+                anomalies.append("malformed_cip")
 
     def _remember(self, d: int, key: tuple, cip: Cip | None, frame: int, ts_ns: int) -> None:
         pending = self.pending

@@ -412,6 +412,7 @@ def _tag_type(body: bytes, msg: Cip) -> int:
 
 
 _INT_FORMATS = {1: "b", 2: "h", 4: "i", 8: "q"}
+_UNSIGNED = frozenset(("BOOL", "USINT", "UINT", "UDINT", "ULINT", "DWORD"))
 
 
 def _tag_values(raw: bytes, msg: Cip) -> None:
@@ -422,7 +423,7 @@ def _tag_values(raw: bytes, msg: Cip) -> None:
             msg["data"] = raw
         return
     code = _INT_FORMATS[t[1]]
-    if t[0][0] in "UD" or t[0] == "BOOL":  # unsigned (USINT, UINT, UDINT, ULINT, DWORD, BOOL)
+    if t[0] in _UNSIGNED:
         code = code.upper()
     msg["values"] = list(unpack_from(f"<{len(raw) // t[1]}{code}", raw))
 
