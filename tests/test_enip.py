@@ -97,6 +97,8 @@ def test_object_specific_services_depend_on_the_class() -> None:
     assert service_info(0x4C, 0x37, False) == ("initiate_download", "program")
     assert service_info(0x05, 1, False) == ("reset", "control")
     assert service_info(0x60, 0x99, False) == ("unknown-96", "other")
+    assert service_info(0x4D, 0xA1, False) == ("nvs_transfer", "firmware")  # Rockwell NVS
+    assert service_info(0x51, 0xA1, False) == ("unknown-81", "firmware")
 
 
 def test_multiple_service_packet_and_unconnected_send_nest() -> None:

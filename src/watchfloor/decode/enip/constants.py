@@ -61,7 +61,7 @@ CLASSES = {
     0x2A: "ac_dc_drive", 0x2B: "acknowledge_handler", 0x2C: "overload", 0x30: "s_device_supervisor",
     0x37: "file", 0x43: "time_sync", 0x44: "modbus", 0x47: "device_level_ring", 0x48: "qos",
     0x67: "pccc", 0x6B: "symbol", 0x6C: "template",
-    0xF4: "port", 0xF5: "tcpip_interface", 0xF6: "ethernet_link",
+    0xA1: "nvs", 0xF4: "port", 0xF5: "tcpip_interface", 0xF6: "ethernet_link",
 }  # fmt: skip
 
 
@@ -114,6 +114,11 @@ FILE_SERVICES = {  # Vol. 1 §5-42: file object transfers change what the device
     0x50: ("download_transfer", "program"),
     0x51: ("clear_file", "program"),
 }
+# Rockwell's vendor-specific non-volatile storage (NVS) object, class 0xA1: firmware updates
+# (Rockwell publication 1404-UM001, NVS object: Update 0x4B, Transfer 0x4D). Any other
+# object-specific service on it is still firmware work.
+CLASS_NVS = 0xA1
+NVS_SERVICES = {0x4B: ("nvs_update", "firmware"), 0x4D: ("nvs_transfer", "firmware")}
 PCCC_SERVICES = {0x4B: ("execute_pccc", "other"), 0x4C: ("execute_dh_plus", "other"),
                  0x4D: ("execute_local_pccc", "other")}  # fmt: skip
 # Logix 5000 tag services on symbol-addressed (or symbol class) requests (1756-PM020)

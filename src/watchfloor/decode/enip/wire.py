@@ -20,6 +20,7 @@ from .constants import (
     CLASS_CONNECTION_MANAGER,
     CLASS_FILE,
     CLASS_IDENTITY,
+    CLASS_NVS,
     CLASS_PCCC,
     CLASS_SYMBOL,
     COMMON_SERVICES,
@@ -32,6 +33,7 @@ from .constants import (
     LOGIX_SERVICES,
     LOGIX_TYPES,
     MULTIPLE_SERVICE_PACKET,
+    NVS_SERVICES,
     PCCC_SERVICES,
     READ_TAG,
     READ_TAG_FRAGMENTED,
@@ -251,6 +253,8 @@ def service_info(sc: int, class_id: int | None, symbolic: bool) -> tuple[str, st
         table = FILE_SERVICES
     elif class_id == CLASS_PCCC:
         table = PCCC_SERVICES
+    elif class_id == CLASS_NVS:
+        return NVS_SERVICES.get(sc) or (f"unknown-{sc}", "firmware")
     elif symbolic or class_id == CLASS_SYMBOL:
         table = LOGIX_SERVICES
     else:
