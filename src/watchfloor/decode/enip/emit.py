@@ -27,6 +27,7 @@ _CATEGORY = ["network"]
 _WEIGHT = {op: i for i, op in enumerate(("other", "discovery", "diagnostic", "read", "session",
                                         "config", "write", "control", "program", "firmware"))}  # fmt: skip
 _CIP_FIELDS = frozenset(Cip.__struct_fields__)
+_CONTEXTS = {bytes(8): "0000000000000000"}
 
 
 def heavier(a: str, b: str) -> str:
@@ -74,6 +75,7 @@ class Emitter:
         self.net = Network(transport=flow.transport, protocol="enip",
                            community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
         self.targets: dict[str | None, Target] = {}
+        self.commands: dict[int, tuple[str, OtAction]] = {}
 
     def _target(self, obj: str | None) -> Target:
         t = self.targets.get(obj)
@@ -81,57 +83,70 @@ class Emitter:
             t = self.targets[obj] = Target(object=obj)
         return t
 
-    def message(self, d: int, enip: dict[str, Any], cip: dict[str, Any] | None, is_request: bool,
-                ts_ns: int, duration: int | None, anomalies: list[str] | None) -> Event:  # fmt: skip
+    def cip_parts(self, cip: dict[str, Any]) -> tuple[Cip, str, OtAction]:
+        """What every event of one analysed CIP message shares: ot.cip, event.action and
+        ot.action (for an Unconnected Send, the routed request's target and values)."""
+        struct = _cip_struct(cip)
+        shown = cip
+        flat = cip.get("_flat")
+        if flat and cip["service"] == UNCONNECTED_SEND and "class_id" in cip:
+            shown = flat[0][0]  # what the routed request addresses
+        if "symbol" in shown:
+            obj: str | None = "tag"
+        elif "class_id" in shown:
+            obj = CLASSES.get(shown["class_id"], f"unknown-{shown['class_id']}")
+        else:
+            obj = None
+        action = OtAction(operation=cip["_operation"], target=self._target(obj) if obj else None,
+                          values=shown.get("values"))  # fmt: skip
+        return struct, cip["_name"], action
+
+    def _command_action(self, cmd: int) -> tuple[str, OtAction]:
+        got = self.commands.get(cmd)
+        if got is None:
+            name, op = COMMANDS.get(cmd) or (f"unknown-{cmd}", "other")
+            got = self.commands[cmd] = (name, OtAction(operation=op))  # type: ignore[arg-type]
+        return got
+
+    def message(self, d: int, cmd: int, length: int, session: int, status: int, context: bytes,
+                options: int, items: list[int] | None, connection_id: int | None,
+                sequence: int | None, protocol_version: int | None,
+                identities: list[dict[str, Any]] | None, request_frame: int | None, view: Any,
+                is_request: bool, ts_ns: int, duration: int | None,
+                anomalies: list[str] | None) -> Event:  # fmt: skip
         """One event per encapsulation message, with its CIP message (and nested services)."""
-        cmd = enip["command"]
-        name, op = COMMANDS.get(cmd) or (f"unknown-{cmd}", "other")
-        status = enip["status"]
+        name, ot_action = self._command_action(cmd)
         outcome: Literal["success", "failure"] | None = None
         if not is_request:
             outcome = "success" if status == 0 else "failure"
-        action, cip_struct, target, values = name, None, None, None
-        if cip is not None:
-            action, op = cip["_name"], cip["_operation"]
-            cip_struct = _cip_struct(cip)
-            if cip.get("status") and not is_request:
+        action, cip_struct = name, None
+        if view is not None:
+            cip_struct, action, ot_action = view.struct, view.action, view.ot_action
+            if not is_request and view.cip.get("status"):
                 outcome = "failure"
-            values = cip.get("values")
-            shown = cip
-            flat = cip.get("_flat")
-            if flat and cip["service"] == UNCONNECTED_SEND and "class_id" in cip:
-                shown = flat[0][0]  # what the routed request addresses
-                values = shown.get("values")
-            if "symbol" in shown:
-                obj = "tag"
-            elif "class_id" in shown:
-                obj = CLASSES.get(shown["class_id"], f"unknown-{shown['class_id']}")
-            else:
-                obj = None
-            target = self._target(obj)
-        identities = enip.get("identities")
+        ctx = _CONTEXTS.get(context)
+        if ctx is None:
+            ctx = context.hex()
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
                             action=action, dataset=DATASET, outcome=outcome,
                             duration=duration),  # fmt: skip
-            source=self.flow.src(d),
-            destination=self.flow.dst(d),
+            source=self.flow.ends[d],
+            destination=self.flow.ends[1 - d],
             network=self.net,
             ot=Ot(
                 protocol="enip",
                 role="request" if is_request else "response",
-                action=OtAction(operation=op, target=target, values=values),  # type: ignore[arg-type]
+                action=ot_action,
                 anomalies=anomalies,
-                enip=Enip(command=cmd, command_name=name, length=enip["length"],
-                          session_handle=enip["session"], status=status,
-                          status_name=ENCAP_STATUS.get(status, f"unknown-{status}"),
-                          sender_context=enip["context"].hex(), options=enip["options"],
-                          items=enip.get("items"), connection_id=enip.get("connection_id"),
-                          sequence=enip.get("sequence"),
-                          protocol_version=enip.get("protocol_version"),
+                enip=Enip(command=cmd, command_name=name, length=length, session_handle=session,
+                          status=status, status_name=ENCAP_STATUS.get(status) or f"unknown-{status}",
+                          sender_context=ctx, options=options, items=items,
+                          connection_id=connection_id, sequence=sequence,
+                          protocol_version=protocol_version,
                           identities=[identity_struct(i) for i in identities] if identities else None,
-                          request_frame=enip.get("request_frame")),  # fmt: skip
+                          request_frame=request_frame),  # fmt: skip
                 cip=cip_struct,
             ),
         )

@@ -8,9 +8,10 @@ bounded; unanswered requests are reported once they age out or the flow ends.
 from __future__ import annotations
 
 from struct import Struct, error as StructError
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ...schema.events import EnipIo
+from ...schema import OtAction
+from ...schema.events import Cip as CipStruct, EnipIo
 from ...schema.time import rfc3339
 from .._contract import Malformed, NeedMoreData
 from . import emit
@@ -61,12 +62,33 @@ MAX_PENDING = 500
 MAX_IO_CONNECTIONS = 256
 UNANSWERED_NS = 30 * 10**9
 IO_SUMMARY_NS = 60 * 10**9  # an I/O connection is summarised once a minute (and at the end)
+MAX_VIEWS, MAX_CACHED_BYTES = 1024, 512  # analysed CIP messages kept per flow, and their size
 _NO_REPLY = frozenset((0x0000, 0x0066))  # NOP and UnRegisterSession are never answered
 _DISCOVERY = frozenset((LIST_IDENTITY, LIST_SERVICES, LIST_INTERFACES))
 _BORROWED = ("class_id", "instance_id", "attribute_id", "symbol")
 _U32_2 = Struct("<II")
 _U32 = Struct("<I")
 _U16 = Struct("<H")
+# The usual CPF layouts, recognised without the general parser: interface handle 0 and timeout
+# are skipped; SendUnitData: 2 items, connected address (4) + connected data; SendRRData: 2 items,
+# null address (0) + unconnected data.
+_CONNECTED_HEAD = bytes.fromhex("0200" "a100" "0400")
+_CONNECTED = Struct("<IHHH")  # connection id, data item type, its length, sequence count
+_UNCONNECTED_HEAD = bytes.fromhex("0200" "0000" "0000" "b200")
+_CONNECTED_ITEMS = [ITEM_CONNECTED_ADDRESS, ITEM_CONNECTED_DATA]  # shared: events are read-only
+_UNCONNECTED_ITEMS = [0x0000, ITEM_UNCONNECTED_DATA]
+
+
+class View(NamedTuple):
+    """One CIP message analysed in its request's context."""
+
+    cip: Cip  # wire fields plus private keys (a pending request keeps it for its reply)
+    struct: CipStruct  # ot.cip
+    action: str  # event.action
+    ot_action: OtAction
+    anomalies: tuple[str, ...]
+    identity: dict[str, Any] | None  # identity Get_Attributes_All reply
+    req: View | None  # the request it was analysed with (cache check)
 
 
 def _flatten(msg: Cip, req: Cip | None, depth: int, out: list[tuple[Cip, int]]) -> None:
@@ -123,7 +145,8 @@ class EnipSession:
         self.buf = [b"", b""]
         self.resync = [False, False]
         self.requests_lost = False
-        self.pending: dict[tuple, tuple[int, int, Cip | None]] = {}  # key → frame, ts, request
+        self.pending: dict[tuple, tuple[int, int, View | None]] = {}  # key → frame, ts, request
+        self.views: dict[tuple[bytes, int], View] = {}
         self.flooded = False
         self.next_expiry = 0
         self.io: dict[tuple[int, int], list[Any]] = {}
@@ -274,9 +297,9 @@ class EnipSession:
         self.out.append(self.emitter.io_summary(d, ts_ns, io))
 
     # -- messages --------------------------------------------------------------------------
-    def _is_request(self, d: int, cmd: int, data: bytes, cip: Cip | None) -> bool:
-        if cip is not None:  # the CIP request/response bit is the protocol's own word
-            is_request = not cip["_response"]
+    def _is_request(self, d: int, cmd: int, data: bytes, raw: bytes | None) -> bool:
+        if raw is not None:  # the CIP request/response bit is the protocol's own word
+            is_request = not raw[0] & 0x80
             if self.client is None:
                 self.client = d if is_request else 1 - d
             return is_request
@@ -297,71 +320,105 @@ class EnipSession:
     def _message(self, d: int, encap: Encap, frame: int, ts_ns: int,
                  truncated: bool = False) -> None:  # fmt: skip
         cmd, session, status, context, options, data = encap
-        enip: dict[str, Any] = {"command": cmd, "length": len(data), "session": session,
-                                "status": status, "context": context, "options": options}  # fmt: skip
         anomalies: list[str] = []
-        cip: Cip | None = None
+        raw: bytes | None = None  # the CIP message
+        items = conn = seq = version = identities = None
         if truncated:
             anomalies.append("truncated")
-        elif cmd not in COMMANDS:
-            anomalies.append("unknown_command")
-        try:
-            if truncated:
-                pass
-            elif cmd in (SEND_RR_DATA, SEND_UNIT_DATA) and data:
-                if len(data) < 6:
-                    raise Malformed("interface handle and timeout truncated")
-                items = parse_cpf(data, 6)
-                enip["items"] = [t for t, _ in items]
-                for tid, body in items:
-                    if tid == ITEM_CONNECTED_ADDRESS and len(body) == 4:
-                        enip["connection_id"] = _U32.unpack(body)[0]
-                    elif tid == ITEM_SEQUENCED_ADDRESS and len(body) == 8:
-                        enip["connection_id"], enip["sequence"] = _U32_2.unpack(body)
-                    elif tid == ITEM_CONNECTED_DATA and len(body) >= 2 and cip is None:
-                        enip["sequence"] = _U16.unpack_from(body)[0]
-                        cip = parse_cip(body[2:])
-                    elif tid == ITEM_UNCONNECTED_DATA and cip is None:
-                        cip = parse_cip(body)
-            elif cmd == LIST_IDENTITY and data:
-                items = parse_cpf(data)
-                enip["items"] = [t for t, _ in items]
-                enip["identities"] = [list_identity(b) for t, b in items if t == ITEM_LIST_IDENTITY]
-            elif cmd in (LIST_SERVICES, LIST_INTERFACES) and data:
-                enip["items"] = [t for t, _ in parse_cpf(data)]
-            elif cmd == REGISTER_SESSION and len(data) >= 2:
-                enip["protocol_version"] = _U16.unpack_from(data)[0]
-        except Malformed:
-            anomalies.append("malformed_cpf")
-        if cip is not None and "_malformed" in cip:
-            anomalies.append("malformed_cip")
+        elif cmd == SEND_UNIT_DATA and data[6:12] == _CONNECTED_HEAD:  # the common layout
+            conn, tid, n, seq = _CONNECTED.unpack_from(data, 12)
+            if tid == ITEM_CONNECTED_DATA and n == len(data) - 20 and n >= 4:
+                items, raw = _CONNECTED_ITEMS, data[22:]
+            else:
+                conn = seq = None
+        elif cmd == SEND_RR_DATA and data[6:14] == _UNCONNECTED_HEAD:
+            if _U16.unpack_from(data, 14)[0] == len(data) - 16 >= 2:
+                items, raw = _UNCONNECTED_ITEMS, data[16:]
+        if items is None and not truncated:
+            if cmd not in COMMANDS:
+                anomalies.append("unknown_command")
+            try:
+                if cmd in (SEND_RR_DATA, SEND_UNIT_DATA) and data:
+                    if len(data) < 6:
+                        raise Malformed("interface handle and timeout truncated")
+                    cpf = parse_cpf(data, 6)
+                    items = [t for t, _ in cpf]
+                    for tid, body in cpf:
+                        if tid == ITEM_CONNECTED_ADDRESS and len(body) == 4:
+                            conn = _U32.unpack(body)[0]
+                        elif tid == ITEM_SEQUENCED_ADDRESS and len(body) == 8:
+                            conn, seq = _U32_2.unpack(body)
+                        elif tid == ITEM_CONNECTED_DATA and len(body) >= 2 and raw is None:
+                            seq = _U16.unpack_from(body)[0]
+                            raw = body[2:]
+                        elif tid == ITEM_UNCONNECTED_DATA and raw is None:
+                            raw = body
+                    if raw is not None and len(raw) < 2:
+                        raw = None
+                        raise Malformed("CIP message shorter than 2 bytes")
+                elif cmd == LIST_IDENTITY and data:
+                    cpf = parse_cpf(data)
+                    items = [t for t, _ in cpf]
+                    identities = [list_identity(b) for t, b in cpf if t == ITEM_LIST_IDENTITY]
+                elif cmd in (LIST_SERVICES, LIST_INTERFACES) and data:
+                    items = [t for t, _ in parse_cpf(data)]
+                elif cmd == REGISTER_SESSION and len(data) >= 2:
+                    version = _U16.unpack_from(data)[0]
+            except Malformed:
+                anomalies.append("malformed_cpf")
         if options:
             anomalies.append("nonzero_options")
-        is_request = self._is_request(d, cmd, data, cip)
-        key: tuple = (cmd, enip.get("sequence")) if cmd == SEND_UNIT_DATA else (cmd, context)
-        duration = None
-        req: Cip | None = None
+        is_request = self._is_request(d, cmd, data, raw)
+        key = (cmd, seq) if cmd == SEND_UNIT_DATA else (cmd, context)
+        duration = request_frame = None
+        req: View | None = None
+        view: View | None = None
         if is_request:
+            if raw is not None:
+                view = self._view(raw, None, True)
             if cmd not in _NO_REPLY:
-                self._remember(d, key, cip, frame, ts_ns)
+                self._remember(d, key, view, frame, ts_ns)
         else:
             pend = self.pending.pop(key, None)
             if pend is not None:
                 self.requests_lost = False
-                enip["request_frame"], duration, req = pend[0], ts_ns - pend[1], pend[2]
+                request_frame, duration, req = pend[0], ts_ns - pend[1], pend[2]
             elif not self.datagrams:  # discovery replies come back on other UDP flows
                 anomalies.append("request_not_captured" if self.requests_lost
                                  else "response_without_request")  # fmt: skip
-        if cip is not None:
-            self._cip_context(cip, req, is_request, anomalies)
+            if raw is not None:
+                view = self._view(raw, req, False)
+        if view is not None and view.anomalies:
+            anomalies += view.anomalies
         out = self.out
-        out.append(self.emitter.message(d, enip, cip, is_request, ts_ns, duration,
-                                        anomalies or None))  # fmt: skip
-        src = self.flow.src(d)
-        for ident in enip.get("identities") or ():
-            out.append(emit.identity(src, ts_ns, ident, "list_identity"))
-        if cip is not None and "_identity" in cip:
-            out.append(emit.identity(src, ts_ns, cip["_identity"], "identity_attributes"))
+        out.append(self.emitter.message(
+            d, cmd, len(data), session, status, context, options, items, conn, seq, version,
+            identities, request_frame, view, is_request, ts_ns, duration, anomalies or None))
+        if identities or (view is not None and view.identity is not None):
+            src = self.flow.src(d)
+            for ident in identities or ():
+                out.append(emit.identity(src, ts_ns, ident, "list_identity"))
+            if view is not None and view.identity is not None:
+                out.append(emit.identity(src, ts_ns, view.identity, "identity_attributes"))
+
+    def _view(self, raw: bytes, req: View | None, is_request: bool) -> View:
+        """The analysis of one CIP message in its request's context, cached: cyclic polling
+        repeats the same bytes, and events share the (read-only) parts built from them."""
+        cache = self.views
+        key = (raw, id(req))
+        view = cache.get(key)
+        if view is not None and view.req is req:
+            return view
+        cip = parse_cip(raw)
+        anomalies: list[str] = ["malformed_cip"] if "_malformed" in cip else []
+        self._cip_context(cip, req.cip if req is not None else None, is_request, anomalies)
+        struct, action, ot_action = self.emitter.cip_parts(cip)
+        view = View(cip, struct, action, ot_action, tuple(anomalies), cip.get("_identity"), req)
+        if len(raw) <= MAX_CACHED_BYTES:
+            if len(cache) >= MAX_VIEWS:
+                cache.clear()
+            cache[key] = view
+        return view
 
     def _cip_context(self, cip: Cip, req: Cip | None, is_request: bool,
                      anomalies: list[str]) -> None:  # fmt: skip
@@ -387,7 +444,7 @@ class EnipSession:
             if "malformed_cip" not in anomalies:
                 anomalies.append("malformed_cip")
 
-    def _remember(self, d: int, key: tuple, cip: Cip | None, frame: int, ts_ns: int) -> None:
+    def _remember(self, d: int, key: tuple, view: View | None, frame: int, ts_ns: int) -> None:
         pending = self.pending
         pending.pop(key, None)
         if len(pending) >= MAX_PENDING:
@@ -398,7 +455,7 @@ class EnipSession:
             del pending[next(iter(pending))]
         else:
             self.flooded = False
-        pending[key] = (frame, ts_ns, cip)
+        pending[key] = (frame, ts_ns, view)
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
