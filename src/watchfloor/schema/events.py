@@ -185,7 +185,7 @@ class CipService(_Record):
 
     service: int
     service_name: str
-    depth: Annotated[int, Meta(description="1 = directly inside the outer service.")] = 1
+    depth: Annotated[int, Meta(description="1 = directly inside the outer service.")]
     class_id: int | None = None
     instance_id: int | None = None
     attribute_id: int | None = None
