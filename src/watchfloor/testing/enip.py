@@ -84,7 +84,7 @@ def symbol_path(tag: str) -> bytes:
         raw = name.encode()
         out += bytes((0x91, len(raw))) + raw + bytes(len(raw) & 1)
         for i in (index.rstrip("]").split(",") if index else ()):
-            out += _logical(2, int(i)) if int(i) < 0x100 else bytes((0x29, 0)) + struct.pack("<H", int(i))
+            out += _logical(2, int(i))
     return out
 
 
@@ -176,8 +176,10 @@ def list_identity_reply(ip: str, identity: bytes, *, port: int = 44818) -> bytes
     return encap(LIST_IDENTITY, cpf([(0x000C, item)]))
 
 
-def io_datagram(connection_id: int, sequence: int, data: bytes, *, cip_sequence: int | None = None) -> bytes:
-    """Class 0/1 implicit I/O: sequenced address item, connected data (class 1 adds a 16-bit count)."""
+def io_datagram(connection_id: int, sequence: int, data: bytes, *,
+                cip_sequence: int | None = None) -> bytes:  # fmt: skip
+    """Class 0/1 implicit I/O: sequenced address item, connected data (class 1 adds a 16-bit
+    sequence count)."""
     payload = data if cip_sequence is None else struct.pack("<H", cip_sequence) + data
     return cpf([(0x8002, struct.pack("<II", connection_id, sequence)), (0x00B1, payload)])
 

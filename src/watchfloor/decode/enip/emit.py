@@ -24,8 +24,9 @@ _PROTOCOL_TYPE = ["protocol"]
 _ERROR_TYPE = ["error"]
 _CATEGORY = ["network"]
 # When one message carries several services, the event's operation is the weightiest of them.
-_WEIGHT = {op: i for i, op in enumerate(("other", "discovery", "diagnostic", "read", "session",
-                                        "config", "write", "control", "program", "firmware"))}  # fmt: skip
+_WEIGHT = {op: i for i, op in enumerate((
+    "other", "discovery", "diagnostic", "read", "session", "config", "write", "control", "program",
+    "firmware"))}  # fmt: skip
 _CIP_FIELDS = frozenset(Cip.__struct_fields__)
 _CONTEXTS = {bytes(8): "0000000000000000"}
 
@@ -42,8 +43,8 @@ def _cip_struct(msg: dict[str, Any]) -> Cip:
         fields["status_name"] = GENERAL_STATUS.get(fields["status"], f"unknown-{fields['status']}")
     if "tag_type" in fields:
         t = LOGIX_TYPES.get(fields["tag_type"])
-        fields["tag_type_name"] = t[0] if t else ("STRUCT" if fields["tag_type"] == 0x02A0
-                                                   else f"unknown-{fields['tag_type']}")  # fmt: skip
+        unknown = "STRUCT" if fields["tag_type"] == 0x02A0 else f"unknown-{fields['tag_type']}"
+        fields["tag_type_name"] = t[0] if t else unknown
     if "data" in fields:
         fields["data"] = fields["data"].hex()
     nested = msg.get("_flat")
@@ -64,7 +65,8 @@ def _cip_struct(msg: dict[str, Any]) -> Cip:
 
 def identity_struct(ident: dict[str, Any]) -> EnipIdentity:
     return EnipIdentity(vendor=VENDORS.get(ident["vendor_id"]),
-                        device_type_name=DEVICE_TYPES.get(ident["device_type"]), **ident)  # fmt: skip
+                        device_type_name=DEVICE_TYPES.get(ident["device_type"]),
+                        **ident)  # fmt: skip
 
 
 class Emitter:
@@ -141,11 +143,13 @@ class Emitter:
                 action=ot_action,
                 anomalies=anomalies,
                 enip=Enip(command=cmd, command_name=name, length=length, session_handle=session,
-                          status=status, status_name=ENCAP_STATUS.get(status) or f"unknown-{status}",
+                          status=status,
+                          status_name=ENCAP_STATUS.get(status) or f"unknown-{status}",
                           sender_context=ctx, options=options, items=items,
                           connection_id=connection_id, sequence=sequence,
                           protocol_version=protocol_version,
-                          identities=[identity_struct(i) for i in identities] if identities else None,
+                          identities=[identity_struct(i) for i in identities]
+                          if identities else None,
                           request_frame=request_frame),  # fmt: skip
                 cip=cip_struct,
             ),

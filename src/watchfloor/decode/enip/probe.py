@@ -55,7 +55,9 @@ def probe(data: bytes, on_default_port: bool = False) -> bool:
         return True
     pos = 0
     while pos < len(data):
-        if not header_plausible(data, pos, on_default_port) or (data[pos] == 0 and not on_default_port):
+        if not header_plausible(data, pos, on_default_port):
+            return False
+        if data[pos] == 0 and not on_default_port:
             return False  # NOP (command 0) off the EtherNet/IP port: zero bytes are no evidence
         try:
             (cmd, _, _, _, _, body), n = parse_encap(data, pos)

@@ -250,7 +250,8 @@ class EnipSession:
         self._expire(ts_ns, -1)
 
     # -- class 0/1 I/O -----------------------------------------------------------------------
-    def _io(self, d: int, items: list[tuple[int, bytes]], size: int, frame: int, ts_ns: int) -> None:
+    def _io(self, d: int, items: list[tuple[int, bytes]], size: int, frame: int,
+            ts_ns: int) -> None:  # fmt: skip
         conn = seq = None
         tid, addr = items[0]
         if tid == ITEM_SEQUENCED_ADDRESS and len(addr) == 8:

@@ -154,7 +154,8 @@ def parse_path(path: bytes, fields: Cip) -> None:
                     port = _U16.unpack_from(path, at)[0]
                     at += 2
                 at += size + (size & 1)
-                link_text = link.decode("latin-1") if all(32 < b < 127 for b in link) else link.hex()
+                printable = all(32 < b < 127 for b in link)  # an IP address as text, usually
+                link_text = link.decode("latin-1") if printable else link.hex()
             else:
                 if port == 15:
                     port = _U16.unpack_from(path, at)[0]
@@ -403,7 +404,8 @@ def forward_open_reply(body: bytes, msg: Cip) -> None:
     """A successful Forward Open reply (known only from the paired request's service)."""
     ot_id, to_id, serial, vendor, orig, ot_api, to_api = _FORWARD_OPEN_REPLY.unpack_from(body)
     msg.update(o_t_connection_id=ot_id, t_o_connection_id=to_id, connection_serial=serial,
-               originator_vendor=vendor, originator_serial=orig, o_t_rpi=ot_api, t_o_rpi=to_api)  # fmt: skip
+               originator_vendor=vendor, originator_serial=orig, o_t_rpi=ot_api,
+               t_o_rpi=to_api)  # fmt: skip
 
 
 def _tag_type(body: bytes, msg: Cip) -> int:
