@@ -1,4 +1,4 @@
-"""EtherNet/IP deeper fields against a peer decoder: the ICSNPP (cisagov/icsnpp-enip) Zeek
+"""EtherNet/IP deeper fields against peer decoders: the ICSNPP (cisagov/icsnpp-enip) Zeek
 baselines shipped next to two corpus captures (``*.zeek-baseline/*/{enip,cip,cip_identity,
 cip_io}.log``). The logs carry no ``#fields`` header, so columns are taken by position (the
 icsnpp-enip log layouts: the 11 connection columns, then the record's own fields).
@@ -9,6 +9,7 @@ Compared, as multisets (Zeek logs a connection's records in its own order):
                    -- every CIP service, the nested ones of Multiple Service Packets included;
   cip_identity.log vendor, device type, product code, revision, status, serial, name, state;
   cip_io.log       per connection id: packets and the first sequence number.
+and Suricata's suricata-verify eve checks that concern decoded fields (identity, MSP requests).
 """
 from __future__ import annotations
 
@@ -135,3 +136,35 @@ def test_cip_io_log(case) -> None:
             ours_first.setdefault(io["connection_id"], io["first_sequence"])
     assert ours_packets == packets
     assert ours_first == first
+
+
+# -- Suricata (suricata-verify expected eve checks shipped next to two corpus captures) ----------
+SURICATA = T.CORPUS / "pcaps" / "OISF__suricata-verify" / "tests" / "enip-alert" / "enip_test1.pcap"
+
+
+def test_suricata_identity_check() -> None:
+    """enip-log-identity: one ListIdentity exchange, success, identity revision 4.3, product
+    1756-ENBT/A, vendor Rockwell Automation/Allen-Bradley; enip-stats-udp: one TCP flow."""
+    if not SURICATA.exists():
+        pytest.skip(f"{SURICATA} not in the corpus")
+    events = _messages(T.run_decoder(SURICATA))
+    replies = [e for e in events if e["ot"]["role"] == "response"
+               and e["ot"]["enip"]["command_name"] == "list_identity"]
+    assert len(replies) == 1 and replies[0]["ot"]["enip"]["status_name"] == "success"
+    ident, = replies[0]["ot"]["enip"]["identities"]
+    assert tuple(map(int, ident["revision"].split("."))) == (4, 3)
+    assert (ident["product_name"], ident["vendor"]) == ("1756-ENBT/A", "Rockwell Automation/Allen-Bradley")
+    assert {(e["network"]["transport"], e["network"]["community_id"]) for e in events} == {
+        ("tcp", events[0]["network"]["community_id"])}
+
+
+def test_suricata_multiple_service_packet_check() -> None:
+    """enip-frames: 41 Multiple Service Packet requests to class 2 (Message Router) instance 1."""
+    cap = TRACES / "enip_cip_example.pcap"
+    if not cap.exists():
+        pytest.skip(f"{cap} not in the corpus")
+    msp = [e for e in _messages(T.run_decoder(cap)) if e["ot"]["role"] == "request"
+           and e["ot"].get("cip", {}).get("service_name") == "multiple_service_packet"]
+    assert len(msp) == 41
+    assert {(e["ot"]["cip"]["class_id"], e["ot"]["cip"]["instance_id"], e["ot"]["cip"]["class_name"])
+            for e in msp} == {(2, 1, "message_router")}
