@@ -114,6 +114,27 @@ def test_multiple_service_packet_and_unconnected_send_nest() -> None:
     assert "_malformed" in parse_cip(bytes(bad))
 
 
+def test_execute_pccc_function_gives_the_operation(tmp_path: Path) -> None:
+    requestor = bytes((7,)) + struct.pack("<HI", 0x4D, 0x3D2B31E0)
+    conv = TcpConversation(server=("192.0.2.2", 44818, "02:00:00:00:00:02"))
+    records = conv.handshake()
+    for n, (cmd, fnc, op) in enumerate([(0x0F, 0x80, "control"), (0x0F, 0xAB, "write"),
+                                        (0x06, 0x03, "diagnostic"), (0x0F, 0xA2, "read")]):
+        req = E.cip_request(0x4B, E.class_path(0x67, 1), requestor + bytes((cmd, 0)) +
+                            struct.pack("<H", n) + bytes((fnc, 1, 2)))  # fmt: skip
+        rep = E.cip_response(0x4B, 0, requestor + bytes((cmd | 0x40, 0)) + struct.pack("<H", n))
+        records += E.exchange(conv, E.send_rr_data(req, context=struct.pack("<Q", n)),
+                              E.send_rr_data(rep, context=struct.pack("<Q", n)))  # fmt: skip
+    write_pcap(tmp_path / "pccc.pcap", records)
+    msgs = _messages(_events(tmp_path / "pccc.pcap"))
+    got = [(e.ot.role, e.ot.cip.pccc_command, e.ot.cip.pccc_function, e.ot.action.operation)  # type: ignore[union-attr]
+           for e in msgs]
+    assert got[:2] == [("request", 0x0F, 0x80, "control"), ("response", 0x4F, 0x80, "control")]
+    assert [g[3] for g in got[2::2]] == ["write", "diagnostic", "read"]
+    assert msgs[0].ot.cip.pccc_function_name == "change_mode" and msgs[0].ot.cip.data == "0102"  # type: ignore[union-attr]
+    assert msgs[1].ot.cip.pccc_status == 0 and not any(e.ot.anomalies for e in msgs)  # type: ignore[union-attr]
+
+
 def test_forward_open_fields() -> None:
     cip = parse_cip(E.forward_open(0x80000001, 7, rpi_us=20_000))
     assert (cip["t_o_connection_id"], cip["connection_serial"], cip["o_t_rpi"]) == (0x80000001, 7, 20_000)

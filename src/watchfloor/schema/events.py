@@ -236,6 +236,11 @@ class Cip(_Record):
     t_o_parameters: int | None = None
     transport_class: int | None = None
     connection_path: str | None = None
+    pccc_command: Annotated[int | None, Meta(description="Execute PCCC: command (request).")] = None
+    pccc_function: int | None = None
+    pccc_function_name: str | None = None
+    pccc_transaction: int | None = None
+    pccc_status: Annotated[int | None, Meta(description="PCCC reply status (STS).")] = None
     data: Annotated[str | None, Meta(description="Undecoded service data, hex.")] = None
 
 

@@ -119,6 +119,22 @@ FILE_SERVICES = {  # Vol. 1 §5-42: file object transfers change what the device
 # object-specific service on it is still firmware work.
 CLASS_NVS = 0xA1
 NVS_SERVICES = {0x4B: ("nvs_update", "firmware"), 0x4D: ("nvs_transfer", "firmware")}
+# PCCC commands carried by Execute PCCC (Allen-Bradley DF1 protocol and command set, 1770-6.5.16):
+# (command, function) → (name, operation); commands 0x06, 0x07 and 0x0F carry a function code.
+PCCC_FUNCTIONS = {
+    (0x06, 0x03): ("diagnostic_status", "diagnostic"),
+    (0x0F, 0x00): ("word_range_write", "write"),
+    (0x0F, 0x01): ("word_range_read", "read"),
+    (0x0F, 0x67): ("typed_write", "write"),
+    (0x0F, 0x68): ("typed_read", "read"),
+    (0x0F, 0x80): ("change_mode", "control"),
+    (0x0F, 0xA1): ("protected_typed_logical_read_2_address", "read"),
+    (0x0F, 0xA2): ("protected_typed_logical_read_3_address", "read"),
+    (0x0F, 0xA9): ("protected_typed_logical_write_2_address", "write"),
+    (0x0F, 0xAA): ("protected_typed_logical_write_3_address", "write"),
+    (0x0F, 0xAB): ("protected_typed_logical_masked_write_3_address", "write"),
+}
+PCCC_WITH_FUNCTION = frozenset((0x06, 0x07, 0x0F))
 PCCC_SERVICES = {0x4B: ("execute_pccc", "other"), 0x4C: ("execute_dh_plus", "other"),
                  0x4D: ("execute_local_pccc", "other")}  # fmt: skip
 # Logix 5000 tag services on symbol-addressed (or symbol class) requests (1756-PM020)

@@ -32,6 +32,7 @@ from .constants import (
     LIST_SERVICES,
     LOGIX_SERVICES,
     MAX_LENGTH,
+    PCCC_FUNCTIONS,
     REGISTER_SESSION,
     SEND_RR_DATA,
     SEND_UNIT_DATA,
@@ -49,6 +50,7 @@ from .wire import (
     parse_cip,
     parse_cpf,
     parse_encap,
+    pccc_reply,
     service_info,
     tag_reply,
 )
@@ -113,6 +115,15 @@ def _name(msg: Cip, req: Cip | None) -> None:
                 msg[k] = req[k]
     msg["_name"], msg["_operation"] = service_info(msg["service"], ctx.get("class_id"),
                                                    "symbol" in ctx)  # fmt: skip
+    if "pccc_command" in ctx:  # Execute PCCC: the PCCC command says what it does
+        key = (ctx["pccc_command"], ctx.get("pccc_function"))
+        msg["pccc_command"] = ctx["pccc_command"]
+        if key[1] is not None:
+            msg["pccc_function"] = key[1]
+        pccc = PCCC_FUNCTIONS.get(key)  # type: ignore[arg-type]
+        msg["pccc_function_name"] = pccc[0] if pccc else f"unknown-{key[0]}-{key[1]}"
+        if pccc:
+            msg["_operation"] = pccc[1]
 
 
 def _reply_body(cip: Cip, req: Cip | None) -> bool:
@@ -130,6 +141,8 @@ def _reply_body(cip: Cip, req: Cip | None) -> bool:
             tag_reply(body, cip)
         elif sc == 0x01 and cls == CLASS_IDENTITY and req.get("instance_id") == 1:
             cip["_identity"] = identity(body)
+        elif sc == 0x4B and "pccc_command" in req:
+            pccc_reply(body, cip)
     except (Malformed, StructError, IndexError):
         cip["data"] = body
         return False

@@ -34,6 +34,7 @@ from .constants import (
     LOGIX_TYPES,
     MULTIPLE_SERVICE_PACKET,
     NVS_SERVICES,
+    PCCC_WITH_FUNCTION,
     PCCC_SERVICES,
     READ_TAG,
     READ_TAG_FRAGMENTED,
@@ -314,6 +315,8 @@ def _request(data: bytes, msg: Cip, depth: int) -> None:
             msg["offset"] = _U32.unpack_from(body, at)[0]
             at += 4
         _tag_values(body[at:], msg)
+    elif cls == CLASS_PCCC and sc == 0x4B:
+        _pccc(body, msg, False)
     elif sc in (0x03, 0x04) and len(body) >= 2:  # Get/Set_Attribute_List: count, ids (+ values)
         count = _U16.unpack_from(body)[0]
         if sc == 0x03 and len(body) != 2 + 2 * count:
@@ -324,6 +327,30 @@ def _request(data: bytes, msg: Cip, depth: int) -> None:
             msg["data"] = body
     elif body:
         msg["data"] = body
+
+
+def _pccc(body: bytes, msg: Cip, response: bool) -> None:
+    """Execute PCCC: requestor id (its first byte is its length), then the PCCC message:
+    command, status, transaction number, and for commands 0x06/0x07/0x0F a function code."""
+    n = body[0]
+    if n < 7 or len(body) < n + 4:
+        raise Malformed("PCCC message shorter than its requestor id and header")
+    cmd, sts = body[n], body[n + 1]
+    msg["pccc_command"] = cmd
+    msg["pccc_transaction"] = _U16.unpack_from(body, n + 2)[0]
+    at = n + 4
+    if response:
+        msg["pccc_status"] = sts
+    elif cmd in PCCC_WITH_FUNCTION and len(body) > at:
+        msg["pccc_function"] = body[at]
+        at += 1
+    if len(body) > at:
+        msg["data"] = body[at:]
+
+
+def pccc_reply(body: bytes, msg: Cip) -> None:
+    """An Execute PCCC reply (known from the paired request)."""
+    _pccc(body, msg, True)
 
 
 def _response(data: bytes, msg: Cip, depth: int) -> None:
