@@ -135,6 +135,19 @@ def test_execute_pccc_function_gives_the_operation(tmp_path: Path) -> None:
     assert msgs[1].ot.cip.pccc_status == 0 and not any(e.ot.anomalies for e in msgs)  # type: ignore[union-attr]
 
 
+def test_fragmented_tag_services() -> None:
+    read = parse_cip(E.cip_request(0x52, E.symbol_path("Big[10]"), struct.pack("<HI", 100, 480)))
+    assert (read["symbol"], read["elements"], read["offset"]) == ("Big[10]", 100, 480)
+    write = parse_cip(E.cip_request(0x53, E.symbol_path("Big"),
+                                    struct.pack("<HHI3h", 0xC3, 100, 200, 1, -2, 3)))  # fmt: skip
+    assert (write["tag_type"], write["elements"], write["offset"], write["values"]) == (
+        0xC3, 100, 200, [1, -2, 3])
+    assert service_info(0x53, None, True) == ("write_tag_fragmented", "write")
+    udt = parse_cip(E.cip_request(0x4D, E.symbol_path("Recipe"),
+                                  struct.pack("<HHH", 0x02A0, 0x1234, 1) + b"\x01\x02"))  # fmt: skip
+    assert (udt["tag_type"], udt["structure_handle"], udt["data"]) == (0x02A0, 0x1234, b"\x01\x02")
+
+
 def test_forward_open_fields() -> None:
     cip = parse_cip(E.forward_open(0x80000001, 7, rpi_us=20_000))
     assert (cip["t_o_connection_id"], cip["connection_serial"], cip["o_t_rpi"]) == (0x80000001, 7, 20_000)
