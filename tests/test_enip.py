@@ -347,6 +347,17 @@ def test_garbage_mid_stream_resynchronises(tmp_path: Path) -> None:
     assert [e.event.action for e in _messages(events)] == ["register_session", "get_attributes_all"]
 
 
+def test_session_handle_other_than_the_registered_one(tmp_path: Path) -> None:
+    conv = TcpConversation(server=("192.0.2.2", 44818, "02:00:00:00:00:02"))
+    records = conv.handshake() + E.exchange(conv, E.register_session(), E.register_session(0x77))
+    for session in (0x77, 0x78):
+        records += conv.client_send(E.send_rr_data(E.cip_request(0x01, E.class_path(1, 1)),
+                                                   session=session))  # fmt: skip
+    write_pcap(tmp_path / "s.pcap", records)
+    msgs = _messages(_events(tmp_path / "s.pcap"))
+    assert [e.ot.anomalies for e in msgs[2:]] == [None, ["session_mismatch"]]  # type: ignore[union-attr]
+
+
 def test_unknown_command_and_malformed_cip_are_anomalies(tmp_path: Path) -> None:
     conv = TcpConversation(server=("192.0.2.2", 44818, "02:00:00:00:00:02"))
     records = conv.handshake() + conv.client_send(E.register_session())

@@ -66,6 +66,7 @@ UNANSWERED_NS = 30 * 10**9
 IO_SUMMARY_NS = 60 * 10**9  # an I/O connection is summarised once a minute (and at the end)
 MAX_VIEWS, MAX_CACHED_BYTES = 1024, 512  # analysed CIP messages kept per flow, and their size
 _NO_REPLY = frozenset((0x0000, 0x0066))  # NOP and UnRegisterSession are never answered
+_SESSION_BOUND = frozenset((SEND_RR_DATA, SEND_UNIT_DATA, 0x0066))  # need a registered session
 _DISCOVERY = frozenset((LIST_IDENTITY, LIST_SERVICES, LIST_INTERFACES))
 _BORROWED = ("class_id", "instance_id", "attribute_id", "symbol")
 _U32_2 = Struct("<II")
@@ -164,6 +165,7 @@ class EnipSession:
         self.next_expiry = 0
         self.io: dict[tuple[int, int], list[Any]] = {}
         self.io_flooded = False
+        self.session: int | None = None  # handle the target granted in RegisterSession
 
     # -- stream ----------------------------------------------------------------------------
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
@@ -383,6 +385,10 @@ class EnipSession:
         if options:
             anomalies.append("nonzero_options")
         is_request = self._is_request(d, cmd, data, raw)
+        if cmd in _SESSION_BOUND and self.session is not None and session != self.session:
+            anomalies.append("session_mismatch")
+        elif cmd == REGISTER_SESSION and not is_request and status == 0:
+            self.session = session
         key = (cmd, seq) if cmd == SEND_UNIT_DATA else (cmd, context)
         duration = request_frame = None
         req: View | None = None
