@@ -244,6 +244,8 @@ def test_session_capture_decodes_every_kind() -> None:
     assert ops["list_identity"] == "discovery" and ops["register_session"] == "session"
     assert ops["forward_open"] == "session" and ops["forward_close"] == "session"
     assert ops["reset"] == "control" and ops["set_attribute_single"] == "config"
+    reset = by[("reset", "request")].ot.cip
+    assert (reset.reset_type, reset.reset_type_name, reset.data) == (0, "power_cycle", None)  # type: ignore[union-attr]
     assert ops["write_tag"] == "write" and ops["initiate_download"] == "program"
     assert ops["unconnected_send"] == "read"  # the embedded Get_Attributes_All
     write = by[("write_tag", "request")].ot
@@ -285,6 +287,21 @@ def test_non_standard_port_midstream_roles_from_the_cip_bit() -> None:
     assert len(msgs) == 8
     assert all((e.destination.port == 44900) == (e.ot.role == "request") for e in msgs)  # type: ignore[union-attr]
     assert all(e.ot.anomalies is None for e in msgs)  # type: ignore[union-attr]
+
+
+def test_capture_starting_inside_a_message(tmp_path: Path) -> None:
+    conv = TcpConversation(server=("192.0.2.2", 44818, "02:00:00:00:00:02"))
+    first = E.send_rr_data(E.cip_request(0x0E, E.class_path(1, 1, 7)), context=b"A" * 8)
+    records = conv.client_send(first, segment_sizes=[30], order=[1])  # its head is not captured
+    records += conv.server_send(E.send_rr_data(E.cip_response(0x0E, 0, b"\x01"), context=b"A" * 8))
+    for n in range(3):
+        records += E.exchange(conv, E.send_rr_data(E.cip_request(0x0E, E.class_path(1, 1, n)),
+                                                   context=bytes([n]) * 8),
+                              E.send_rr_data(E.cip_response(0x0E, 0, b"\x02"), context=bytes([n]) * 8))  # fmt: skip
+    write_pcap(tmp_path / "mid.pcap", records)
+    msgs = _messages(_events(tmp_path / "mid.pcap"))
+    assert [(e.ot.role, e.ot.cip.attribute_id) for e in msgs][-6:] == [  # type: ignore[union-attr]
+        ("request", 0), ("response", 0), ("request", 1), ("response", 1), ("request", 2), ("response", 2)]
 
 
 def test_gap_resynchronises_and_reports() -> None:

@@ -236,6 +236,11 @@ class Cip(_Record):
     t_o_parameters: int | None = None
     transport_class: int | None = None
     connection_path: str | None = None
+    reset_type: Annotated[
+        int | None, Meta(description="Identity Reset: 0 power cycle, 1 out-of-box, 2 out-of-box "
+                         "except communication parameters.")
+    ] = None
+    reset_type_name: str | None = None
     pccc_command: Annotated[int | None, Meta(description="Execute PCCC: command (request).")] = None
     pccc_function: int | None = None
     pccc_function_name: str | None = None

@@ -93,6 +93,8 @@ COMMON_SERVICES: dict[int, tuple[str, str]] = {
 }
 MULTIPLE_SERVICE_PACKET = 0x0A
 RESET = 0x05
+# Vol. 1 §5-2.3: Identity Reset parameter
+RESET_TYPES = {0: "power_cycle", 1: "out_of_box", 2: "out_of_box_except_communication"}
 
 # Object-specific services (0x4B..0x63), by the class they are sent to.
 CONNECTION_MANAGER_SERVICES = {

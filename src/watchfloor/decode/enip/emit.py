@@ -15,6 +15,7 @@ from .constants import (
     ENCAP_STATUS,
     GENERAL_STATUS,
     LOGIX_TYPES,
+    RESET_TYPES,
     UNCONNECTED_SEND,
     VENDORS,
 )
@@ -47,6 +48,10 @@ def _cip_struct(msg: dict[str, Any]) -> Cip:
         fields["tag_type_name"] = t[0] if t else unknown
     if "data" in fields:
         fields["data"] = fields["data"].hex()
+    if "reset_type" in fields:
+        rt = fields["reset_type"]  # 100-199 vendor specific, other values reserved
+        fields["reset_type_name"] = RESET_TYPES.get(rt) or (
+            "vendor_specific" if 100 <= rt <= 199 else f"reserved-{rt}")
     nested = msg.get("_flat")
     if nested:
         fields["services"] = [n["service"] for n, _ in nested]

@@ -38,6 +38,7 @@ from .constants import (
     PCCC_SERVICES,
     READ_TAG,
     READ_TAG_FRAGMENTED,
+    RESET,
     STRUCT_TYPE,
     UNCONNECTED_SEND,
     WRITE_TAG,
@@ -315,6 +316,10 @@ def _request(data: bytes, msg: Cip, depth: int) -> None:
             msg["offset"] = _U32.unpack_from(body, at)[0]
             at += 4
         _tag_values(body[at:], msg)
+    elif cls == CLASS_IDENTITY and sc == RESET and body:
+        msg["reset_type"] = body[0]
+        if len(body) > 1:
+            msg["data"] = body
     elif cls == CLASS_PCCC and sc == 0x4B:
         _pccc(body, msg, False)
     elif sc in (0x03, 0x04) and len(body) >= 2:  # Get/Set_Attribute_List: count, ids (+ values)
