@@ -411,3 +411,37 @@ def test_random_segments_never_escape_the_session(chunks: list[bytes], seed: int
     for i, c in enumerate(chunks):
         u.feed(i % 2, c, i, i)
     u.close(0, 0, "evicted")
+
+
+# -- the whole sensor on hostile EtherNet/IP-looking traffic ------------------------------------
+_enip_like = st.one_of(
+    st.binary(max_size=80),
+    st.builds(lambda m, cut, at, v: (m[:at % len(m)] + bytes([v]) + m[at % len(m) + 1:])[:cut],
+              st.sampled_from(_SAMPLES + [E.io_datagram(3, 9, b"\1\2")]), st.integers(0, 300),
+              st.integers(0, 300), st.integers(0, 255)),  # fmt: skip
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), _enip_like, st.integers(0, 10)), max_size=20),
+       st.sampled_from([44818, 2222, 40404]))
+def test_hostile_traffic_through_the_sensor_gives_valid_events(packets: list, port: int) -> None:
+    import msgspec
+
+    from watchfloor.sensor import Sensor
+    from watchfloor.testing import frames
+
+    records, seq = [], {True: 1000, False: 5000}
+    for i, (udp, from_client, payload, jump) in enumerate(packets, start=1):
+        src, dst, sport, dport = ("192.0.2.1", "192.0.2.2", 40000, port) if from_client else (
+            "192.0.2.2", "192.0.2.1", port, 40000)
+        if udp:
+            l4 = frames.udp(src, dst, sport, dport, payload)
+        else:
+            l4 = frames.tcp(src, dst, sport, dport, seq=seq[from_client], flags="PA", payload=payload)
+            seq[from_client] += len(payload) + jump  # a jump leaves a hole
+        frame = frames.ethernet(frames.ipv4(src, dst, 17 if udp else 6, l4))
+        records.append((i, i * 1_000_000, 1, frame, len(frame)))
+    events = [e for b in Sensor().run(iter(records), source_id="t") for e in b]
+    for e in events:
+        assert msgspec.json.decode(msgspec.json.encode(e), type=Event) == e
