@@ -30,7 +30,6 @@ from .constants import (
     LIST_IDENTITY,
     LIST_INTERFACES,
     LIST_SERVICES,
-    LOGIX_SERVICES,
     MAX_LENGTH,
     PCCC_FUNCTIONS,
     REGISTER_SESSION,
@@ -492,4 +491,4 @@ class EnipSession:
         self.out.append(self.emitter.anomaly(d, ts_ns, code, text))
 
 
-__all__ = ["EnipSession", "LOGIX_SERVICES"]
+__all__ = ["EnipSession", "View"]
