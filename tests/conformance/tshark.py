@@ -120,6 +120,15 @@ class ProtocolSpec:
         items); default is one record per event from ``fields``.
     display_filter
         tshark ``-Y``; default ``proto1 || proto2`` from the field prefixes.
+    nested
+        a field may occur several times in one message (CIP services nested in a Multiple
+        Service Packet or an Unconnected Send): zipping occurrences by position could pair a
+        nested value with the wrong message, so every frame with more than one occurrence is
+        read from PDML (document order), where a repeated field starts a record of its own.
+    pdml_protocols
+        further protocols whose subtrees PDML must keep (``-J``): a dissector that carries an
+        embedded message of the compared protocol (CIP's connection manager, ``cipcm``, holds the
+        request embedded in an Unconnected Send).
     """
 
     name: str
@@ -132,6 +141,8 @@ class ProtocolSpec:
     require: tuple[str, ...] = ()
     extract: Callable[[Mapping[str, Any]], list[Record]] | None = None
     display_filter: str | None = None
+    nested: bool = False
+    pdml_protocols: tuple[str, ...] = ()
 
     @property
     def our_paths(self) -> list[str]:
@@ -179,6 +190,17 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         port_options=pref_ports("mbtcp.tcp.port", (502,)),
         standard_ports=(502,),
     ),
+    # EtherNet/IP + CIP: one record per encapsulation message (command, outer service), then one
+    # (None, service) record per nested service, depth first -- the order of Wireshark's cip.sc.
+    "enip": ProtocolSpec(
+        name="enip",
+        fields=(("ot.enip.command", "enip.command"), ("ot.cip.service", "cip.sc")),
+        port_options=decode_as("tcp.port", "enip", (44818,)),
+        standard_ports=(44818,),
+        extract=lambda ev: _enip_records(ev),
+        nested=True,
+        pdml_protocols=("cipcm",),
+    ),
     # Examples of what further entries look like (enable when the decoder exists):
     # "dnp3": ProtocolSpec(
     #     name="dnp3",
@@ -194,6 +216,17 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
                 ("ot.iec104.cot", "iec60870_asdu.causetx"), ("ot.iec104.common_address", "iec60870_asdu.addr")),
         port_options=decode_as("tcp.port", "iec60870_104", (2404,)), standard_ports=(2404,)),
 }
+
+
+def _enip_records(ev: Mapping[str, Any]) -> list[Record]:
+    """An EtherNet/IP event's records; I/O summaries (no encapsulation command) have none, as
+    Wireshark shows no enip.command on class 0/1 I/O datagrams."""
+    cmd = get_path(ev, "ot.enip.command")
+    if cmd is None:
+        return []
+    recs: list[Record] = [(cmd, get_path(ev, "ot.cip.service"))]
+    recs += [(None, s) for s in get_path(ev, "ot.cip.services") or ()]
+    return recs
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,14 +416,14 @@ def wireshark_records(
         # Fields absent from the whole frame are absent from every record (e.g. the ASDU fields
         # of a frame holding only IEC 104 S and U frames): zipping the others stays unambiguous.
         counts = {len(v) for v in per_field} - {0}
-        if not ok or len(counts) != 1:
+        if not ok or len(counts) != 1 or (spec.nested and max(counts) > 1):
             ragged.add(frame)
             continue
         n = counts.pop()
         out[frame] = [tuple(normalize(v[k]) if v else None for v in per_field) for k in range(n)]
     if ragged:
         pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml",
-                        "-j", " ".join(spec.ws_protocols), "-Y", _frame_filter(ragged)], timeout)
+                        "-J", " ".join([*spec.ws_protocols, *spec.pdml_protocols]), "-Y", _frame_filter(ragged)], timeout)
         out.update(_records_from_pdml(pdml, spec))
     if spec.require:
         need = [spec.our_paths.index(p) for p in spec.require]

@@ -1,9 +1,10 @@
 """Protocol decoders: one package per protocol, each exporting a DECODER manifest."""
 
 from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
+from .enip import DECODER as ENIP
 from .iec104 import DECODER as IEC104
 from .modbus import DECODER as MODBUS
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS, IEC104)
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS, IEC104, ENIP)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

@@ -203,6 +203,128 @@ class Iec104(_Record):
     request_frame: Annotated[
         int | None, Meta(description="Frame of the activation this confirmation answers.")
     ] = None
+class EnipIdentity(_Record):
+    """Identity object attributes (ListIdentity reply, identity Get_Attributes_All)."""
+
+    vendor_id: int
+    device_type: int
+    product_code: int
+    revision: Annotated[str, Meta(description="major.minor, minor as 3 digits.")]
+    device_status: int
+    serial_number: Annotated[str, Meta(description="Hex, 0x + 8 digits.")]
+    product_name: str
+    vendor: str | None = None
+    device_type_name: str | None = None
+    state: int | None = None
+    encapsulation_version: int | None = None
+    socket_address: str | None = None
+    socket_port: int | None = None
+
+
+class EnipIo(_Record):
+    """Class 0/1 implicit I/O of one connection, summarised (not one event per packet)."""
+
+    connection_id: int
+    packets: int
+    bytes: int
+    first_frame: int
+    last_frame: int
+    first_seen: str
+    last_seen: str
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    sequence_gaps: Annotated[int, Meta(description="Jumps forward in the sequence.")] = 0
+    sequence_lost: Annotated[int, Meta(description="Sequence numbers skipped by the jumps.")] = 0
+    out_of_order: Annotated[int, Meta(description="Packets with an older or repeated sequence.")] = 0
+
+
+class Enip(_Record):
+    command: Annotated[
+        int | None, Meta(description="Encapsulation command (as Wireshark enip.command).")
+    ] = None
+    command_name: str | None = None
+    length: int | None = None
+    session_handle: int | None = None
+    status: Annotated[int | None, Meta(description="Encapsulation status.")] = None
+    status_name: str | None = None
+    sender_context: Annotated[str | None, Meta(description="8 bytes, hex.")] = None
+    options: int | None = None
+    items: Annotated[list[int] | None, Meta(description="CPF item type ids, in order.")] = None
+    connection_id: int | None = None
+    sequence: Annotated[int | None, Meta(description="Connected data sequence count.")] = None
+    protocol_version: Annotated[int | None, Meta(description="RegisterSession version.")] = None
+    identities: list[EnipIdentity] | None = None
+    io: EnipIo | None = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
+class CipService(_Record):
+    """One service nested in a Multiple Service Packet or an Unconnected Send."""
+
+    service: int
+    service_name: str
+    depth: Annotated[int, Meta(description="1 = directly inside the outer service.")]
+    class_id: int | None = None
+    instance_id: int | None = None
+    attribute_id: int | None = None
+    symbol: str | None = None
+    status: int | None = None
+    status_name: str | None = None
+    extended_status: list[int] | None = None
+    tag_type: int | None = None
+    elements: int | None = None
+    values: Annotated[list[int] | None, Meta(description="Logix integer tag values.")] = None
+
+
+class Cip(_Record):
+    service: Annotated[int, Meta(description="7-bit service code (as Wireshark cip.sc).")]
+    service_name: Annotated[str, Meta(description="Name, or unknown-<n>.")]
+    services: Annotated[
+        list[int] | None,
+        Meta(description="Nested service codes, depth first (Wireshark's further cip.sc)."),
+    ] = None
+    nested: list[CipService] | None = None
+    class_id: int | None = None
+    class_name: str | None = None
+    instance_id: int | None = None
+    attribute_id: int | None = None
+    member_id: int | None = None
+    connection_point: int | None = None
+    attributes: Annotated[list[int] | None, Meta(description="Get_Attribute_List ids.")] = None
+    symbol: Annotated[str | None, Meta(description="Logix tag name, members and [indices].")] = None
+    path: Annotated[str | None, Meta(description="Request path, every segment.")] = None
+    route: Annotated[list[str] | None, Meta(description="Port segments as port,link.")] = None
+    status: Annotated[int | None, Meta(description="General status (responses).")] = None
+    status_name: str | None = None
+    extended_status: list[int] | None = None
+    tag_type: int | None = None
+    tag_type_name: str | None = None
+    structure_handle: int | None = None
+    elements: int | None = None
+    offset: int | None = None
+    values: Annotated[list[int] | None, Meta(description="Logix integer tag values.")] = None
+    connection_serial: int | None = None
+    originator_vendor: int | None = None
+    originator_serial: int | None = None
+    o_t_connection_id: int | None = None
+    t_o_connection_id: int | None = None
+    o_t_rpi: Annotated[int | None, Meta(description="Requested (or actual) interval, us.")] = None
+    t_o_rpi: int | None = None
+    o_t_parameters: int | None = None
+    t_o_parameters: int | None = None
+    transport_class: int | None = None
+    connection_path: str | None = None
+    reset_type: Annotated[
+        int | None, Meta(description="Identity Reset: 0 power cycle, 1 out-of-box, 2 out-of-box "
+                         "except communication parameters.")
+    ] = None
+    reset_type_name: str | None = None
+    pccc_command: Annotated[int | None, Meta(description="Execute PCCC: command (request).")] = None
+    pccc_function: int | None = None
+    pccc_function_name: str | None = None
+    pccc_transaction: int | None = None
+    pccc_status: Annotated[int | None, Meta(description="PCCC reply status (STS).")] = None
+    data: Annotated[str | None, Meta(description="Undecoded service data, hex.")] = None
 
 
 class Ot(_Record):
@@ -214,6 +336,8 @@ class Ot(_Record):
     ] = None
     modbus: Modbus | None = None
     iec104: Iec104 | None = None
+    enip: Enip | None = None
+    cip: Cip | None = None
 
 
 class Asset(_Record):
@@ -225,6 +349,9 @@ class Asset(_Record):
     product: str | None = None
     product_code: str | None = None
     model: str | None = None
+    device_type: Annotated[
+        str | None, Meta(description="Kind of device, e.g. programmable_logic_controller.")
+    ] = None
     revision: Annotated[str | None, Meta(description="Firmware / software revision.")] = None
     serial: str | None = None
     name: str | None = None
