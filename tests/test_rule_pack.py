@@ -82,3 +82,26 @@ def test_ingest_raises_alerts_and_alerts_prints_the_contract(tmp_path: Path) -> 
     assert "Modbus force listen-only mode" in critical and "Modbus device identification read" not in critical
     quiet = run("ingest", str(capture), "--db", str(tmp_path / "b.duckdb"), "--no-detect").stdout
     assert not re.search(r"\d alerts? in", quiet) and "events stored" in quiet
+
+
+SHARED = REPO.parent / "shared" / "corpus"
+ITI = SHARED / "pcaps" / "ITI__ICS-Security-Tools" / "pcaps"
+
+#: Real traffic (third-party captures and real-stack captures) and rules it must raise.
+REAL_TRAFFIC = [
+    (ITI / "EthernetIP" / "cip_stop_plc.pcap", {"CIP controller stopped or started"}),
+    (ITI / "EthernetIP" / "cip_start_plc.pcap", {"CIP controller stopped or started"}),
+    (SHARED / "generated" / "enip_cpppo_pycomm3.pcap", {"EtherNet/IP device discovery"}),
+    (SHARED / "generated" / "iec104_c104.pcap", {"IEC 104 set-point command", "IEC 104 general interrogation"}),
+]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(("capture", "expected"), REAL_TRAFFIC, ids=lambda x: x.name if isinstance(x, Path) else "")
+def test_rules_fire_on_real_traffic(capture: Path, expected: set[str], tmp_path: Path) -> None:
+    if not capture.is_file():
+        pytest.skip(f"{capture} not found (../shared is absent)")
+    db = tmp_path / "r.duckdb"
+    run("ingest", str(capture), "--db", str(db))
+    names = {json.loads(x)["rule"]["name"] for x in run("alerts", "--db", str(db), "--format", "jsonl").stdout.splitlines()}
+    assert expected <= names, names
