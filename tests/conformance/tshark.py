@@ -119,6 +119,9 @@ class ProtocolSpec:
         items); default is one record per event from ``fields``.
     display_filter
         tshark ``-Y``; default ``proto1 || proto2`` from the field prefixes.
+    pdml_full
+        re-read ragged frames as full PDML (no ``-j`` protocol filter): needed when the fields
+        sit inside unnamed subtrees, which ``-j`` drops (DNP3's "Data Link Layer" node).
     """
 
     name: str
@@ -131,6 +134,7 @@ class ProtocolSpec:
     require: tuple[str, ...] = ()
     extract: Callable[[Mapping[str, Any]], list[Record]] | None = None
     display_filter: str | None = None
+    pdml_full: bool = False
 
     @property
     def our_paths(self) -> list[str]:
@@ -178,13 +182,20 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         port_options=pref_ports("mbtcp.tcp.port", (502,)),
         standard_ports=(502,),
     ),
-    # Examples of what further entries look like (enable when the decoder exists):
-    # "dnp3": ProtocolSpec(
-    #     name="dnp3",
-    #     fields=(("ot.dnp3.source", "dnp3.src"), ("ot.dnp3.destination", "dnp3.dst"),
-    #             ("ot.dnp3.function_code", "dnp3.al.func")),
-    #     port_options=decode_as("tcp.port", "dnp3", (20000,)), standard_ports=(20000,),
-    #     require=("ot.dnp3.function_code",)),
+    "dnp3": ProtocolSpec(
+        name="dnp3",
+        # Destination first: it precedes the source in the link header, and the first field
+        # anchors each record when a frame is re-read as PDML (several link frames in one frame).
+        fields=(("ot.dnp3.destination", "dnp3.dst"), ("ot.dnp3.source", "dnp3.src"),
+                ("ot.dnp3.function_code", "dnp3.al.func")),
+        # DNP3 runs on TCP and UDP 20000; a non-standard server port is decoded as DNP3 on both.
+        port_options=lambda ports: [*decode_as("tcp.port", "dnp3", (20000,))(ports),
+                                    *decode_as("udp.port", "dnp3", (20000,))(ports)],
+        standard_ports=(20000,),
+        # Link frames without an application layer (resets, link status, ACKs) are not messages.
+        require=("ot.dnp3.function_code",),
+        pdml_full=True),
+    # Example of a further entry (enable when the decoder exists):
     # "iec104": ProtocolSpec(
     #     name="iec104",
     #     fields=(("ot.iec104.apci_type", "iec60870_104.type"), ("ot.iec104.type_id", "iec60870_asdu.typeid"),
@@ -384,8 +395,9 @@ def wireshark_records(
         n = counts.pop()
         out[frame] = [tuple(normalize(v[k]) for v in per_field) for k in range(n)]
     if ragged:
-        pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml",
-                        "-j", " ".join(spec.ws_protocols), "-Y", _frame_filter(ragged)], timeout)
+        only = [] if spec.pdml_full else ["-j", " ".join(spec.ws_protocols)]
+        pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml", *only,
+                        "-Y", _frame_filter(ragged)], timeout)
         out.update(_records_from_pdml(pdml, spec))
     if spec.require:
         need = [spec.our_paths.index(p) for p in spec.require]
@@ -489,6 +501,11 @@ def our_records(events: Iterable[Mapping[str, Any]], spec: ProtocolSpec) -> Fram
             recs = spec.extract(ev)
         else:
             recs = [tuple(normalize(get_path(ev, p)) for p in spec.our_paths)]
+        if spec.require:  # the same rule as on Wireshark's side
+            need = [spec.our_paths.index(p) for p in spec.require]
+            recs = [r for r in recs if all(r[i] is not None for i in need)]
+            if not recs:
+                continue
         out.setdefault(int(frame), []).extend(recs)
     return dict(sorted(out.items()))
 

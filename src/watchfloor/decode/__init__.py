@@ -1,8 +1,9 @@
 """Protocol decoders: one package per protocol, each exporting a DECODER manifest."""
 
 from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
+from .dnp3 import DECODER as DNP3
 from .modbus import DECODER as MODBUS
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS,)
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

@@ -6,6 +6,9 @@ from .events import (
     AddressRange,
     Asset,
     DeviceObject,
+    Dnp3,
+    Dnp3Object,
+    Dnp3Point,
     Endpoint,
     Event,
     FileRecord,
@@ -21,6 +24,6 @@ from .events import (
 )
 
 __all__ = [
-    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
+    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Dnp3", "Dnp3Object", "Dnp3Point", "Endpoint", "Event", "EventMeta", "FileRecord",
     "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Target",
 ]  # fmt: skip
