@@ -215,7 +215,7 @@ class Dnp3Session:
         self.requests_lost[d] = False
         event, attributes = self.emitter.message(d, lf, apdu, segments, ts_ns, request,
                                                  anomalies)  # fmt: skip
-        if fc not in RESPONSES and fc not in NO_RESPONSE and fc in FUNCTIONS:
+        if fc not in RESPONSES and fc not in NO_RESPONSE:
             op = event.ot.action.operation  # type: ignore[union-attr]
             self._remember(d, (src, dst, seq), (frame, ts_ns, fc, op))
         self.out.append(event)
