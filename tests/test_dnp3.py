@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from watchfloor.decode import Malformed, NeedMoreData
 from watchfloor.decode.dnp3.probe import probe
-from watchfloor.decode.dnp3.wire import crc, parse_apdu, parse_link, parse_objects
+from watchfloor.decode.dnp3.wire import crc, expand, parse_apdu, parse_link, parse_objects
 from watchfloor.schema import Event
 from watchfloor.sensor import decode_file
 from watchfloor.testing import TcpConversation, dnp3 as k, udp, write_pcap
@@ -75,17 +75,17 @@ def test_object_headers_every_qualifier_form() -> None:
     assert [(o["group"], o["variation"], o["qualifier"]) for o in objs] == [
         (1, 0, 0x06), (30, 1, 0x00), (1, 1, 0x01), (50, 1, 0x07), (12, 1, 0x28), (41, 2, 0x17),
         (20, 1, 0x02), (30, 5, 0x08)]  # fmt: skip
-    assert "points" not in objs[0]
-    assert objs[1]["points"] == [{"index": 5, "flags": 1, "value": -7},
+    assert "points" not in objs[0] and "rows" not in objs[0]
+    assert expand(objs[1]) == [{"index": 5, "flags": 1, "value": -7},
                                  {"index": 6, "flags": 1, "value": 70000}]  # fmt: skip
-    assert [p["value"] for p in objs[2]["points"]] == [1, 0, 1, 1, 0, 0, 0, 0, 0, 1]
+    assert [p["value"] for p in expand(objs[2])] == [1, 0, 1, 1, 0, 0, 0, 0, 0, 1]
     assert objs[2]["points"][9]["index"] == 9
-    assert objs[3]["points"] == [{"time_ms": START_MS, "time": "2023-11-14T22:13:20.123Z"}]
+    assert expand(objs[3]) == [{"time_ms": START_MS, "time": "2023-11-14T22:13:20.123Z"}]
     assert [(p["index"], p["control_code"], p["on_time_ms"]) for p in objs[4]["points"]] == [
         (3, 0x41, 100), (7, 0x81, 100)]  # fmt: skip
     assert objs[5]["points"] == [{"index": 2, "value": -300, "status": 0}]
-    assert objs[6]["points"][0]["value"] == 4_000_000_000
-    assert objs[7]["points"] == [{"flags": 1, "float_value": 1.5}]
+    assert expand(objs[6])[0]["value"] == 4_000_000_000
+    assert expand(objs[7]) == [{"flags": 1, "float_value": 1.5}]
 
 
 def test_read_requests_carry_headers_only() -> None:
@@ -97,7 +97,7 @@ def test_read_requests_carry_headers_only() -> None:
 def test_object_faults_keep_what_came_before() -> None:
     good = k.ranged(30, 2, 0, 0, struct.pack("<Bh", 1, 5))
     objs, err = parse_objects(129, good + k.ranged(30, 1, 0, 3, bytes(6)))  # 4 objects, 6 octets
-    assert len(objs) == 2 and objs[0]["points"][0]["value"] == 5 and "need" in (err or "")
+    assert len(objs) == 2 and expand(objs[0])[0]["value"] == 5 and "need" in (err or "")
     _, err = parse_objects(129, bytes([30, 1, 0x8F]))
     assert err is not None and "qualifier" in err
     _, err = parse_objects(129, k.ranged(1, 2, 9, 3))

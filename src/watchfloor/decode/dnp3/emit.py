@@ -3,6 +3,7 @@ device-attribute asset observations."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from ...capture.flows import Flow
@@ -28,11 +29,13 @@ from .constants import (
     FUNCTIONS,
     IIN_BITS,
     IIN_ERRORS,
+    DOUBLE_BIT,
     RESPONSES,
+    STATE_BIT,
     TRIP_CLOSE,
     object_name,
 )
-from .wire import LinkFrame, parse_objects
+from .wire import LinkFrame, parse_objects, point
 
 DATASET = "ot.dnp3"
 _PROTOCOL_TYPE = ["protocol"]
@@ -61,6 +64,30 @@ def crob_operation(code: int) -> str:
     return name
 
 
+_BUILDERS: dict[tuple[int, tuple[str, ...]], Callable[[tuple, int | None], Dnp3Point]] = {}
+
+
+def _builder(group: int, roles: tuple[str, ...]) -> Callable[[tuple, int | None], Dnp3Point]:
+    """Unpacked object → Dnp3Point, specialised for the common layouts (the bulk of polls)."""
+    make = _BUILDERS.get((group, roles))
+    if make is not None:
+        return make
+    P = Dnp3Point
+    shift = 7 if group in STATE_BIT else 6 if group in DOUBLE_BIT else 0
+    if roles == ("f",) and shift:
+        make = lambda t, i: P(index=i, flags=t[0], value=t[0] >> shift)  # noqa: E731
+    elif roles == ("f", "v"):
+        make = lambda t, i: P(index=i, flags=t[0], value=t[1])  # noqa: E731
+    elif roles == ("v",):
+        make = lambda t, i: P(index=i, value=t[0])  # noqa: E731
+    elif roles == ("f", "x"):
+        make = lambda t, i: P(index=i, flags=t[0], float_value=t[1])  # noqa: E731
+    else:
+        make = lambda t, i: P(**point(group, roles, t, i))  # noqa: E731
+    _BUILDERS[(group, roles)] = make
+    return make
+
+
 def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[int, Any]]:
     """Object headers → schema objects; whether a control status reports a failure; identity
     attributes (group 0) by variation."""
@@ -69,7 +96,16 @@ def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[in
         g, v = o["group"], o["variation"]
         pts = o.get("points")
         points = None
-        if pts is not None:
+        if "rows" in o:
+            roles, rows, start, prefixed = o["rows"]
+            make = _builder(g, roles)
+            if prefixed:
+                points = [make(r[1:], r[0]) for r in rows]
+            elif start is None:
+                points = [make(r, None) for r in rows]
+            else:
+                points = [make(r, i) for i, r in enumerate(rows, start)]
+        elif pts is not None:
             if g in _CONTROL_GROUPS or g == 43 or g == 13:
                 for p in pts:
                     if "control_code" in p:

@@ -26,6 +26,7 @@ from .constants import (
 
 LINK = Struct("<BBHHH")  # length, control, destination, source, header CRC (after 0x05 0x64)
 _H = Struct("<H")
+_COMMANDS = frozenset((12, 13, 41, 43))  # control blocks and command events
 MAX_POINTS = 2048  # points kept per object header; the rest are counted (`points_omitted`)
 _MAX_TIME_MS = 253402300799999  # 9999-12-31T23:59:59.999Z: later times are shown raw only
 
@@ -42,8 +43,21 @@ _WORDS = {n: Struct(f"<{n}H") for n in range(1, 9)}
 del _i, _c
 
 
+_SEEN: dict[bytes, int] = {}  # CRCs of recent blocks: polling repeats headers and requests
+
+
 def crc(data: bytes) -> int:
     """The DNP3 CRC of `data` (as stored on the wire, little-endian, after the block)."""
+    c = _SEEN.get(data)
+    if c is not None:
+        return c
+    if len(_SEEN) >= 4096:
+        _SEEN.clear()
+    _SEEN[data] = c = _crc(data)
+    return c
+
+
+def _crc(data: bytes) -> int:
     c, n = 0, len(data)
     t2 = _T2
     if n >= 2:
@@ -59,6 +73,9 @@ def frame_size(length: int) -> int:
     n = length - 5
     return 10 + n + 2 * ((n + 15) >> 4)
 
+
+_BLOCKS = {n: Struct("<" + "16sH" * n) for n in range(1, 16)}
+_FRAMES: dict[bytes, tuple] = {}  # recent frames (polls repeat them byte for byte) → decoded
 
 # A link frame: (control, destination, source, user data without CRCs, CRC ok). A tuple: one per frame.
 LinkFrame = tuple[int, int, int, bytes, bool]
@@ -84,20 +101,34 @@ def parse_link(buf: bytes, pos: int = 0) -> tuple[LinkFrame, int]:
         raise NeedMoreData(size - have)
     if size == 10:
         return (control, dst, src, b"", True), 10
-    at, end, ok = pos + 10, pos + size, True
-    if size <= 28:  # one block
-        data = buf[at : end - 2]
-        ok = crc(data) == _H.unpack_from(buf, end - 2)[0]
-        return (control, dst, src, data, ok), size
-    parts = []
-    while at < end:
-        stop = min(at + 16, end - 2)
-        block = buf[at:stop]
-        if ok and crc(block) != _H.unpack_from(buf, stop)[0]:
+    frame = buf[pos : pos + size]
+    known = _FRAMES.get(frame)
+    if known is not None:
+        return known, size
+    n = length - 5
+    full, rest = n >> 4, n & 15
+    ok = True
+    if full:  # 16 data octets + CRC per block, unpacked in one call
+        t = _BLOCKS[full].unpack_from(frame, 10)
+        blocks = t[::2]
+        for block, c in zip(blocks, t[1::2]):
+            if crc(block) != c:
+                ok = False
+                break
+        data = b"".join(blocks)
+    else:
+        data = b""
+    if rest:
+        at = 10 + 18 * full
+        tail = frame[at : at + rest]
+        if ok and crc(tail) != _H.unpack_from(frame, at + rest)[0]:
             ok = False
-        parts.append(block)
-        at = stop + 2
-    return (control, dst, src, b"".join(parts), ok), size
+        data += tail
+    lf = (control, dst, src, data, ok)
+    if len(_FRAMES) >= 2048:
+        _FRAMES.clear()
+    _FRAMES[frame] = lf
+    return lf, size
 
 
 def find_start(buf: bytes, start: int) -> int:
@@ -149,7 +180,7 @@ def _struct(fmt: str) -> Struct:
     return s
 
 
-def _point(group: int, roles: tuple[str, ...], vals: tuple, index: int | None) -> dict[str, Any]:
+def point(group: int, roles: tuple[str, ...], vals: tuple, index: int | None) -> dict[str, Any]:
     p: dict[str, Any] = {} if index is None else {"index": index}
     tl = None
     for role, v in zip(roles, vals):
@@ -340,28 +371,37 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
     if g == 0 or g == 70 or g == 120 or 4 <= prefix_code <= 6 or layout is None:
         return _variable(obj, g, v, prefix_code, psize, start, count, keep, body, pos)
     fmt, roles = layout
+    if index_prefix:  # the index prefix is unpacked with the object: it comes first
+        fmt = "<" + {1: "B", 2: "H", 4: "I"}[psize] + fmt[1:]
     st = _struct(fmt)
-    size = st.size
-    step = psize + size
+    step = st.size
     if end - pos < step * count:
         raise Malformed(f"{count} objects of group {g} variation {v} need {step * count} octets, "
                         f"{end - pos} remain")  # fmt: skip
-    at = pos
-    for k in range(keep):
-        if index_prefix:
-            index = int.from_bytes(body[at : at + psize], "little")
-        else:
-            index = None if start is None else start + k
-        if roles == ("t",):
-            p = {"text": body[at + psize : at + step].decode("latin-1")}
-            if index is not None:
-                p["index"] = index
-        else:
-            p = _point(g, roles, st.unpack_from(body, at + psize), index)
-        points.append(p)
-        at += step
-    obj["points"] = points
+    rows = list(st.iter_unpack(body[pos : pos + step * keep])) if step else [()] * keep
+    if roles == ("t",):  # strings
+        obj["points"] = [{"index": r[0], "text": r[1].decode("latin-1")} if index_prefix else
+                         {"text": r[0].decode("latin-1")} if start is None else
+                         {"index": start + k, "text": r[0].decode("latin-1")}
+                         for k, r in enumerate(rows)]  # fmt: skip
+    elif g in _COMMANDS:  # command objects are few and carry many fields: decoded in full
+        obj["points"] = [point(g, roles, r[1:], r[0]) if index_prefix else
+                         point(g, roles, r, None if start is None else start + k)
+                         for k, r in enumerate(rows)]  # fmt: skip
+    else:  # bulk data: unpacked rows, turned into points by the consumer (see `expand`)
+        obj["rows"] = (roles, rows, start, index_prefix)
     return pos + step * count
+
+
+def expand(obj: ObjectHeader) -> list[dict[str, Any]]:
+    """The points of an object header as dicts, whichever form `parse_objects` left them in."""
+    if "rows" not in obj:
+        return obj.get("points", [])
+    roles, rows, start, prefixed = obj["rows"]
+    g = obj["group"]
+    if prefixed:
+        return [point(g, roles, r[1:], r[0]) for r in rows]
+    return [point(g, roles, r, None if start is None else start + k) for k, r in enumerate(rows)]
 
 
 def _variable(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, start: int | None,
