@@ -325,3 +325,26 @@ def test_pending_requests_are_bounded(tmp_path: Path) -> None:
         records += conv.client_send(frame)
     codes = _anomalies(_events(_write(tmp_path, records)))
     assert "flooded" in codes and "unanswered_request" in codes
+
+
+def test_project_edge_capture_anomalies() -> None:
+    """tests/captures/dnp3/dnp3_edges.pcap (see its SOURCE.md): each fault gives its code."""
+    events = _events(Path(__file__).parent / "captures" / "dnp3" / "dnp3_edges.pcap")
+    msgs = _messages(events)
+    assert [e.event.action for e in msgs] == ["unknown-80", "response", "read", "response",
+                                              "write", "read"]  # fmt: skip
+    assert msgs[1].ot.dnp3.request_frame == msgs[0].pcap.frame  # an unknown function pairs too
+    assert msgs[2].ot.anomalies == ["malformed_objects"] and msgs[2].ot.dnp3.data == "1e010005"
+    assert msgs[3].event.outcome == "failure" and "object_unknown" in msgs[3].ot.dnp3.iin_flags
+    assert msgs[4].ot.anomalies == ["user_data_in_link_function"]
+    assert msgs[5].ot.dnp3.destination == 0xFFFF
+    codes = _anomalies(events)
+    for code in ("bad_crc", "unknown_function", "transport_sequence", "unanswered_request"):
+        assert code in codes
+
+
+def test_read_without_objects_is_flagged(tmp_path: Path) -> None:
+    link = k.Dnp3Link()
+    records = link.conv.handshake() + link.exchange(1, b"", iin=0x0002)
+    msgs = _messages(_events(_write(tmp_path, records)))
+    assert msgs[0].ot.anomalies == ["missing_objects"] and msgs[1].event.outcome == "failure"

@@ -59,6 +59,10 @@ FUNCTIONS: dict[int, Function] = {
 }
 RESPONSES = frozenset((129, 130, 131))  # carry the two IIN octets after the function code
 
+# Requests that mean nothing without object headers (what to read, write, control, freeze...)
+NEEDS_OBJECTS = frozenset((1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20, 21, 22, 25, 26, 27, 28, 29,
+                           30))  # fmt: skip
+
 # Functions whose object headers carry no object data (they name points, §4.4)
 HEADERS_ONLY = frozenset((1, 7, 8, 9, 10, 20, 21, 22))
 

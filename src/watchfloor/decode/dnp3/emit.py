@@ -29,6 +29,7 @@ from .constants import (
     FUNCTIONS,
     IIN_BITS,
     IIN_ERRORS,
+    NEEDS_OBJECTS,
     DOUBLE_BIT,
     RESPONSES,
     STATE_BIT,
@@ -171,6 +172,8 @@ class Emitter:
             body = apdu[4:]
         objects: list[Dnp3Object] | None = None
         failed, attrs, data = False, {}, None
+        if not body and fc in NEEDS_OBJECTS:
+            anomalies.append("missing_objects")
         if body:
             raw, err = parse_objects(fc, body)
             objects, failed, attrs = _objects(raw)
