@@ -137,7 +137,9 @@ class Dnp3Point(_Record):
     time_ms: Annotated[int | None, Meta(description="DNP3 time: ms since 1970 UTC.")] = None
     relative_time_ms: int | None = None
     control_code: Annotated[int | None, Meta(description="CROB control code octet.")] = None
-    operation: Annotated[str | None, Meta(description="CROB operation, e.g. trip_pulse_on.")] = None
+    operation: Annotated[
+        str | None, Meta(description="CROB operation (e.g. trip_pulse_on) or file mode.")
+    ] = None
     count: Annotated[int | None, Meta(description="CROB count.")] = None
     on_time_ms: int | None = None
     off_time_ms: int | None = None

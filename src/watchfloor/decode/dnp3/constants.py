@@ -113,7 +113,7 @@ GROUPS: dict[int, str] = {
 CLASS_NAMES = {1: "class_0", 2: "class_1", 3: "class_2", 4: "class_3"}  # g60 variations
 
 # Layouts of fixed-size objects (Annex A). A layout is a struct format (little-endian) and the
-# role of each unpacked field: f flags, v integer value, x float value, tl/th 48-bit time (low 32,
+# role of each unpacked field: f flags, v integer value, x float value, d raw octets, tl/th 48-bit time (low 32,
 # high 16 bits), r relative time (ms), s control status, cc/n/on/off CROB fields,
 # i interval, u interval units. "bit"/"dbit" are packed 1- and 2-bit objects.
 _F32, _F16 = ("<Bi", ("f", "v")), ("<Bh", ("f", "v"))
@@ -174,6 +174,9 @@ LAYOUTS: dict[tuple[int, int], str | tuple[str, tuple[str, ...]]] = {
     (80, 1): "bit",
     (101, 1): ("<H", ("v",)), (101, 2): ("<I", ("v",)), (101, 3): ("<Q", ("v",)),
     (102, 1): ("<B", ("v",)),
+    # secure authentication: aggressive-mode request (challenge sequence, user), key status
+    # request (user); the others are free-format (size-prefixed)
+    (120, 3): ("<6s", ("d",)), (120, 4): ("<H", ("v",)),
 }  # fmt: skip
 # Groups whose variation is the object's length in octets (strings)
 STRING_GROUPS = frozenset((110, 111, 112, 113))

@@ -171,7 +171,7 @@ class Emitter:
                 anomalies.append("truncated")
             body = apdu[4:]
         objects: list[Dnp3Object] | None = None
-        failed, attrs, data = False, {}, None
+        failed, attrs, data, text = False, {}, None, None
         if not body and fc in NEEDS_OBJECTS:
             anomalies.append("missing_objects")
         if body:
@@ -180,6 +180,7 @@ class Emitter:
             if err is not None:
                 anomalies.append("malformed_objects")
                 data = body.hex()
+                text = f"object headers: {err}"
         groups = {o.group for o in objects} if objects else set()
         outcome: Literal["success", "failure"] | None = None
         duration = request_frame = None
@@ -212,6 +213,7 @@ class Emitter:
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
                             action=name, dataset=DATASET, outcome=outcome,
                             duration=duration),  # fmt: skip
+            message=text,
             source=ends[d],
             destination=ends[1 - d],
             network=self.net,

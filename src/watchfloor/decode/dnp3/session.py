@@ -32,6 +32,7 @@ MAX_PENDING = 256
 MAX_ASSEMBLIES = 64
 UNANSWERED_NS = 30 * 10**9
 NO_RESPONSE = frozenset((0, 6, 8, 10, 12, 33))  # confirm and the "no ack" functions
+BROADCAST = 0xFFFD  # 0xFFFD..0xFFFF: broadcast destinations, never answered (§9.2.5.3)
 
 
 class Dnp3Session:
@@ -215,7 +216,7 @@ class Dnp3Session:
         self.requests_lost[d] = False
         event, attributes = self.emitter.message(d, lf, apdu, segments, ts_ns, request,
                                                  anomalies)  # fmt: skip
-        if fc not in RESPONSES and fc not in NO_RESPONSE:
+        if fc not in RESPONSES and fc not in NO_RESPONSE and dst < BROADCAST:
             op = event.ot.action.operation  # type: ignore[union-attr]
             self._remember(d, (src, dst, seq), (frame, ts_ns, fc, op))
         self.out.append(event)

@@ -218,6 +218,8 @@ def point(group: int, roles: tuple[str, ...], vals: tuple, index: int | None) ->
             p["interval_ms"] = v
         elif role == "u":
             p["interval_units"] = v
+        elif role == "d":
+            p["data"] = v.hex()
     return p
 
 
@@ -250,6 +252,9 @@ def _attribute(data: bytes, at: int, index: int | None) -> tuple[dict[str, Any],
     return p, at + 2 + n
 
 
+_FILE_MODES = {0: "nul", 1: "read", 2: "write", 3: "append"}  # g70v3 operational mode
+
+
 def _file_object(variation: int, body: bytes, index: int | None) -> dict[str, Any]:
     """Group 70 free-format objects: the file name, handle, block and size where they are."""
     p: dict[str, Any] = {} if index is None else {"index": index}
@@ -257,9 +262,11 @@ def _file_object(variation: int, body: bytes, index: int | None) -> dict[str, An
         if variation in (3, 7) and len(body) >= 4:
             off, n = unpack_from("<HH", body)
             name = body[off : off + n] if off >= 4 else b""
-            if variation == 3 and len(body) >= 26:
-                p["value"] = unpack_from("<I", body, 18)[0]  # file size
-                p["status"] = unpack_from("<H", body, 22)[0]  # operation mode
+            if variation == 3 and len(body) >= 26:  # name offset/size, created, permissions,
+                # authentication key, file size, operational mode, max block, request id, name
+                p["value"], mode = unpack_from("<IH", body, 16)
+                p["status"] = mode
+                p["operation"] = _FILE_MODES.get(mode, f"unknown-{mode}")
             elif variation == 7 and len(body) >= 20:
                 p["value"] = unpack_from("<I", body, 6)[0]  # file size
             p["text"] = (name or body[26 if variation == 3 else 20 :][:n]).decode("latin-1")
@@ -324,7 +331,7 @@ def parse_objects(fc: int, body: bytes) -> tuple[list[ObjectHeader], str | None]
             if count is None or (headers_only and not prefix_code) or (fc in (11, 12) and g != 50):
                 continue  # no objects follow (all points, or a request naming points)
             psize = PREFIX_SIZES[prefix_code]
-            if headers_only or fc in (11, 12):  # an index list naming points, no data
+            if (headers_only or fc in (11, 12)) and prefix_code <= 3:  # points named, no data
                 if end - pos < psize * count:
                     return out, "index list truncated"
                 if prefix_code <= 3:
@@ -368,7 +375,7 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
         return pos + n
     if isinstance(layout, str):
         layout = ("<B", ("v",))  # a packed type with index prefixes: one octet per object
-    if g == 0 or g == 70 or g == 120 or 4 <= prefix_code <= 6 or layout is None:
+    if g == 0 or g == 70 or 4 <= prefix_code <= 6 or layout is None:
         return _variable(obj, g, v, prefix_code, psize, start, count, keep, body, pos)
     fmt, roles = layout
     if index_prefix:  # the index prefix is unpacked with the object: it comes first
