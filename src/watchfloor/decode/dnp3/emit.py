@@ -128,6 +128,28 @@ def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[in
     return out, failed, attrs
 
 
+# Recent object octets → their decoded objects. Polls repeat requests, and responses whose values
+# have not changed, byte for byte; events are read-only once emitted, so they may share objects.
+_DECODED: dict[tuple[int, bytes], tuple[list[Dnp3Object], bool, dict[int, Any], str | None]] = {}
+_CACHED_BODY = 256  # octets: bounds the cache to a few MB
+
+
+def decode_objects(fc: int, body: bytes) -> tuple[list[Dnp3Object], bool, dict[int, Any],
+                                                  str | None]:  # fmt: skip
+    """Object octets → schema objects, whether a control failed, identity attributes, fault."""
+    key = (fc, body)
+    hit = _DECODED.get(key)
+    if hit is not None:
+        return hit
+    raw, err = parse_objects(fc, body)
+    objects, failed, attrs = _objects(raw)
+    if len(body) <= _CACHED_BODY:
+        if len(_DECODED) >= 1024:
+            _DECODED.clear()
+        _DECODED[key] = (objects, failed, attrs, err)
+    return objects, failed, attrs, err
+
+
 def _span(obj: Dnp3Object) -> AddressRange | None:
     if obj.range_start is not None:
         return AddressRange(start=obj.range_start, end=obj.range_stop)  # type: ignore[arg-type]
@@ -175,8 +197,7 @@ class Emitter:
         if not body and fc in NEEDS_OBJECTS:
             anomalies.append("missing_objects")
         if body:
-            raw, err = parse_objects(fc, body)
-            objects, failed, attrs = _objects(raw)
+            objects, failed, attrs, err = decode_objects(fc, body)
             if err is not None:
                 anomalies.append("malformed_objects")
                 data = body.hex()

@@ -57,8 +57,19 @@ def crc(data: bytes) -> int:
     return c
 
 
+_W8, _W4 = Struct("<8H"), Struct("<4H")
+
+
 def _crc(data: bytes) -> int:
-    c, n = 0, len(data)
+    t = _T2
+    n = len(data)
+    if n == 16:  # a full data block: unrolled
+        a, b, c, d, e, f, g, h = _W8.unpack(data)
+        return ~t[t[t[t[t[t[t[t[a] ^ b] ^ c] ^ d] ^ e] ^ f] ^ g] ^ h] & 0xFFFF
+    if n == 8:  # a link header
+        a, b, c, d = _W4.unpack(data)
+        return ~t[t[t[t[a] ^ b] ^ c] ^ d] & 0xFFFF
+    c = 0
     t2 = _T2
     if n >= 2:
         for w in _WORDS[n >> 1].unpack_from(data) if n <= 16 else unpack_from(f"<{n >> 1}H", data):
