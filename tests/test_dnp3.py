@@ -75,11 +75,11 @@ def test_object_headers_every_qualifier_form() -> None:
     assert [(o["group"], o["variation"], o["qualifier"]) for o in objs] == [
         (1, 0, 0x06), (30, 1, 0x00), (1, 1, 0x01), (50, 1, 0x07), (12, 1, 0x28), (41, 2, 0x17),
         (20, 1, 0x02), (30, 5, 0x08)]  # fmt: skip
-    assert "points" not in objs[0] and "rows" not in objs[0]
+    assert "points" not in objs[0] and "columns" not in objs[0]
     assert expand(objs[1]) == [{"index": 5, "flags": 1, "value": -7},
                                  {"index": 6, "flags": 1, "value": 70000}]  # fmt: skip
     assert [p["value"] for p in expand(objs[2])] == [1, 0, 1, 1, 0, 0, 0, 0, 0, 1]
-    assert objs[2]["points"][9]["index"] == 9
+    assert expand(objs[2])[9]["index"] == 9
     assert expand(objs[3]) == [{"time_ms": START_MS, "time": "2023-11-14T22:13:20.123Z"}]
     assert [(p["index"], p["control_code"], p["on_time_ms"]) for p in objs[4]["points"]] == [
         (3, 0x41, 100), (7, 0x81, 100)]  # fmt: skip
@@ -90,8 +90,8 @@ def test_object_headers_every_qualifier_form() -> None:
 
 def test_read_requests_carry_headers_only() -> None:
     objs, err = parse_objects(1, k.ranged(30, 0, 0, 99) + k.indexed(1, 2, [(4, b""), (9, b"")]))
-    assert err is None and objs[0]["range_stop"] == 99 and "points" not in objs[0]
-    assert objs[1]["points"] == [{"index": 4}, {"index": 9}]
+    assert err is None and objs[0]["range_stop"] == 99 and "columns" not in objs[0]
+    assert objs[1]["columns"] == {"indexes": [4, 9]}
 
 
 def test_object_faults_keep_what_came_before() -> None:
@@ -241,7 +241,9 @@ def test_multi_frame_fragment_reassembled_at_the_completing_frame(tmp_path: Path
     resp = _messages(events)[1]
     assert resp.ot.dnp3.transport_segments == 3
     assert resp.pcap.frame == len(records)  # the frame of the last segment
-    assert [p.value for p in resp.ot.dnp3.objects[0].points] == list(range(120))
+    obj = resp.ot.dnp3.objects[0]
+    assert obj.values == list(range(120)) and obj.indexes == list(range(120))
+    assert obj.flags == [1] * 120 and obj.points is None
     assert not _anomalies(events)
 
 
@@ -306,7 +308,8 @@ def test_udp_and_unsolicited_with_confirm(tmp_path: Path) -> None:
     assert [(e.event.action, e.network.transport) for e in msgs] == [
         ("unsolicited_response", "udp"), ("confirm", "udp")]  # fmt: skip
     assert msgs[0].ot.dnp3.unsolicited and msgs[0].ot.dnp3.confirm
-    assert msgs[0].ot.dnp3.objects[0].points[0].value == 1
+    assert msgs[0].ot.dnp3.objects[0].values == [1]  # state: bit 7 of the flags 0x81
+    assert msgs[0].ot.dnp3.objects[0].flags == [0x81]
 
 
 def test_non_standard_port_is_recognised(tmp_path: Path) -> None:

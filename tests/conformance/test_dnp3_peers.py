@@ -81,16 +81,21 @@ def opendnp3_items(log: Path) -> Counter:
     return items
 
 
+def _indexes(o: dict) -> tuple[int, ...]:
+    """The point indexes an object header names: its range, its index column or its points'."""
+    if o.get("qualifier") in (0x00, 0x01, 0x02) and o["group"] != 0:
+        start, stop = o["range_start"], o["range_stop"]
+        return tuple(range(start, stop + 1)) if stop - start < 4096 else ()
+    if o.get("indexes") is not None:
+        return tuple(o["indexes"])
+    return tuple(p["index"] for p in o.get("points") or () if "index" in p)
+
+
 def our_opendnp3_items(messages: list[dict]) -> Counter:
     items: Counter = Counter()
     for ev in messages:
         d = ev["ot"]["dnp3"]
-        objs = tuple((o["group"], o["variation"],
-                      tuple(p["index"] for p in o.get("points") or () if "index" in p)
-                      if o.get("qualifier") not in (0x00, 0x01, 0x02) or o["group"] == 0 else
-                      tuple(range(o["range_start"], o["range_stop"] + 1))
-                      if o["range_stop"] - o["range_start"] < 4096 else ())
-                     for o in d.get("objects") or ())  # fmt: skip
+        objs = tuple((o["group"], o["variation"], _indexes(o)) for o in d.get("objects") or ())
         items[(d["function_code"], objs)] += 1
     return items
 

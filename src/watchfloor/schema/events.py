@@ -156,7 +156,8 @@ class Dnp3Point(_Record):
 
 
 class Dnp3Object(_Record):
-    """One object header and the objects it carries."""
+    """One object header and the objects it carries: bulk data (static values and flags) as
+    columns, one list per field, aligned with `indexes`; richer objects as `points`."""
 
     group: int
     variation: int
@@ -165,7 +166,16 @@ class Dnp3Object(_Record):
     range_start: int | None = None
     range_stop: int | None = None
     count: int | None = None
-    points: list[Dnp3Point] | None = None
+    indexes: Annotated[
+        list[int] | None, Meta(description="Point indexes of the columns below (or named).")
+    ] = None
+    values: Annotated[list[int] | None, Meta(description="Integer values or states.")] = None
+    float_values: list[float] | None = None
+    flags: Annotated[list[int] | None, Meta(description="Quality flags per point.")] = None
+    points: Annotated[
+        list[Dnp3Point] | None,
+        Meta(description="Objects with more fields (commands, times, files, attributes)."),
+    ] = None
     points_omitted: Annotated[int | None, Meta(description="Objects beyond the kept ones.")] = None
 
 

@@ -3,7 +3,6 @@ device-attribute asset observations."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from ...capture.flows import Flow
@@ -30,13 +29,11 @@ from .constants import (
     IIN_BITS,
     IIN_ERRORS,
     NEEDS_OBJECTS,
-    DOUBLE_BIT,
     RESPONSES,
-    STATE_BIT,
     TRIP_CLOSE,
     object_name,
 )
-from .wire import LinkFrame, parse_objects, point
+from .wire import LinkFrame, parse_objects
 
 DATASET = "ot.dnp3"
 _PROTOCOL_TYPE = ["protocol"]
@@ -65,28 +62,7 @@ def crob_operation(code: int) -> str:
     return name
 
 
-_BUILDERS: dict[tuple[int, tuple[str, ...]], Callable[[tuple, int | None], Dnp3Point]] = {}
-
-
-def _builder(group: int, roles: tuple[str, ...]) -> Callable[[tuple, int | None], Dnp3Point]:
-    """Unpacked object → Dnp3Point, specialised for the common layouts (the bulk of polls)."""
-    make = _BUILDERS.get((group, roles))
-    if make is not None:
-        return make
-    P = Dnp3Point
-    shift = 7 if group in STATE_BIT else 6 if group in DOUBLE_BIT else 0
-    if roles == ("f",) and shift:
-        make = lambda t, i: P(index=i, flags=t[0], value=t[0] >> shift)  # noqa: E731
-    elif roles == ("f", "v"):
-        make = lambda t, i: P(index=i, flags=t[0], value=t[1])  # noqa: E731
-    elif roles == ("v",):
-        make = lambda t, i: P(index=i, value=t[0])  # noqa: E731
-    elif roles == ("f", "x"):
-        make = lambda t, i: P(index=i, flags=t[0], float_value=t[1])  # noqa: E731
-    else:
-        make = lambda t, i: P(**point(group, roles, t, i))  # noqa: E731
-    _BUILDERS[(group, roles)] = make
-    return make
+_NO_COLUMNS: dict[str, Any] = {}
 
 
 def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[int, Any]]:
@@ -97,16 +73,8 @@ def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[in
         g, v = o["group"], o["variation"]
         pts = o.get("points")
         points = None
-        if "rows" in o:
-            roles, rows, start, prefixed = o["rows"]
-            make = _builder(g, roles)
-            if prefixed:
-                points = [make(r[1:], r[0]) for r in rows]
-            elif start is None:
-                points = [make(r, None) for r in rows]
-            else:
-                points = [make(r, i) for i, r in enumerate(rows, start)]
-        elif pts is not None:
+        cols = o.get("columns") or _NO_COLUMNS
+        if pts is not None:
             if g in _CONTROL_GROUPS or g == 43 or g == 13:
                 for p in pts:
                     if "control_code" in p:
@@ -123,8 +91,10 @@ def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[in
             points = [Dnp3Point(**p) for p in pts]
         out.append(Dnp3Object(group=g, variation=v, qualifier=o["qualifier"],
                               name=object_name(g, v), range_start=o.get("range_start"),
-                              range_stop=o.get("range_stop"), count=o.get("count"), points=points,
-                              points_omitted=o.get("points_omitted")))  # fmt: skip
+                              range_stop=o.get("range_stop"), count=o.get("count"),
+                              indexes=cols.get("indexes"), values=cols.get("values"),
+                              float_values=cols.get("float_values"), flags=cols.get("flags"),
+                              points=points, points_omitted=o.get("points_omitted")))  # fmt: skip
     return out, failed, attrs
 
 
@@ -153,6 +123,8 @@ def decode_objects(fc: int, body: bytes) -> tuple[list[Dnp3Object], bool, dict[i
 def _span(obj: Dnp3Object) -> AddressRange | None:
     if obj.range_start is not None:
         return AddressRange(start=obj.range_start, end=obj.range_stop)  # type: ignore[arg-type]
+    if obj.indexes:
+        return AddressRange(start=min(obj.indexes), end=max(obj.indexes))
     if obj.points:
         idx = [p.index for p in obj.points if p.index is not None]
         if idx:
@@ -222,7 +194,9 @@ class Emitter:
             op = "discovery"
         first = objects[0] if objects else None
         values = None
-        if first is not None and first.points:
+        if first is not None and first.values:
+            values = first.values
+        elif first is not None and first.points:
             vals = [p.value for p in first.points if p.value is not None]
             if not vals and first.group == 12:
                 vals = [p.control_code for p in first.points if p.control_code is not None]

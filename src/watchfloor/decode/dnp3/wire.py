@@ -27,6 +27,10 @@ from .constants import (
 LINK = Struct("<BBHHH")  # length, control, destination, source, header CRC (after 0x05 0x64)
 _H = Struct("<H")
 _COMMANDS = frozenset((12, 13, 41, 43))  # control blocks and command events
+_STATES = STATE_BIT | DOUBLE_BIT  # binary objects: the state is in the flags octet
+_BULK = frozenset(("f", "v", "x"))  # roles of bulk data, decoded as columns
+_COLUMNS = {"f": "flags", "v": "values", "x": "float_values"}
+_POINT_FIELDS = {"flags": "flags", "values": "value", "float_values": "float_value"}
 MAX_POINTS = 2048  # points kept per object header; the rest are counted (`points_omitted`)
 _MAX_TIME_MS = 253402300799999  # 9999-12-31T23:59:59.999Z: later times are shown raw only
 
@@ -346,8 +350,9 @@ def parse_objects(fc: int, body: bytes) -> tuple[list[ObjectHeader], str | None]
                 if end - pos < psize * count:
                     return out, "index list truncated"
                 if prefix_code <= 3:
-                    obj["points"] = [{"index": int.from_bytes(body[p : p + psize], "little")}
-                                     for p in range(pos, pos + psize * min(count, MAX_POINTS), psize)]  # fmt: skip
+                    obj["columns"] = {"indexes": [
+                        int.from_bytes(body[p : p + psize], "little")
+                        for p in range(pos, pos + psize * min(count, MAX_POINTS), psize)]}  # fmt: skip
                 pos += psize * count
                 continue
             pos = _objects(obj, g, v, prefix_code, psize, start, count, body, pos)
@@ -363,7 +368,6 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
     """Decode `count` objects of one header into obj["points"]; returns the position after them."""
     end = len(body)
     keep = min(count, MAX_POINTS)
-    points: list[dict[str, Any]] = []
     if count > MAX_POINTS:
         obj["points_omitted"] = count - MAX_POINTS
     index_prefix = 1 <= prefix_code <= 3
@@ -375,14 +379,12 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
         n = (count * width + 7) >> 3
         if end - pos < n:
             raise Malformed(f"{count} packed objects need {n} octets")
-        mask, base = (1 << width) - 1, start or 0
-        for k in range(keep):
-            bit = k * width
-            p = {"value": (body[pos + (bit >> 3)] >> (bit & 7)) & mask}
-            if start is not None:
-                p["index"] = base + k
-            points.append(p)
-        obj["points"] = points
+        mask = (1 << width) - 1
+        obj["columns"] = {
+            "values": [(body[pos + (bit >> 3)] >> (bit & 7)) & mask
+                       for bit in range(0, keep * width, width)],
+            "indexes": None if start is None else list(range(start, start + keep)),
+        }  # fmt: skip
         return pos + n
     if isinstance(layout, str):
         layout = ("<B", ("v",))  # a packed type with index prefixes: one octet per object
@@ -402,24 +404,41 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
                          {"text": r[0].decode("latin-1")} if start is None else
                          {"index": start + k, "text": r[0].decode("latin-1")}
                          for k, r in enumerate(rows)]  # fmt: skip
-    elif g in _COMMANDS:  # command objects are few and carry many fields: decoded in full
+    elif g in _COMMANDS or not _BULK.issuperset(roles):  # commands, timed objects: in full
         obj["points"] = [point(g, roles, r[1:], r[0]) if index_prefix else
                          point(g, roles, r, None if start is None else start + k)
                          for k, r in enumerate(rows)]  # fmt: skip
-    else:  # bulk data: unpacked rows, turned into points by the consumer (see `expand`)
-        obj["rows"] = (roles, rows, start, index_prefix)
+    elif roles:  # bulk data (static values, flags): one list per field, as columns
+        cols = list(zip(*rows)) if rows else [()] * (len(roles) + index_prefix)
+        out: dict[str, list | None] = {}
+        if index_prefix:
+            out["indexes"] = list(cols[0])
+            cols = cols[1:]
+        else:
+            out["indexes"] = None if start is None else list(range(start, start + keep))
+        for role, col in zip(roles, cols):
+            out[_COLUMNS[role]] = list(col)
+        if "flags" in out and "values" not in out and g in _STATES:
+            shift = 7 if g in STATE_BIT else 6
+            out["values"] = [f >> shift for f in out["flags"]]  # type: ignore[union-attr]
+        obj["columns"] = out
     return pos + step * count
 
 
 def expand(obj: ObjectHeader) -> list[dict[str, Any]]:
     """The points of an object header as dicts, whichever form `parse_objects` left them in."""
-    if "rows" not in obj:
+    cols = obj.get("columns")
+    if cols is None:
         return obj.get("points", [])
-    roles, rows, start, prefixed = obj["rows"]
-    g = obj["group"]
-    if prefixed:
-        return [point(g, roles, r[1:], r[0]) for r in rows]
-    return [point(g, roles, r, None if start is None else start + k) for k, r in enumerate(rows)]
+    names = [k for k, v in cols.items() if v is not None and k != "indexes"]
+    n = max((len(cols[k]) for k in names), default=0)
+    out = []
+    for i in range(n):
+        p = {_POINT_FIELDS[k]: cols[k][i] for k in names}
+        if cols.get("indexes") is not None:
+            p["index"] = cols["indexes"][i]
+        out.append(p)
+    return out
 
 
 def _variable(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, start: int | None,
