@@ -340,6 +340,7 @@ def test_project_edge_capture_anomalies() -> None:
     assert msgs[2].ot.anomalies == ["malformed_objects"] and msgs[2].ot.dnp3.data == "1e010005"
     assert msgs[3].event.outcome == "failure" and "object_unknown" in msgs[3].ot.dnp3.iin_flags
     assert msgs[4].ot.anomalies == ["user_data_in_link_function"]
+    assert msgs[4].ot.dnp3.link_function == "unknown-5"
     assert msgs[5].ot.dnp3.destination == 0xFFFF
     codes = _anomalies(events)
     for code in ("bad_crc", "unknown_function", "transport_sequence", "unanswered_request"):

@@ -28,6 +28,8 @@ from .constants import (
     FUNCTIONS,
     IIN_BITS,
     IIN_ERRORS,
+    LINK_PRIMARY,
+    LINK_SECONDARY,
     NEEDS_OBJECTS,
     RESPONSES,
     TRIP_CLOSE,
@@ -46,8 +48,21 @@ _CONTROL_GROUPS = frozenset((12, 41))  # command objects: their status octet is 
 _IDENTITY = {252: "vendor", 250: "product", 242: "revision", 248: "serial", 247: "name"}
 
 
+_IIN_NAMES: dict[int, list[str]] = {}
+
+
 def iin_flags(iin: int) -> list[str]:
-    return [name for bit, name in IIN_BITS if iin & bit]
+    names = _IIN_NAMES.get(iin)
+    if names is None:
+        names = _IIN_NAMES[iin] = [name for bit, name in IIN_BITS if iin & bit]
+    return names
+
+
+def link_name(control: int) -> str:
+    """Link function name from the control octet (primary or secondary table by PRM)."""
+    func = control & 0x0F
+    names = LINK_PRIMARY if control & 0x40 else LINK_SECONDARY
+    return names.get(func, f"unknown-{func}")
 
 
 def crob_operation(code: int) -> str:
@@ -221,8 +236,7 @@ class Emitter:
                                 values=values),  # fmt: skip
                 anomalies=anomalies or None,
                 dnp3=Dnp3(source=src, destination=dst, link_control=control,
-                          link_function="confirmed_user_data" if control & 0x0F == 3
-                          else "unconfirmed_user_data", function_code=fc, function=name,
+                          link_function=link_name(control), function_code=fc, function=name,
                           sequence=ac & 0x0F, first=bool(ac & 0x80), final=bool(ac & 0x40),
                           confirm=bool(ac & 0x20), unsolicited=bool(ac & 0x10), iin=iin,
                           iin_flags=flags, transport_segments=segments, objects=objects,
