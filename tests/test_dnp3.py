@@ -352,3 +352,23 @@ def test_read_without_objects_is_flagged(tmp_path: Path) -> None:
     records = link.conv.handshake() + link.exchange(1, b"", iin=0x0002)
     msgs = _messages(_events(_write(tmp_path, records)))
     assert msgs[0].ot.anomalies == ["missing_objects"] and msgs[1].event.outcome == "failure"
+
+
+def test_reassembly_is_bounded(tmp_path: Path, monkeypatch) -> None:
+    """A fragment that never ends is dropped past the size limit; concurrent fragments (one per
+    address pair) are capped, the oldest dropped."""
+    from watchfloor.decode.dnp3 import session
+
+    monkeypatch.setattr(session, "MAX_REASSEMBLY", 2000)
+    conv = TcpConversation(k.DEFAULT_MASTER, k.DEFAULT_OUTSTATION)
+    records = conv.handshake()
+    endless = k.segments(bytes(4000), 1, 10, k.OUTSTATION_UNCONFIRMED)[:-1]  # no FIN
+    records += conv.server_send(b"".join(endless))
+    for src in range(100):  # 100 address pairs, each with a first segment only
+        records += conv.server_send(k.segments(bytes(300), 1, 100 + src,
+                                               k.OUTSTATION_UNCONFIRMED)[0])  # fmt: skip
+    events = _events(_write(tmp_path, records))
+    codes = _anomalies(events)
+    assert codes.count("reassembly_too_long") == 1
+    assert codes.count("incomplete_fragment") == session.MAX_ASSEMBLIES  # left at the end
+    assert not _messages(events)
