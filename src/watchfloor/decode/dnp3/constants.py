@@ -78,8 +78,6 @@ LINK_USER_DATA = frozenset((3, 4))  # primary functions that carry a transport s
 # (9), link status (11). Octets after their header are not user data (and not dissected by
 # Wireshark); other functions' octets are decoded and flagged.
 LINK_CONTROL_ONLY = frozenset((0, 9, 11))
-LINK_START = b"\x05\x64"
-MAX_LINK_USER_DATA = 250  # LEN 255 - 5 header octets
 
 # §4.2.2.7: internal indications, IIN1 in the high octet as Wireshark's dnp3.al.iin shows it
 IIN_BITS = (
@@ -183,7 +181,6 @@ STRING_GROUPS = frozenset((110, 111, 112, 113))
 # Binary-state objects: the state is the flags octet's bit 7 (double-bit: bits 6-7)
 STATE_BIT = frozenset((1, 2, 10, 11, 13))
 DOUBLE_BIT = frozenset((3, 4))
-DOUBLE_BIT_STATES = ("intermediate", "off", "on", "indeterminate")
 
 # Table 4-3/4-4: qualifier = prefix code (bits 4-6) and range specifier code (bits 0-3)
 PREFIX_SIZES = {0: 0, 1: 1, 2: 2, 3: 4, 4: 1, 5: 2, 6: 4}  # 1-3 index, 4-6 object size
@@ -203,7 +200,7 @@ CONTROL_STATUS = {
     126: "non_participating", 127: "undefined",
 }  # fmt: skip
 
-# Table 11-? / A.1: group 0 device attributes (the ones that identify a device)
+# A.1 (group 0): device attribute variations
 DEVICE_ATTRIBUTES = {
     209: "secure_authentication_version", 210: "security_statistics_count",
     211: "user_specific_attributes", 212: "master_data_set_prototypes",
@@ -222,11 +219,6 @@ DEVICE_ATTRIBUTES = {
     250: "product_name_and_model", 252: "manufacturer_name", 254: "all_attributes",
     255: "attribute_list",
 }  # fmt: skip
-# Attribute data type codes (§11.?): how the value octets read
-ATTRIBUTE_TYPES = {1: "vstr", 2: "uint", 3: "int", 4: "flt", 5: "ostr", 6: "bstr", 7: "time",
-                   254: "uncd", 255: "list"}  # fmt: skip
-
-DEFAULT_MAX_FRAGMENT = 2048  # the default maximum application fragment size (§8.2.?)
 MAX_REASSEMBLY = 1 << 16  # beyond this a transport reassembly is abandoned (bounded state)
 
 
@@ -236,6 +228,10 @@ def function_name(code: int) -> str:
 
 
 def object_name(group: int, variation: int) -> str:
+    """Object kind: the group's name; for class data the class, for device attributes the
+    attribute (e.g. manufacturer_name)."""
     if group == 60:
         return CLASS_NAMES.get(variation, f"class_data-{variation}")
+    if group == 0:
+        return DEVICE_ATTRIBUTES.get(variation, f"device_attribute-{variation}")
     return GROUPS.get(group, f"group-{group}")

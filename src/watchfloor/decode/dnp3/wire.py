@@ -10,6 +10,7 @@ headers), Annex A (object layouts).
 from __future__ import annotations
 
 from struct import Struct, error as StructError, unpack_from
+from time import gmtime, strftime
 from typing import Any
 
 from .._contract import Malformed, NeedMoreData
@@ -180,8 +181,6 @@ def dnp3_time(ms: int) -> str | None:
     if ms > _MAX_TIME_MS:
         return None
     sec, msec = divmod(ms, 1000)
-    from time import gmtime, strftime
-
     return f"{strftime('%Y-%m-%dT%H:%M:%S', gmtime(sec))}.{msec:03d}Z"
 
 
@@ -480,6 +479,3 @@ def _variable(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, s
     obj["points"] = points
     return pos
 
-
-def plausible_request(fc: int) -> bool:
-    return fc < 128
