@@ -27,7 +27,7 @@ from .constants import (
 
 LINK = Struct("<BBHHH")  # length, control, destination, source, header CRC (after 0x05 0x64)
 _H = Struct("<H")
-_COMMANDS = frozenset((12, 13, 41, 43))  # control blocks and command events
+_IN_FULL = frozenset((12, 13, 41, 43, 101))  # control blocks, command events, BCD: as points
 _STATES = STATE_BIT | DOUBLE_BIT  # binary objects: the state is in the flags octet
 _BULK = frozenset(("f", "v", "x"))  # roles of bulk data, decoded as columns
 _COLUMNS = {"f": "flags", "v": "values", "x": "float_values"}
@@ -199,6 +199,12 @@ def point(group: int, roles: tuple[str, ...], vals: tuple, index: int | None) ->
     tl = None
     for role, v in zip(roles, vals):
         if role == "v":
+            if group == 101:  # BCD: the hexadecimal digits are the decimal ones
+                digits = f"{v:x}"
+                if not digits.isdigit():
+                    p["data"] = digits
+                    continue
+                v = int(digits)
             p["value"] = v
         elif role == "x":
             p["float_value"] = v
@@ -403,7 +409,7 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
                          {"text": r[0].decode("latin-1")} if start is None else
                          {"index": start + k, "text": r[0].decode("latin-1")}
                          for k, r in enumerate(rows)]  # fmt: skip
-    elif g in _COMMANDS or not _BULK.issuperset(roles):  # commands, timed objects: in full
+    elif g in _IN_FULL or not _BULK.issuperset(roles):  # commands, timed objects, BCD
         obj["points"] = [point(g, roles, r[1:], r[0]) if index_prefix else
                          point(g, roles, r, None if start is None else start + k)
                          for k, r in enumerate(rows)]  # fmt: skip
