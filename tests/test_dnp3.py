@@ -75,7 +75,7 @@ def test_object_headers_every_qualifier_form() -> None:
     assert [(o["group"], o["variation"], o["qualifier"]) for o in objs] == [
         (1, 0, 0x06), (30, 1, 0x00), (1, 1, 0x01), (50, 1, 0x07), (12, 1, 0x28), (41, 2, 0x17),
         (20, 1, 0x02), (30, 5, 0x08)]  # fmt: skip
-    assert "points" not in objs[0] and "columns" not in objs[0]
+    assert "points" not in objs[0] and "values" not in objs[0]
     assert expand(objs[1]) == [{"index": 5, "flags": 1, "value": -7},
                                  {"index": 6, "flags": 1, "value": 70000}]  # fmt: skip
     assert [p["value"] for p in expand(objs[2])] == [1, 0, 1, 1, 0, 0, 0, 0, 0, 1]
@@ -90,8 +90,8 @@ def test_object_headers_every_qualifier_form() -> None:
 
 def test_read_requests_carry_headers_only() -> None:
     objs, err = parse_objects(1, k.ranged(30, 0, 0, 99) + k.indexed(1, 2, [(4, b""), (9, b"")]))
-    assert err is None and objs[0]["range_stop"] == 99 and "columns" not in objs[0]
-    assert objs[1]["columns"] == {"indexes": [4, 9]}
+    assert err is None and objs[0]["range_stop"] == 99 and "indexes" not in objs[0]
+    assert objs[1]["indexes"] == [4, 9] and "points" not in objs[1]
 
 
 def test_object_faults_keep_what_came_before() -> None:

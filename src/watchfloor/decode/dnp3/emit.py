@@ -77,18 +77,14 @@ def crob_operation(code: int) -> str:
     return name
 
 
-_NO_COLUMNS: dict[str, Any] = {}
-
-
 def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[int, Any]]:
     """Object headers → schema objects; whether a control status reports a failure; identity
     attributes (group 0) by variation."""
     out, failed, attrs = [], False, {}
     for o in raw:
         g, v = o["group"], o["variation"]
-        pts = o.get("points")
+        pts = o.pop("points", None)
         points = None
-        cols = o.get("columns") or _NO_COLUMNS
         if pts is not None:
             if g in _CONTROL_GROUPS or g == 43 or g == 13:
                 for p in pts:
@@ -104,12 +100,7 @@ def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[in
                     if val is not None and val.strip("\0 "):
                         attrs[v] = val.strip("\0 ")
             points = [Dnp3Point(**p) for p in pts]
-        out.append(Dnp3Object(group=g, variation=v, qualifier=o["qualifier"],
-                              name=object_name(g, v), range_start=o.get("range_start"),
-                              range_stop=o.get("range_stop"), count=o.get("count"),
-                              indexes=cols.get("indexes"), values=cols.get("values"),
-                              float_values=cols.get("float_values"), flags=cols.get("flags"),
-                              points=points, points_omitted=o.get("points_omitted")))  # fmt: skip
+        out.append(Dnp3Object(name=object_name(g, v), points=points, **o))
     return out, failed, attrs
 
 

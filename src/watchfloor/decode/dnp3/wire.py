@@ -48,11 +48,13 @@ _WORDS = {n: Struct(f"<{n}H") for n in range(1, 9)}
 del _i, _c
 
 
-_SEEN: dict[bytes, int] = {}  # CRCs of recent blocks: polling repeats headers and requests
+_SEEN: dict[bytes, int] = {}  # CRCs of recent link headers: a flow repeats a few of them
 
 
 def crc(data: bytes) -> int:
     """The DNP3 CRC of `data` (as stored on the wire, little-endian, after the block)."""
+    if len(data) != 8:  # data blocks: repeated frames are remembered whole (`_FRAMES`)
+        return _crc(data)
     c = _SEEN.get(data)
     if c is not None:
         return c
@@ -311,7 +313,9 @@ def _file_object(variation: int, body: bytes, index: int | None) -> dict[str, An
     return p
 
 
-# An object header: dict with ot.dnp3 object keys; `points` a list of point dicts
+# An object header: a dict with the keys of ot.dnp3 objects (group, variation, qualifier, range or
+# count, the columns indexes / values / float_values / flags, points_omitted) and `points`, a
+# list of point dicts
 ObjectHeader = dict[str, Any]
 
 
@@ -355,9 +359,9 @@ def parse_objects(fc: int, body: bytes) -> tuple[list[ObjectHeader], str | None]
                 if end - pos < psize * count:
                     return out, "index list truncated"
                 if prefix_code <= 3:
-                    obj["columns"] = {"indexes": [
-                        int.from_bytes(body[p : p + psize], "little")
-                        for p in range(pos, pos + psize * min(count, MAX_POINTS), psize)]}  # fmt: skip
+                    obj["indexes"] = [int.from_bytes(body[p : p + psize], "little")
+                                      for p in range(pos, pos + psize * min(count, MAX_POINTS),
+                                                     psize)]  # fmt: skip
                 pos += psize * count
                 continue
             pos = _objects(obj, g, v, prefix_code, psize, start, count, body, pos)
@@ -385,11 +389,10 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
         if end - pos < n:
             raise Malformed(f"{count} packed objects need {n} octets")
         mask = (1 << width) - 1
-        obj["columns"] = {
-            "values": [(body[pos + (bit >> 3)] >> (bit & 7)) & mask
-                       for bit in range(0, keep * width, width)],
-            "indexes": None if start is None else list(range(start, start + keep)),
-        }  # fmt: skip
+        obj["values"] = [(body[pos + (bit >> 3)] >> (bit & 7)) & mask
+                         for bit in range(0, keep * width, width)]  # fmt: skip
+        if start is not None:
+            obj["indexes"] = list(range(start, start + keep))
         return pos + n
     if isinstance(layout, str):
         layout = ("<B", ("v",))  # a packed type with index prefixes: one octet per object
@@ -415,27 +418,25 @@ def _objects(obj: ObjectHeader, g: int, v: int, prefix_code: int, psize: int, st
                          for k, r in enumerate(rows)]  # fmt: skip
     elif roles:  # bulk data (static values, flags): one list per field, as columns
         cols = list(zip(*rows)) if rows else [()] * (len(roles) + index_prefix)
-        out: dict[str, list | None] = {}
         if index_prefix:
-            out["indexes"] = list(cols[0])
+            obj["indexes"] = list(cols[0])
             cols = cols[1:]
-        else:
-            out["indexes"] = None if start is None else list(range(start, start + keep))
+        elif start is not None:
+            obj["indexes"] = list(range(start, start + keep))
         for role, col in zip(roles, cols):
-            out[_COLUMNS[role]] = list(col)
-        if "flags" in out and "values" not in out and g in _STATES:
+            obj[_COLUMNS[role]] = list(col)
+        if "flags" in obj and "values" not in obj and g in _STATES:
             shift = 7 if g in STATE_BIT else 6
-            out["values"] = [f >> shift for f in out["flags"]]  # type: ignore[union-attr]
-        obj["columns"] = out
+            obj["values"] = [f >> shift for f in obj["flags"]]
     return pos + step * count
 
 
 def expand(obj: ObjectHeader) -> list[dict[str, Any]]:
     """The points of an object header as dicts, whichever form `parse_objects` left them in."""
-    cols = obj.get("columns")
-    if cols is None:
+    cols = {k: obj[k] for k in ("indexes", "values", "float_values", "flags") if k in obj}
+    if not cols:
         return obj.get("points", [])
-    names = [k for k, v in cols.items() if v is not None and k != "indexes"]
+    names = [k for k in cols if k != "indexes"]
     n = max((len(cols[k]) for k in names), default=0)
     out = []
     for i in range(n):
