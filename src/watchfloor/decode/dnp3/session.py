@@ -45,7 +45,7 @@ class Dnp3Session:
         self.started = [False, False]
         # (direction, source, destination) → [next transport sequence, parts, octets, frames]
         self.assemblies: dict[tuple[int, int, int], list] = {}
-        # (master, outstation, application sequence) → (frame, ts, function code)
+        # (master, outstation, application sequence) → (frame, ts, function code, operation)
         self.pending: dict[tuple[int, int, int], tuple[int, int, int, str]] = {}
         self.flooded = False
         self.odd_link = False  # the frame completing the fragment has a non-user-data function
