@@ -90,12 +90,15 @@ def resolve_capture(capture: Path, zip_dir: Path) -> list[Path]:
     if capture.suffix != ".zip":
         return [capture]
     out = []
+    # One folder per zip path: data sets reuse names (qut_dnp3 has four attacker.pcap.zip).
+    rel = capture.relative_to(T.CORPUS) if capture.is_relative_to(T.CORPUS) else Path(capture.name)
+    folder = "__".join(rel.with_suffix("").parts)
     with zipfile.ZipFile(capture) as z:
         for info in z.infolist():
             name = Path(info.filename).name
             if not name.endswith(CAPTURE_SUFFIXES):
                 continue
-            dest = zip_dir / capture.stem / name
+            dest = zip_dir / folder / name
             if not dest.exists():
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with z.open(info) as src, open(dest, "wb") as dst:

@@ -163,6 +163,81 @@ EXCEPTIONS: list[WiresharkException] = [
         ),
         expected={12: [(0, 13, 3, None)]},
     ),
+    WiresharkException(
+        protocol="dnp3",
+        capture="pcaps/ntop__nDPI/tests/cfgs/default/pcap/dnp3.pcap",
+        frames=(11, 12, 35, 36, 50, 51, 89, 90, 104, 105, 131, 132, 140, 141, 194, 195, 239, 240, 362, 363, 440, 441, 455, 456, 482, 483, 515, 516),
+        reason=(
+            "The capture holds every packet of these conversations up to three times: the copies "
+            "are byte-identical, IP id included (e.g. frames 10, 11, 12: ip.id 0x9263, seq 1, 17 "
+            "bytes 05640a44030004007caee6f78210004fbd, one unsolicited response 3->4). A duplicate "
+            "segment carries no new byte and the receiving TCP stack discards it; the outstation "
+            "sent one message. tshark 4.0 flags each copy as a (fast) retransmission and still "
+            "dissects it again as a new DNP3 message. We report each message once, at its first "
+            "copy; the copies must carry nothing."
+        ),
+        expected={11: [], 12: [], 35: [], 36: [], 50: [], 51: [], 89: [], 90: [], 104: [], 105: [], 131: [], 132: [], 140: [], 141: [], 194: [], 195: [], 239: [], 240: [], 362: [], 363: [], 440: [], 441: [], 455: [], 456: [], 482: [], 483: [], 515: [], 516: []},
+    ),
+    WiresharkException(
+        protocol="dnp3",
+        capture="pcaps/cisagov__icsnpp-dnp3/testing/traces/dnp3_example.pcap",
+        frames=(18, 114, 210, 311, 810),
+        reason=(
+            "Transport sequence wrap-around (IEEE 1815-2012 §8.2.1.3: the sequence counts modulo "
+            "64). Frame 17 carries transport octet 0x7f (FIR, sequence 63) and the first 249 octets "
+            "of a response 5->100 (AL c8 81: FIR FIN seq 8, function 129); frame 18 carries 0x80 "
+            "(FIN, sequence 0) and its last 49 octets. tshark 4.0 shows 17 and 18 as 'Unreassembled "
+            "fragment 63 / 0' and never completes the response (likewise 113/114 and 209/210). At "
+            "frame 311 (0xc0: FIR FIN seq 0, one segment c0 c8 81 00 00 0c 01 17 ..., a CROB echo "
+            "response) it merges the stale sequence-0 segment of frame 210 into the fragment "
+            "('Conflicting data in fragment overlap') and shows function 0 (Confirm). At 810 "
+            "(0x80, FIN seq 0 after 808 = 0x7e FIR seq 62 with AL f7 82 and 809 = 0x3f) the "
+            "unsolicited response is again left unreassembled."
+        ),
+        expected={18: [(100, 5, 129)], 114: [(100, 5, 129)], 210: [(100, 5, 129)],
+                  311: [(100, 5, 129)], 810: [(100, 5, 130)]},
+    ),
+    WiresharkException(
+        protocol="dnp3",
+        capture="labeled/qut_dnp3/Injection/training/infrequent/attacker.pcap.zip/attacker.pcap",
+        frames=(167646,),
+        reason=(
+            "An injected DNP3 frame on a port-80 conversation: frame 167646 (127.0.0.1:20000 -> "
+            "127.0.0.1:80, 23 bytes) is 0564 10 44 0000 0100 13fc | c6 ff 82 0000 02 01 17 01 01 81 "
+            "| 75d9: start octets, LEN 16, header CRC 0xfc13 and data CRC 0xd975 both correct, "
+            "an unsolicited response (0x82) from 1 to 0 carrying g2v1 index 1. tshark 4.0 hands the "
+            "payload of this conversation to no dissector (shown as bare TCP), so the message is "
+            "missing from its output; our recognition is port-independent."
+        ),
+        expected={167646: [(0, 1, 130)]},
+    ),
+    WiresharkException(
+        protocol="dnp3",
+        capture="labeled/qut_dnp3/MITM/training/infrequent/attacker.pcap.zip/attacker.pcap",
+        frames=(33053, 33062, 84400, 84408, 84415, 130356, 225191, 246886),
+        reason=(
+            "ARP-spoofing capture: the attacker forwards every segment, so each appears twice. "
+            "These frames are byte-identical copies (same TCP stream, sequence number, length "
+            "and payload) of a segment seen a few frames earlier (33047, 33056, 84397, 84401, "
+            "84410, 130350, 225185, 246880), which both tshark and we decode. A duplicate "
+            "segment carries no new byte; tshark 4.0 flags it as a (fast) retransmission and "
+            "still dissects it as a second DNP3 message."
+        ),
+        expected={f: [] for f in (33053, 33062, 84400, 84408, 84415, 130356, 225191, 246886)},
+    ),
+    WiresharkException(
+        protocol="dnp3",
+        capture="tests/captures/dnp3/dnp3_port_4000.pcap",
+        frames=(9,),
+        reason=(
+            "Transport sequence wrap-around, made on purpose (tests/captures/dnp3/SOURCE.md): the "
+            "600-octet response 10->1 travels in three link frames with transport octets 0x7e "
+            "(FIR, sequence 62), 0x3f (63) and 0x80 (FIN, sequence 0); the last one ends in frame "
+            "9. tshark 4.0 lists them as 'Unreassembled fragment 62 / 63 / 0' and never completes "
+            "the fragment, as in the ICSNPP capture above."
+        ),
+        expected={9: [(1, 10, 129)]},
+    ),
 ]
 
 

@@ -129,6 +129,9 @@ class ProtocolSpec:
         further protocols whose subtrees PDML must keep (``-J``): a dissector that carries an
         embedded message of the compared protocol (CIP's connection manager, ``cipcm``, holds the
         request embedded in an Unconnected Send).
+    pdml_full
+        re-read ragged frames as full PDML (no ``-j`` protocol filter): needed when the fields
+        sit inside unnamed subtrees, which ``-j`` drops (DNP3's "Data Link Layer" node).
     """
 
     name: str
@@ -143,6 +146,7 @@ class ProtocolSpec:
     display_filter: str | None = None
     nested: bool = False
     pdml_protocols: tuple[str, ...] = ()
+    pdml_full: bool = False
 
     @property
     def our_paths(self) -> list[str]:
@@ -201,13 +205,19 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         nested=True,
         pdml_protocols=("cipcm",),
     ),
-    # Examples of what further entries look like (enable when the decoder exists):
-    # "dnp3": ProtocolSpec(
-    #     name="dnp3",
-    #     fields=(("ot.dnp3.source", "dnp3.src"), ("ot.dnp3.destination", "dnp3.dst"),
-    #             ("ot.dnp3.function_code", "dnp3.al.func")),
-    #     port_options=decode_as("tcp.port", "dnp3", (20000,)), standard_ports=(20000,),
-    #     require=("ot.dnp3.function_code",)),
+    "dnp3": ProtocolSpec(
+        name="dnp3",
+        # Destination first: it precedes the source in the link header, and the first field
+        # anchors each record when a frame is re-read as PDML (several link frames in one frame).
+        fields=(("ot.dnp3.destination", "dnp3.dst"), ("ot.dnp3.source", "dnp3.src"),
+                ("ot.dnp3.function_code", "dnp3.al.func")),
+        # DNP3 runs on TCP and UDP 20000; a non-standard server port is decoded as DNP3 on both.
+        port_options=lambda ports: [*decode_as("tcp.port", "dnp3", (20000,))(ports),
+                                    *decode_as("udp.port", "dnp3", (20000,))(ports)],
+        standard_ports=(20000,),
+        # Link frames without an application layer (resets, link status, ACKs) are not messages.
+        require=("ot.dnp3.function_code",),
+        pdml_full=True),
     # S and U frames carry no ASDU: their records have None for the ASDU fields. A frame mixing
     # them with I frames has ragged occurrence counts and is rebuilt from PDML (anchor: the type).
     "iec104": ProtocolSpec(
@@ -422,8 +432,11 @@ def wireshark_records(
         n = counts.pop()
         out[frame] = [tuple(normalize(v[k]) if v else None for v in per_field) for k in range(n)]
     if ragged:
-        pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml",
-                        "-J", " ".join([*spec.ws_protocols, *spec.pdml_protocols]), "-Y", _frame_filter(ragged)], timeout)
+        # Full PDML when the fields sit in unnamed subtrees (DNP3), else only the compared
+        # protocols' subtrees with their children (-J).
+        only = [] if spec.pdml_full else ["-J", " ".join([*spec.ws_protocols, *spec.pdml_protocols])]
+        pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml", *only,
+                        "-Y", _frame_filter(ragged)], timeout)
         out.update(_records_from_pdml(pdml, spec))
     if spec.require:
         need = [spec.our_paths.index(p) for p in spec.require]
@@ -527,6 +540,11 @@ def our_records(events: Iterable[Mapping[str, Any]], spec: ProtocolSpec) -> Fram
             recs = spec.extract(ev)
         else:
             recs = [tuple(normalize(get_path(ev, p)) for p in spec.our_paths)]
+        if spec.require:  # the same rule as on Wireshark's side
+            need = [spec.our_paths.index(p) for p in spec.require]
+            recs = [r for r in recs if all(r[i] is not None for i in need)]
+            if not recs:
+                continue
         out.setdefault(int(frame), []).extend(recs)
     return dict(sorted(out.items()))
 

@@ -1,10 +1,11 @@
 """Protocol decoders: one package per protocol, each exporting a DECODER manifest."""
 
 from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
+from .dnp3 import DECODER as DNP3
 from .enip import DECODER as ENIP
 from .iec104 import DECODER as IEC104
 from .modbus import DECODER as MODBUS
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS, IEC104, ENIP)
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, ENIP)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

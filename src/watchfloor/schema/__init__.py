@@ -6,6 +6,9 @@ from .events import (
     AddressRange,
     Asset,
     DeviceObject,
+    Dnp3,
+    Dnp3Object,
+    Dnp3Point,
     Endpoint,
     Event,
     FileRecord,
@@ -28,7 +31,7 @@ from .events import (
 )
 
 __all__ = [
-    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event",
-    "EventMeta", "FileRecord", "Iec104", "Iec104Object", "Modbus", "Network", "Observer", "Ot", "OtAction",
-    "Pcap", "Related", "RuleRef", "Target", "Technique", "Threat", "ThreatIndicator",
+    "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Dnp3", "Dnp3Object",
+    "Dnp3Point", "Endpoint", "Event", "EventMeta", "FileRecord", "Iec104", "Iec104Object", "Modbus", "Network",
+    "Observer", "Ot", "OtAction", "Pcap", "Related", "RuleRef", "Target", "Technique", "Threat", "ThreatIndicator",
 ]  # fmt: skip

@@ -327,6 +327,82 @@ class Cip(_Record):
     data: Annotated[str | None, Meta(description="Undecoded service data, hex.")] = None
 
 
+class Dnp3Point(_Record):
+    """One DNP3 object (point) as far as its variation carries it."""
+
+    index: Annotated[int | None, Meta(description="Point index (range or index prefix).")] = None
+    value: Annotated[int | None, Meta(description="Integer value or binary state.")] = None
+    float_value: Annotated[float | None, Meta(description="Floating-point value.")] = None
+    text: Annotated[str | None, Meta(description="String value, file name, attribute.")] = None
+    flags: Annotated[int | None, Meta(description="Quality flags octet.")] = None
+    time: Annotated[str | None, Meta(description="Absolute time of the object, RFC 3339.")] = None
+    time_ms: Annotated[int | None, Meta(description="DNP3 time: ms since 1970 UTC.")] = None
+    relative_time_ms: int | None = None
+    control_code: Annotated[int | None, Meta(description="CROB control code octet.")] = None
+    operation: Annotated[
+        str | None, Meta(description="CROB operation (e.g. trip_pulse_on) or file mode.")
+    ] = None
+    count: Annotated[int | None, Meta(description="CROB count.")] = None
+    on_time_ms: int | None = None
+    off_time_ms: int | None = None
+    status: Annotated[int | None, Meta(description="Control status / file status or mode.")] = None
+    status_name: str | None = None
+    interval_ms: int | None = None
+    interval_units: int | None = None
+    attribute_type: Annotated[int | None, Meta(description="Group 0 data type code.")] = None
+    file_handle: int | None = None
+    block: int | None = None
+    last_block: int | None = None
+    data_length: int | None = None
+    data: Annotated[str | None, Meta(description="Undecoded object octets, hex.")] = None
+
+
+class Dnp3Object(_Record):
+    """One object header and the objects it carries: bulk data (static values and flags) as
+    columns, one list per field, aligned with `indexes`; richer objects as `points`."""
+
+    group: int
+    variation: int
+    qualifier: int
+    name: Annotated[str, Meta(description="Object kind, e.g. analog_input, class_1.")]
+    range_start: int | None = None
+    range_stop: int | None = None
+    count: int | None = None
+    indexes: Annotated[
+        list[int] | None, Meta(description="Point indexes of the columns below (or named).")
+    ] = None
+    values: Annotated[list[int] | None, Meta(description="Integer values or states.")] = None
+    float_values: list[float] | None = None
+    flags: Annotated[list[int] | None, Meta(description="Quality flags per point.")] = None
+    points: Annotated[
+        list[Dnp3Point] | None,
+        Meta(description="Objects with more fields (commands, times, files, attributes)."),
+    ] = None
+    points_omitted: Annotated[int | None, Meta(description="Objects beyond the kept ones.")] = None
+
+
+class Dnp3(_Record):
+    source: Annotated[int, Meta(description="Link-layer source address.")]
+    destination: Annotated[int, Meta(description="Link-layer destination address.")]
+    link_control: Annotated[int, Meta(description="Link control octet (DIR, PRM, FCB, FCV).")]
+    link_function: Annotated[str, Meta(description="Link function name.")]
+    function_code: Annotated[int | None, Meta(description="Application function code.")] = None
+    function: Annotated[str | None, Meta(description="Name, or unknown-<n>.")] = None
+    sequence: Annotated[int | None, Meta(description="Application sequence number.")] = None
+    first: bool | None = None
+    final: bool | None = None
+    confirm: Annotated[bool | None, Meta(description="CON: confirmation requested.")] = None
+    unsolicited: bool | None = None
+    iin: Annotated[int | None, Meta(description="Internal indications, IIN1 high octet.")] = None
+    iin_flags: list[str] | None = None
+    transport_segments: Annotated[
+        int | None, Meta(description="Link frames the fragment was reassembled from.")
+    ] = None
+    objects: list[Dnp3Object] | None = None
+    data: Annotated[str | None, Meta(description="Object octets left undecoded, hex.")] = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -338,6 +414,7 @@ class Ot(_Record):
     iec104: Iec104 | None = None
     enip: Enip | None = None
     cip: Cip | None = None
+    dnp3: Dnp3 | None = None
 
 
 class Asset(_Record):

@@ -6,7 +6,7 @@ conversations with capture artefacts (gaps, retransmissions, reordering) and an 
 HMI↔PLC poll session. Standard library only.
 """
 
-from watchfloor.testing import modbus
+from watchfloor.testing import dnp3, modbus
 from watchfloor.testing.frames import (
     ExtHeader,
     destination_options,
@@ -44,6 +44,7 @@ __all__ = [
     "ExtHeader",
     "TcpConversation",
     "destination_options",
+    "dnp3",
     "ethernet",
     "fragment_header",
     "hop_by_hop",
