@@ -93,6 +93,14 @@ REAL_TRAFFIC = [
     (ITI / "EthernetIP" / "cip_start_plc.pcap", {"CIP controller stopped or started"}),
     (SHARED / "generated" / "enip_cpppo_pycomm3.pcap", {"EtherNet/IP device discovery"}),
     (SHARED / "generated" / "iec104_c104.pcap", {"IEC 104 set-point command", "IEC 104 general interrogation"}),
+    (ITI / "dnp3" / "cold_restart_and_response.pcap", {"DNP3 cold or warm restart"}),
+    (ITI / "dnp3" / "disable_unsolcited_and_response.pcap", {"DNP3 unsolicited reporting disabled"}),
+    (ITI / "dnp3" / "file_delete.pcap", {"DNP3 file deleted on an outstation"}),
+    (ITI / "dnp3" / "assign_class.pcap", {"DNP3 event classes reassigned"}),
+    (ITI / "dnp3" / "direct_operate_no_ack_crob.pcap", {"DNP3 direct operate without acknowledgement"}),
+    (ITI / "dnp3" / "lan_time_sync.pcap", {"DNP3 outstation clock written"}),
+    (ITI / "dnp3" / "dnp3_test_data_part1.pcap", {"DNP3 control or restart sent to a broadcast address",
+                                                  "DNP3 application stopped or data reinitialised"}),
 ]
 
 
