@@ -281,7 +281,8 @@ def _open_read(db: Path):  # type: ignore[no-untyped-def]
               "diagnostic", "firmware", "discovery", "session", "other"]),
               help="ot.action.operation.")  # fmt: skip
 @click.option("--action", help="event.action, e.g. write_multiple_registers or anomaly.")
-@click.option("--kind", type=click.Choice(["event", "asset", "alert"]), help="event.kind.")
+@click.option("--kind", type=click.Choice(["event", "asset", "alert"]),
+              help="event.kind (default: events and assets; alerts are listed by `alerts`).")
 @click.option("--ip", help="Source, destination or asset IP address.")
 @click.option("--anomaly", help="Events carrying this anomaly code, e.g. unanswered_request.")
 @click.option("--since", metavar="TIME", callback=_iso_time,
@@ -333,6 +334,9 @@ def alerts(db: Path, fmt: str, severity: str | None, **filters: object) -> None:
                       **filters)  # type: ignore[arg-type]  # fmt: skip
     names = {v: k for k, v in SEVERITY.items()}
     out = sys.stdout.buffer
+    if fmt == "table":
+        out.write((f"{'time':<26} {'severity':<13} {'source':<21} {'destination':<21} {'protocol':<8} "
+                   f"{'ATT&CK':<12} rule\n").encode())  # fmt: skip
     shown = 0
     try:
         for doc in store.events(flt):

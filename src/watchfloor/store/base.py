@@ -20,7 +20,7 @@ class EventFilter:
     protocol: str | None = None
     operation: str | None = None
     action: str | None = None
-    kind: str | None = None
+    kind: str | None = None  # None: every kind except alerts (they have `alerts`)
     ip: str | None = None  # either side
     anomaly: str | None = None
     rule: str | None = None  # alerts of this rule id

@@ -229,6 +229,8 @@ class DuckDBStore:
             if value is not None:
                 where.append(clause)
                 args.append(value)
+        if flt.kind is None:
+            where.append("event.kind <> 'alert'")
         if flt.ip is not None:
             where.append("(source.ip = ? OR destination.ip = ? OR asset.ip = ?)")
             args += [flt.ip] * 3
