@@ -74,11 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     cap = capture(args.out, f"plant-{args.packets}", plant_params(args.packets))
     log("decoding in process ...")
     events = [ev for batch in decode_file(cap.path) for ev in batch]
-    ot_rules, failures = load(pack_rules())
+    pack = load(pack_rules())
+    ot_rules, failures = pack.rules, pack.failures
     sets = [("OT pack", ot_rules, len(failures))]
     if args.sigma.is_dir():
         log(f"loading {args.sigma} ...")
-        windows, wfail = load([args.sigma])
+        sigmahq = load([args.sigma])
+        windows, wfail = sigmahq.rules, sigmahq.failures
         sets.append((f"OT pack + {len(windows):,} SigmaHQ Windows rules", ot_rules + windows, len(wfail)))
     rows = []
     for name, rules, failed in sets:

@@ -18,7 +18,8 @@ from watchfloor.detect.rules import load
 
 REPO = Path(__file__).resolve().parents[1]
 PACK = pack_dir()
-RULES, FAILURES = load(pack_rules())
+_PACK = load(pack_rules())
+RULES, FAILURES = _PACK.rules, _PACK.failures
 SAMPLES = REPO / "rules" / "samples"
 
 

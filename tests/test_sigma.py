@@ -159,7 +159,8 @@ def test_load_reports_bad_files_and_continues(tmp_path: Path) -> None:
     _write(tmp_path, "nocond.yml", "title: x\nlogsource: {product: ot}\ndetection:\n  sel: {a: 1}\n")
     _write(tmp_path, "placeholder.yml",
            "title: p\nlogsource: {product: ot}\ndetection:\n  sel: {u|expand: '%x%'}\n  condition: sel\n")
-    rules, failures = load([tmp_path])
+    loaded = load([tmp_path])
+    rules, failures = loaded.rules, loaded.failures
     assert [r.title for r in rules] == ["Modbus write"]
     assert rules[0].level == "high" and rules[0].tags == ("attack.t0836",)
     assert sorted(Path(f.path).name for f in failures) == ["bare.yml", "broken.yml", "nocond.yml", "placeholder.yml"]
@@ -172,7 +173,8 @@ def test_logsource_index(tmp_path: Path) -> None:
                      ("windows", "{product: windows, category: process_creation}")):
         _write(tmp_path, f"{name}.yml",
                f"title: {name}\nlogsource: {ls}\ndetection:\n  sel: {{ot.action.operation: write}}\n  condition: sel\n")
-    rules, failures = load([tmp_path])
+    loaded = load([tmp_path])
+    rules, failures = loaded.rules, loaded.failures
     assert not failures
     index = RuleIndex(rules)
     event = {"ot": {"protocol": "modbus", "action": {"operation": "write"}}}
@@ -186,7 +188,8 @@ def test_logsource_index(tmp_path: Path) -> None:
 @pytest.mark.skipif(not SHARED_SIGMA.is_dir(), reason=f"{SHARED_SIGMA} not found (../shared is absent)")
 def test_sigmahq_rules_load_and_every_failure_has_a_reason() -> None:
     files = sum(1 for f in SHARED_SIGMA.rglob("*.yml"))
-    rules, failures = load([SHARED_SIGMA])
+    loaded = load([SHARED_SIGMA])
+    rules, failures = loaded.rules, loaded.failures
     assert len(rules) + len(failures) >= files  # every file is accounted for (a file may hold several rules)
     assert all(f.reason and f.path.endswith(".yml") for f in failures)
     # The only rules we cannot evaluate are those whose values are site placeholders (%...%).
@@ -203,12 +206,12 @@ def test_cli_validate_and_list(tmp_path: Path) -> None:
                                "detection:\n  sel: {a: 1}\n  condition: sel\n")
     runner = CliRunner()
     good = runner.invoke(main, ["rules", "validate", str(tmp_path / "ok.yml")])
-    assert good.exit_code == 0 and "1 rule(s) ready, 0 failed" in good.output
+    assert good.exit_code == 0 and "1 rule(s) and 0 correlation(s) ready, 0 failed" in good.output
     listed = runner.invoke(main, ["rules", "list", str(tmp_path), "--format", "jsonl"])
     assert listed.exit_code == 0 and '"logsource":{"category":null,"product":"ot","service":"modbus"}' in listed.output
     _write(tmp_path, "bad.yml", "title: bad\n")
     bad = runner.invoke(main, ["rules", "validate", str(tmp_path)])
-    assert bad.exit_code == 1 and "bad.yml: " in bad.output and "1 rule(s) ready, 1 failed" in bad.output
+    assert bad.exit_code == 1 and "bad.yml: " in bad.output and "1 rule(s) and 0 correlation(s) ready, 1 failed" in bad.output
 
 
 def test_events_match_as_objects_and_as_json_alike() -> None:
@@ -243,7 +246,8 @@ def test_equality_prefilter_never_hides_a_match(tmp_path: Path) -> None:
     for i, d in enumerate(detections):
         _write(tmp_path, f"r{i}.yml", f"title: r{i}\nlogsource: {{product: test}}\ndetection:\n"
                                       + textwrap.indent(d, "  ") + "\n")
-    rules, failures = load([tmp_path])
+    loaded = load([tmp_path])
+    rules, failures = loaded.rules, loaded.failures
     assert not failures and len(rules) == len(detections)
     assert any(r.requires for r in rules)
     index = RuleIndex(rules)

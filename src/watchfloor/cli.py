@@ -174,7 +174,7 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
     Events are committed as they arrive, so memory stays flat however large the capture. A capture
     already in the store is skipped; one whose ingest was interrupted is ingested again, replacing
     the events stored the first time."""
-    detector = None if no_detect else _detector(rule_paths, intel_sources)
+    detector, correlations = (None, []) if no_detect else _detector(rule_paths, intel_sources)
     try:
         store = open_store(db)
     except StoreError as e:
@@ -198,6 +198,10 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
                 store.append_prepared(chunk)
         except CaptureError as e:
             error = e
+        if correlations:
+            found = _correlate(store, source_id, correlations)
+            st.events += found
+            st.alerts += found
         store.finish_source(Source(source_id, str(path), st.events, st.packets,
                                    "complete" if error is None else "damaged"))  # fmt: skip
         elapsed = time.perf_counter() - start
@@ -207,7 +211,7 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
         protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
         flows = f"{st.flows:,} flow" + ("" if st.flows == 1 else "s")
         alerts = "" if detector is None else f", {st.alerts:,} alert" + ("" if st.alerts == 1 else "s")
-        click.echo(f"{path}: {st.packets:,} packets, {flows}, {st.events - st.alerts:,} events "
+        click.echo(f"{path}: {st.packets:,} packets, {flows}, {st.events - st.alerts - st.signals:,} events "
                    f"({protocols}){alerts} in {elapsed:.1f} s "
                    f"({st.packets / max(elapsed, 1e-9):,.0f} packets/s)")
     click.echo(f"{db}: {store.count():,} events stored")
@@ -217,28 +221,41 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
 
 
 def _detector(rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
-    """Rules from `rule_paths` or the built-in pack, and intel, as one callable on event batches;
-    rule failures are warned about, not fatal."""
+    """Rules from `rule_paths` or the built-in pack, and intel: (one callable on event batches or
+    None, the correlation rules). Rule failures are warned about, not fatal."""
     from .detect.alerts import Detector
     from .detect.pack import pack_rules
 
     detectors = []
+    correlations = []
     paths = rule_paths or tuple(pack_rules())
     if not paths:
         _warn("no rules given and the built-in pack is not installed: no rules run")
     else:
-        loaded, failures = _load_rules(paths)
-        if failures:
-            _warn(f"{len(failures):,} rule(s) failed to load and are skipped, e.g. {failures[0]} "
-                  "(see `watchfloor rules validate`)")  # fmt: skip
-        detectors.append(Detector(loaded))
+        ruleset = _load_rules(paths)
+        if ruleset.failures:
+            _warn(f"{len(ruleset.failures):,} rule(s) failed to load and are skipped, e.g. "
+                  f"{ruleset.failures[0]} (see `watchfloor rules validate`)")  # fmt: skip
+        detectors.append(Detector(ruleset.rules, ruleset.signals))
+        correlations = ruleset.correlations
     if intel_sources:
         detectors.append(_intel(intel_sources))
     if not detectors:
-        return None
+        return None, correlations
     if len(detectors) == 1:
-        return detectors[0]
-    return lambda batch: [alert for d in detectors for alert in d(batch)]
+        return detectors[0], correlations
+    return (lambda batch: [alert for d in detectors for alert in d(batch)]), correlations
+
+
+def _correlate(store, source_id: str, correlations) -> int:  # type: ignore[no-untyped-def]
+    """Run the correlation rules over one capture's stored matches; store and count their alerts."""
+    from .detect.correlate import Correlator
+
+    rules = tuple(sorted({r for c in correlations for r in c.rules}))
+    correlator = Correlator(correlations)
+    alerts = [a for m in store.events(EventFilter(source=source_id, rules=rules)) for a in correlator.feed(m)]
+    store.append(alerts)
+    return len(alerts)
 
 
 def _intel(sources: tuple[str, ...]):  # type: ignore[no-untyped-def]
@@ -421,11 +438,12 @@ def rules_validate(paths: tuple[Path, ...]) -> None:
     """Parse, validate and compile every rule; name each one that fails, with the reason.
 
     Exit status 1 when any rule fails (the others would still run)."""
-    loaded, failures = _load_rules(paths)
-    for f in failures:
+    ruleset = _load_rules(paths)
+    for f in ruleset.failures:
         click.echo(f"{f.path}: {f.reason}")
-    click.echo(f"{len(loaded):,} rule(s) ready, {len(failures):,} failed", err=True)
-    sys.exit(1 if failures else 0)
+    click.echo(f"{len(ruleset.rules):,} rule(s) and {len(ruleset.correlations):,} correlation(s) ready, "
+               f"{len(ruleset.failures):,} failed", err=True)  # fmt: skip
+    sys.exit(1 if ruleset.failures else 0)
 
 
 @rules.command("list")
@@ -434,8 +452,9 @@ def rules_validate(paths: tuple[Path, ...]) -> None:
               show_default=True)  # fmt: skip
 def rules_list(paths: tuple[Path, ...], fmt: str) -> None:
     """Rules that load: id, level, log source, title (failures are counted on stderr)."""
-    loaded, failures = _load_rules(paths)
-    for r in loaded:
+    ruleset = _load_rules(paths)
+    failures = ruleset.failures
+    for r in ruleset.rules:
         category, product, service = r.logsource
         if fmt == "jsonl":
             click.echo(msgspec.json.encode({

@@ -33,6 +33,7 @@ class Stats:
     events: int = 0
     flows: int = 0
     alerts: int = 0
+    signals: int = 0  # rule matches kept for correlations only
     protocols: dict[str, int] = field(default_factory=dict)
 
 
@@ -136,8 +137,12 @@ class Sensor:
         st = self.stats
         st.events += len(batch)
         for ev in batch:
-            if ev.event.kind == "alert":
-                st.alerts += 1
+            kind = ev.event.kind
+            if kind == "alert" or kind == "signal":
+                if kind == "alert":
+                    st.alerts += 1
+                else:
+                    st.signals += 1
                 continue
             proto = ev.ot.protocol if ev.ot is not None else "other"
             st.protocols[proto] = st.protocols.get(proto, 0) + 1
@@ -278,5 +283,6 @@ def _merge(total: Stats, part: Stats, *, first: bool) -> None:
     total.events += part.events
     total.flows += part.flows
     total.alerts += part.alerts
+    total.signals += part.signals
     for proto, n in part.protocols.items():
         total.protocols[proto] = total.protocols.get(proto, 0) + n

@@ -2,5 +2,17 @@
 
 Kept light: importing this package does not import pySigma (the decoder CLI must start fast)."""
 
+import re
+from collections.abc import Sequence
+
 #: Sigma rule level → `event.severity` of its alerts.
 SEVERITY = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+
+#: Tag namespaces that name a framework outcome rather than ATT&CK (see rules/README.md).
+FRAMEWORK_NAMESPACES = ("caf.", "nis2.", "iec62443.")
+_TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
+
+
+def techniques(tags: Sequence[str]) -> list[str]:
+    """ATT&CK technique ids named by Sigma tags (`attack.t0836` → T0836)."""
+    return [m.group(1).upper() for t in tags if (m := _TECHNIQUE.match(t))]

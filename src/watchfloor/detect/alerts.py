@@ -8,31 +8,23 @@ names its rule, ATT&CK techniques and framework tags, and lists the triggering e
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Literal
 
 from ..schema import Event, EventMeta, Related, RuleRef, Technique, Threat
-from . import SEVERITY
+from . import FRAMEWORK_NAMESPACES, SEVERITY, techniques
 from .rules import Rule, RuleIndex, event_logsource
 from .sigma import View
 
-_TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
-# Tag namespaces that name a framework outcome rather than ATT&CK (see rules/README.md).
-FRAMEWORK_NAMESPACES = ("caf.", "nis2.", "iec62443.")
 
-
-def techniques(rule: Rule) -> list[str]:
-    return [m.group(1).upper() for t in rule.tags if (m := _TECHNIQUE.match(t))]
-
-
-def alert(rule: Rule, event: Event, n: int) -> Event:
-    """The alert for `rule` matching `event` (the n-th alert of that event)."""
-    found = techniques(rule)
+def alert(rule: Rule, event: Event, n: int, kind: Literal["alert", "signal"] = "alert") -> Event:
+    """The alert for `rule` matching `event` (the n-th alert of that event); kind `signal` for a
+    match that only feeds correlations (see `correlate`)."""
+    found = techniques(rule.tags)
     frameworks = [t for t in rule.tags if t.lower().startswith(FRAMEWORK_NAMESPACES)]
     return Event(
         timestamp=event.timestamp,
-        event=EventMeta(id=f"{event.event.id}-a{n}", kind="alert", category=list(event.event.category),
+        event=EventMeta(id=f"{event.event.id}-a{n}", kind=kind, category=list(event.event.category),
                         action=event.event.action, dataset="watchfloor.detect",
                         severity=SEVERITY.get(rule.level or "", 3)),
         message=f"{rule.title}: {event.message}" if event.message else rule.title,
@@ -49,19 +41,21 @@ class Detector:
     """Callable on a batch of events; returns the alerts. Rules are compiled once, before workers
     fork, so every decoder process shares them."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], signals: Collection[str] = ()) -> None:
+        """`signals`: ids of rules whose matches only feed correlations (stored as signals)."""
         self.index = RuleIndex(rules)
+        self.signals = frozenset(signals)
 
     def __call__(self, batch: Sequence[Event]) -> list[Event]:
         out: list[Event] = []
         match = self.index.match_view
         for ev in batch:
-            if ev.event.kind == "alert":
+            if ev.event.kind in ("alert", "signal"):
                 continue
             ot = ev.ot
             source = event_logsource(ot.protocol if ot else None, ev.event.category)
             for n, rule in enumerate(match(View(ev), *source)):
-                out.append(alert(rule, ev, n))
+                out.append(alert(rule, ev, n, "signal" if rule.id in self.signals else "alert"))
         return out
 
     def match_dict(self, event: Mapping[str, Any]) -> list[Rule]:

@@ -17,10 +17,13 @@ from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
+from .correlate import Correlation, CorrelationError
+from .correlate import from_sigma as correlation_from_sigma
 from .sigma import CompileError, Predicate, Requirement, View, compile_rule, value_keys
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -69,60 +72,92 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+@dataclass
+class RuleSet:
+    rules: list[Rule] = field(default_factory=list)
+    correlations: list[Correlation] = field(default_factory=list)
+    failures: list[LoadFailure] = field(default_factory=list)
+
+    @property
+    def signals(self) -> set[str]:
+        """Rules whose matches only feed correlations (no correlation on them says `generate`)."""
+        referenced = {r for c in self.correlations for r in c.rules}
+        generating = {r for c in self.correlations if c.generate for r in c.rules}
+        return referenced - generating
+
+
 def load(
     paths: Iterable[str | Path],
     pipeline: ProcessingPipeline | None = None,
     progress: Callable[[Path], None] | None = None,
-) -> tuple[list[Rule], list[LoadFailure]]:
-    """Parse, validate (pySigma), map fields (`pipeline`) and compile every rule in `paths`.
+) -> RuleSet:
+    """Parse, validate (pySigma), map fields (`pipeline`) and compile every rule in `paths`, and
+    resolve the correlation rules' references across all of them.
 
     A file or rule that fails is reported with its path and reason and skipped; `progress` is
     called after each file."""
-    rules: list[Rule] = []
-    failures: list[LoadFailure] = []
+    out = RuleSet()
+    parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str]] = []
+    ours: dict[int, str] = {}  # id(SigmaRule) → our rule id, for correlation references
     for path in rule_files(paths):
         if progress is not None:
             progress(path)
         name = str(path)
         try:
             text = path.read_text(encoding="utf-8")
-            collection = SigmaCollection.from_yaml(text, collect_errors=True)
+            # References between rules are resolved once every file is read (see below).
+            collection = SigmaCollection.from_yaml(
+                text, collect_errors=True, resolve_references=False
+            )
         except (OSError, UnicodeDecodeError, SigmaError, ValueError, yaml.YAMLError) as e:
-            failures.append(LoadFailure(name, _reason(e)))
+            out.failures.append(LoadFailure(name, _reason(e)))
             continue
         except Exception as e:  # noqa: BLE001 -- pySigma fails on odd documents (a bare string, a list) with
             # whatever exception its code meets; one bad file must never stop the others.
-            failures.append(LoadFailure(name, f"not a Sigma rule document ({_reason(e)})"))
+            out.failures.append(LoadFailure(name, f"not a Sigma rule document ({_reason(e)})"))
             continue
         for item in collection.rules:
-            if not isinstance(item, SigmaRule):
-                failures.append(LoadFailure(name, f"{type(item).__name__} not supported yet"))
+            if getattr(item, "errors", None):
+                out.failures.append(LoadFailure(name, _reason(item.errors[0])))
                 continue
-            if item.errors:
-                failures.append(LoadFailure(name, _reason(item.errors[0])))
+            if isinstance(item, SigmaCorrelationRule):
+                parsed.append((item, name))
+                continue
+            if not isinstance(item, SigmaRule):
+                out.failures.append(LoadFailure(name, f"{type(item).__name__} not supported yet"))
                 continue
             try:
                 if pipeline is not None:
                     pipeline.apply(item)
                 predicate, requires = compile_rule(item)
             except (CompileError, SigmaError) as e:
-                failures.append(LoadFailure(name, _reason(e)))
+                out.failures.append(LoadFailure(name, _reason(e)))
                 continue
+            parsed.append((item, name))
             ls = item.logsource
-            rules.append(
-                Rule(
-                    id=str(item.id) if item.id else f"{path.stem}",
-                    title=item.title,
-                    level=item.level.name.lower() if item.level else None,
-                    tags=tuple(f"{t.namespace}.{t.name}" for t in item.tags),
-                    description=item.description,
-                    path=name,
-                    logsource=(ls.category, ls.product, ls.service),
-                    predicate=predicate,
-                    requires=tuple(requires),
-                )
+            rule = Rule(
+                id=str(item.id) if item.id else f"{path.stem}",
+                title=item.title,
+                level=item.level.name.lower() if item.level else None,
+                tags=tuple(f"{t.namespace}.{t.name}" for t in item.tags),
+                description=item.description,
+                path=name,
+                logsource=(ls.category, ls.product, ls.service),
+                predicate=predicate,
+                requires=tuple(requires),
             )
-    return rules, failures
+            ours[id(item)] = rule.id
+            out.rules.append(rule)
+    correlations = [(item, name) for item, name in parsed if isinstance(item, SigmaCorrelationRule)]
+    if correlations:
+        everything = SigmaCollection([item for item, _ in parsed], resolve_references=False)
+        for item, name in correlations:
+            try:
+                item.resolve_rule_references(everything)
+                out.correlations.append(correlation_from_sigma(item, name, ours))
+            except (SigmaError, CorrelationError) as e:
+                out.failures.append(LoadFailure(name, _reason(e)))
+    return out
 
 
 class _Plan:

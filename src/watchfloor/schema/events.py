@@ -26,8 +26,9 @@ class _Record(Struct, omit_defaults=True, forbid_unknown_fields=True, kw_only=Tr
 class EventMeta(_Record):
     id: Annotated[str, Meta(description="Stable id: the same message always gets the same id.")]
     kind: Annotated[
-        Literal["event", "asset", "alert"],
-        Meta(description="event: a decoded message or anomaly; asset: an identity observation."),
+        Literal["event", "asset", "alert", "signal"],
+        Meta(description="event: a decoded message or anomaly; asset: an identity observation; "
+                         "alert: a detection; signal: a rule match that only feeds correlations."),
     ]
     category: list[str]
     type: list[str] | None = None

@@ -222,6 +222,7 @@ class DuckDBStore:
             ("event.kind = ?", flt.kind),
             ("list_contains(ot.anomalies, ?)", flt.anomaly),
             ("rule.id = ?", flt.rule),
+            ("starts_with(event.id, ?)", f"{flt.source}-" if flt.source else None),
             ("event.severity >= ?", flt.min_severity),
             ('"@timestamp" >= CAST(? AS TIMESTAMPTZ)', flt.since),
             ('"@timestamp" <= CAST(? AS TIMESTAMPTZ)', flt.until),
@@ -229,8 +230,11 @@ class DuckDBStore:
             if value is not None:
                 where.append(clause)
                 args.append(value)
-        if flt.kind is None:
-            where.append("event.kind <> 'alert'")
+        if flt.rules is not None:
+            where.append(f"rule.id IN ({', '.join('?' * len(flt.rules))})" if flt.rules else "false")
+            args += list(flt.rules)
+        if flt.kind is None and flt.rules is None:
+            where.append("event.kind NOT IN ('alert', 'signal')")
         if flt.ip is not None:
             where.append("(source.ip = ? OR destination.ip = ? OR asset.ip = ?)")
             args += [flt.ip] * 3
