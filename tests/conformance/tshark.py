@@ -178,6 +178,20 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         port_options=pref_ports("mbtcp.tcp.port", (502,)),
         standard_ports=(502,),
     ),
+    "s7comm": ProtocolSpec(
+        name="s7comm",
+        fields=(
+            ("ot.s7comm.rosctr", "s7comm.header.rosctr"),
+            # jobs and ack-data carry a function, userdata a group and subfunction: ragged
+            # occurrences, so frames mixing them are read from PDML.
+            ("ot.s7comm.function_code", "s7comm.param.func"),
+            ("ot.s7comm.userdata_group", "s7comm.param.userdata.funcgroup"),
+            ("ot.s7comm.userdata_subfunction", "s7comm.param.userdata.subfunc"),
+        ),
+        # TPKT on other ports by decode-as; S7comm is found heuristically inside COTP.
+        port_options=decode_as("tcp.port", "tpkt", (102,)),
+        standard_ports=(102,),
+    ),
     # Examples of what further entries look like (enable when the decoder exists):
     # "dnp3": ProtocolSpec(
     #     name="dnp3",
@@ -385,7 +399,7 @@ def wireshark_records(
         out[frame] = [tuple(normalize(v[k]) for v in per_field) for k in range(n)]
     if ragged:
         pdml = _tshark(["-n", "-r", str(capture), *options, "-T", "pdml",
-                        "-j", " ".join(spec.ws_protocols), "-Y", _frame_filter(ragged)], timeout)
+                        "-J", " ".join(spec.ws_protocols), "-Y", _frame_filter(ragged)], timeout)
         out.update(_records_from_pdml(pdml, spec))
     if spec.require:
         need = [spec.our_paths.index(p) for p in spec.require]

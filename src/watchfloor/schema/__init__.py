@@ -16,6 +16,10 @@ from .events import (
     Ot,
     OtAction,
     Pcap,
+    S7comm,
+    S7commPlus,
+    S7Item,
+    SzlRecord,
     Target,
     is_message,
 )
@@ -23,4 +27,5 @@ from .events import (
 __all__ = [
     "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Endpoint", "Event", "EventMeta", "FileRecord",
     "Modbus", "Network", "Observer", "Ot", "OtAction", "Pcap", "Target",
+    "S7comm", "S7commPlus", "S7Item", "SzlRecord",
 ]  # fmt: skip

@@ -1,0 +1,366 @@
+"""S7comm and S7comm-plus PDUs (the user data of COTP DT TPDUs) → fields.
+
+Pure and stateless: raises only NeedMoreData or Malformed. `parse_header` is lenient the way a
+passive sensor must be: a PDU whose announced parameter/data lengths overrun the bytes present is
+still reported (header, function code) and flagged, as Wireshark does; the parameter and data
+parsers are strict and their `Malformed` becomes an anomaly on the message.
+"""
+
+from __future__ import annotations
+
+from struct import Struct, error as StructError
+from typing import Any, NamedTuple
+
+from .._contract import Malformed
+from .constants import (
+    ACK,
+    ACK_DATA,
+    DATA_SIZES,
+    DOWNLOADS,
+    JOB,
+    LENGTH_IN_BITS,
+    PLC_CONTROL,
+    PLC_STOP,
+    PLUS_KEEPALIVE,
+    PROTOCOL_ID,
+    READ_VAR,
+    SETUP,
+    SUCCESS,
+    SYNTAX_S7ANY,
+    UPLOADS,
+    USERDATA,
+    WRITE_VAR,
+)
+
+_HEADER = Struct(">BBHHHH")  # protocol id, ROSCTR, redundancy id, PDU reference, param, data length
+_H = Struct(">H")
+_HH = Struct(">HH")
+_I = Struct(">I")
+_S7ANY = Struct(">BHHB")  # transport size, count, DB number, area (address follows: 3 bytes)
+_SETUP = Struct(">xHHH")  # reserved, max AmQ calling, max AmQ called, PDU length
+_ITEM_HEAD = Struct(">BBH")  # return code, data transport size, length
+_PLUS = Struct(">BBH")  # protocol id 0x72, version, data length
+
+Fields = dict[str, Any]  # keys are ot.s7comm names
+
+
+class Header(NamedTuple):
+    rosctr: int
+    pdu_reference: int
+    param: bytes  # as far as present
+    data: bytes  # as far as present
+    error_class: int | None
+    error_code: int | None
+    complete: bool  # the announced lengths fit the PDU exactly
+
+
+def parse_header(pdu: bytes) -> Header:
+    """The S7comm header of one PDU (its first byte is 0x32)."""
+    if len(pdu) < 10:
+        raise Malformed(f"S7comm PDU of {len(pdu)} bytes is shorter than its header")
+    proto, rosctr, _, ref, plen, dlen = _HEADER.unpack_from(pdu)
+    if proto != PROTOCOL_ID:
+        raise Malformed(f"protocol id {proto:#x}, S7comm is 0x32")
+    if not 1 <= rosctr <= 7:
+        raise Malformed(f"ROSCTR {rosctr} outside 1..7")
+    ecls = ecode = None
+    at = 10
+    if rosctr == ACK or rosctr == ACK_DATA:
+        if len(pdu) < 12:
+            raise Malformed("acknowledgement shorter than its 12-byte header")
+        ecls, ecode = pdu[10], pdu[11]
+        at = 12
+    pend = at + plen
+    end = pend + dlen
+    return Header(rosctr, ref, pdu[at:pend], pdu[pend:end], ecls, ecode, end == len(pdu))
+
+
+# -- job / ack-data parameters ----------------------------------------------------------------
+def _items_request(param: bytes) -> list[Fields]:
+    """Variable specifications of a read/write request."""
+    if len(param) < 2:
+        raise Malformed("read/write request without item count")
+    count, at, items = param[1], 2, []
+    for _ in range(count):
+        if at + 2 > len(param) or param[at] != 0x12:
+            raise Malformed("item without variable specification 0x12")
+        n = param[at + 1]
+        spec = param[at + 2 : at + 2 + n]
+        if len(spec) != n or n < 1:
+            raise Malformed("variable specification truncated")
+        syntax = spec[0]
+        if syntax == SYNTAX_S7ANY and n == 10:
+            size, qty, db, area = _S7ANY.unpack_from(spec, 1)
+            addr = (spec[7] << 16) | (spec[8] << 8) | spec[9]
+            items.append({"syntax_id": syntax, "transport_size": size, "count": qty,
+                          "db_number": db, "area": area, "byte_address": addr >> 3,
+                          "bit_address": addr & 7})  # fmt: skip
+        else:
+            items.append({"syntax_id": syntax, "data": spec[1:].hex()})
+        at += 2 + n
+    if at != len(param):
+        raise Malformed(f"{len(param) - at} bytes after the last item")
+    return items
+
+
+def data_items(data: bytes, count: int) -> list[Fields]:
+    """Item data of a read response or write request: return code, transport size, value."""
+    at, items, end = 0, [], len(data)
+    for i in range(count):
+        if at + 4 > end:
+            raise Malformed(f"item {i + 1} of {count} missing")
+        rc, size, length = _ITEM_HEAD.unpack_from(data, at)
+        n = (length + 7) >> 3 if size in LENGTH_IN_BITS else length
+        at += 4
+        if at + n > end:
+            raise Malformed(f"item {i + 1} announces {n} bytes, {end - at} present")
+        item: Fields = {"return_code": rc, "data_transport_size": size, "length": length}
+        if n:
+            item["data"] = data[at : at + n].hex()
+        at += n
+        if n & 1 and i + 1 < count:
+            at += 1  # fill byte after an odd-length item, except the last
+        items.append(item)
+    if at != end:
+        raise Malformed(f"{end - at} bytes after the last item")
+    return items
+
+
+def _write_response(data: bytes, count: int) -> list[Fields]:
+    if len(data) != count:
+        raise Malformed(f"{len(data)} return codes for {count} items")
+    return [{"return_code": rc} for rc in data]
+
+
+def _filename(param: bytes, at: int, f: Fields) -> None:
+    """A block file name: '_' type(2) number(5) filesystem(1), e.g. _0A00001P (DB 1, passive)."""
+    if at >= len(param):
+        return
+    n = param[at]
+    raw = param[at + 1 : at + 1 + n]
+    if len(raw) != n:
+        raise Malformed("file name truncated")
+    name = raw.decode("latin-1")
+    f["filename"] = name
+    if n >= 9 and name[0] == "_" and name[3:8].isdigit():
+        f["block_type"], f["block_number"], f["filesystem"] = name[1:3], int(name[3:8]), name[8]
+
+
+def _transfer(fc: int, param: bytes, is_job: bool) -> Fields:
+    """Request download, download block/ended, start upload, upload, end upload."""
+    if len(param) < 2:
+        raise Malformed("transfer parameter without function status")
+    f: Fields = {"function_status": param[1]}
+    if len(param) >= 8 and (is_job or fc == 0x1D):
+        f["upload_id"] = _I.unpack_from(param, 4)[0]
+    if is_job and len(param) > 8 and fc != 0x1E and fc != 0x1F:
+        _filename(param, 8, f)
+    elif fc == 0x1D and not is_job and len(param) > 8:  # the block length, as ASCII digits
+        n = param[8]
+        digits = param[9 : 9 + n].decode("latin-1")
+        if digits.isdigit():
+            f["block_length"] = int(digits)
+    if fc == 0x1F and is_job and len(param) >= 4:
+        f["error_code"] = _H.unpack_from(param, 2)[0]
+    return f
+
+
+def _plc_control(param: bytes) -> Fields:
+    """PI service: 7 unknown bytes, parameter block, service name (e.g. _INSE, P_PROGRAM)."""
+    if len(param) < 11:
+        raise Malformed("PLC control parameter shorter than its header")
+    n = _H.unpack_from(param, 8)[0]
+    block = param[10 : 10 + n]
+    at = 10 + n
+    if len(block) != n or at >= len(param):
+        raise Malformed("PLC control parameter block truncated")
+    m = param[at]
+    service = param[at + 1 : at + 1 + m]
+    if len(service) != m:
+        raise Malformed("PI service name truncated")
+    f: Fields = {"pi_service": service.decode("latin-1")}
+    if service in (b"_INSE", b"_DELE") and n >= 2:
+        names = block[2:].decode("latin-1")
+        f["blocks"] = [names[i : i + 8] for i in range(0, len(names) - 7, 8)][: block[0]]
+    elif n:
+        f["pi_arguments"] = block.decode("latin-1").strip("\x00 ")
+    return f
+
+
+def _plc_stop(param: bytes) -> Fields:
+    if len(param) < 7:
+        raise Malformed("PLC stop parameter shorter than its header")
+    m = param[6]
+    service = param[7 : 7 + m]
+    if len(service) != m:
+        raise Malformed("PI service name truncated")
+    return {"pi_service": service.decode("latin-1")}
+
+
+def parse_job(h: Header) -> Fields:
+    """Fields of a job (request) or ack-data (response) beyond the function code."""
+    param, data = h.param, h.data
+    fc = param[0]
+    is_job = h.rosctr == JOB
+    try:
+        if fc == READ_VAR or fc == WRITE_VAR:
+            if is_job:
+                items = _items_request(param)
+                if fc == WRITE_VAR:
+                    for item, value in zip(items, data_items(data, len(items)), strict=True):
+                        item.update(value)
+                return {"item_count": param[1], "items": items}
+            if len(param) != 2:
+                raise Malformed("read/write response parameter is 2 bytes")
+            count = param[1]
+            items = data_items(data, count) if fc == READ_VAR else _write_response(data, count)
+            return {"item_count": count, "items": items}
+        if fc == SETUP:
+            if len(param) != 8:
+                raise Malformed("setup communication parameter is 8 bytes")
+            calling, called, size = _SETUP.unpack_from(param, 1)
+            return {"max_amq_calling": calling, "max_amq_called": called, "pdu_length": size}
+        if fc in DOWNLOADS or fc in UPLOADS:
+            f = _transfer(fc, param, is_job)
+            if fc == 0x1E and not is_job and len(data) >= 4:
+                f["block_length"] = _H.unpack_from(data)[0]
+            return f
+        if fc == PLC_CONTROL and is_job:
+            return _plc_control(param)
+        if fc == PLC_STOP and is_job:
+            return _plc_stop(param)
+    except (StructError, IndexError, ValueError) as e:  # defence in depth: short is malformed
+        raise Malformed(f"truncated parameter ({e})") from None
+    return {}
+
+
+# -- userdata -------------------------------------------------------------------------------
+class Userdata(NamedTuple):
+    type: int  # 0 push, 4 request, 8 response
+    group: int
+    subfunction: int
+    sequence: int
+    last_data_unit: int | None
+    error_code: int | None
+    return_code: int | None
+    payload: bytes  # the data part after its 4-byte header
+
+
+def parse_userdata(h: Header) -> Userdata:
+    p = h.param
+    if len(p) < 8:
+        raise Malformed(f"userdata parameter of {len(p)} bytes, at least 8")
+    last = err = None
+    if len(p) >= 12 and p[3] == 8:
+        last, err = p[9], _H.unpack_from(p, 10)[0]
+    rc, payload = None, b""
+    data = h.data
+    if len(data) >= 4:
+        rc, _, n = _ITEM_HEAD.unpack_from(data)
+        payload = data[4 : 4 + n]
+        if len(payload) != n:
+            raise Malformed("userdata data shorter than announced")
+    return Userdata(p[5] >> 4, p[5] & 0x0F, p[6], p[7], last, err, rc, payload)
+
+
+def szl_request(payload: bytes) -> tuple[int, int]:
+    if len(payload) < 4:
+        raise Malformed("SZL request without id and index")
+    return _HH.unpack_from(payload)
+
+
+def szl_response(payload: bytes) -> tuple[int, int, int, list[bytes]]:
+    """(SZL id, index, record length, records) of the first data unit of an SZL answer."""
+    if len(payload) < 8:
+        raise Malformed("SZL response shorter than its header")
+    szl_id, index = _HH.unpack_from(payload)
+    size, count = _HH.unpack_from(payload, 4)
+    body = payload[8:]
+    if size == 0:
+        return szl_id, index, size, []
+    records = [body[i : i + size] for i in range(0, min(len(body), size * count), size)]
+    return szl_id, index, size, [r for r in records if len(r) == size]
+
+
+def _bcd(b: int) -> int:
+    hi, lo = b >> 4, b & 0xF
+    if hi > 9 or lo > 9:
+        raise Malformed(f"{b:#04x} is not BCD")
+    return hi * 10 + lo
+
+
+def clock(payload: bytes) -> str:
+    """The 10-byte BCD time stamp of the time functions → ISO 8601 (no time zone: PLC local)."""
+    if len(payload) < 10:
+        raise Malformed("clock value shorter than 10 bytes")
+    y = _bcd(payload[1]) * 100 + _bcd(payload[2])
+    mo, d, hh, mi, ss = (_bcd(b) for b in payload[3:8])
+    ms = _bcd(payload[8]) * 10 + (payload[9] >> 4)
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mi < 60 and ss < 60):
+        raise Malformed("clock value out of range")
+    return f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mi:02d}:{ss:02d}.{ms:03d}"
+
+
+def block_list(payload: bytes) -> list[tuple[int, int]]:
+    """List blocks response: (block type, count) pairs."""
+    if len(payload) % 4:
+        raise Malformed("block list entries are 4 bytes")
+    return [_HH.unpack_from(payload, i) for i in range(0, len(payload), 4)]
+
+
+# -- S7comm-plus ----------------------------------------------------------------------------
+class PlusPdu(NamedTuple):
+    version: int
+    data_length: int
+    opcode: int | None
+    function_code: int | None
+    sequence_number: int | None
+    session_id: int | None
+    integrity: bool
+    complete: bool
+
+
+def parse_plus(pdu: bytes) -> PlusPdu:
+    """S7comm-plus frame: 0x72, version, data length, data, [trailer 0x72 version 0000].
+
+    Version 3 frames start their data with an integrity part (digest length, 32-byte digest);
+    version 2 frames carry integrity data after the body. Keep-alives (version 0xFE) have no
+    opcode."""
+    if len(pdu) < 4:
+        raise Malformed("S7comm-plus frame shorter than its header")
+    _, version, length = _PLUS.unpack_from(pdu)
+    body = pdu[4 : 4 + length]
+    complete = len(body) == length
+    if version == PLUS_KEEPALIVE:
+        return PlusPdu(version, length, None, None, None, None, False, complete)
+    at, integrity = 0, version >= 3
+    if version == 3:
+        if not body or body[0] + 1 > len(body):
+            raise Malformed("integrity part truncated")
+        at = 1 + body[0]
+    elif version == 2:
+        integrity = True
+    if at + 1 > len(body):
+        raise Malformed("S7comm-plus frame without opcode")
+    op = body[at]
+    fn = seq = session = None
+    if len(body) >= at + 9 and op in (0x31, 0x32, 0x33, 0x02):
+        fn = _H.unpack_from(body, at + 3)[0]
+        seq = _H.unpack_from(body, at + 7)[0]
+        if op == 0x31 and len(body) >= at + 13:
+            session = _I.unpack_from(body, at + 9)[0]
+        elif op == 0x33:
+            fn = None  # notifications carry a subscription id where requests have a function
+            if len(body) >= at + 5:
+                session = _I.unpack_from(body, at + 1)[0]
+            seq = None
+    return PlusPdu(version, length, op, fn, seq, session, integrity, complete)
+
+
+def item_ok(item: Fields) -> bool:
+    rc = item.get("return_code")
+    return rc is None or rc == SUCCESS or rc == 0
+
+
+__all__ = ["DATA_SIZES", "Header", "PlusPdu", "Userdata", "parse_header", "parse_job",
+           "parse_plus", "parse_userdata", "USERDATA"]  # fmt: skip

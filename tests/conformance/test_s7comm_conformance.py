@@ -1,0 +1,149 @@
+"""S7comm conformance with Wireshark (DESIGN.md §3.2), and S7comm-plus against ICSNPP.
+
+For every capture: ``watchfloor decode CAPTURE --format jsonl`` and tshark must agree, frame by
+frame, on ``ot.s7comm.rosctr / function_code / userdata_group / userdata_subfunction`` vs
+``s7comm.header.rosctr / s7comm.param.func / s7comm.param.userdata.funcgroup /
+s7comm.param.userdata.subfunc`` (jobs have no group, userdata no function: those fields are
+absent on both sides). COTP-segmented PDUs are reported at the frame that completes them.
+
+Captures:
+  (a) the S7comm captures of ``../shared/corpus`` (SOURCES.md table 1: tshark found ``s7comm``,
+      or the S7comm-plus note: tshark 4.0 has no S7comm-plus dissector, so there Wireshark and we
+      must agree that no S7comm message is present), ``generated/s7comm_*.pcap`` and the
+      labelled QUT S7comm data set;
+  (b) captures made now with python-snap7 (server and client) on loopback;
+  (c) the project's own ``tests/captures/s7comm/*.pcap``.
+S7comm-plus (0x72) has no dissector in tshark 4.0; its oracle is the ICSNPP ``s7comm_plus.log``
+shipped with the cisagov captures (compared below: version, opcode, function per message).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from . import corpus as C
+from . import tshark as T
+from .exceptions import exceptions_for
+
+SPEC = T.PROTOCOLS["s7comm"]
+HAVE_TSHARK = T.tshark_path() is not None
+needs_tshark = pytest.mark.skipif(not HAVE_TSHARK, reason="tshark not installed (Debian package 'tshark')")
+STACK_SECONDS = 3
+ICSNPP = T.CORPUS / "pcaps" / "cisagov__icsnpp-s7comm" / "tests" / "traces"
+
+
+def _plus_only_captures() -> list:
+    """SOURCES.md rows whose protocol note says S7comm-plus but tshark found no s7comm."""
+    if not (T.CORPUS / "SOURCES.md").is_file():
+        return []
+    out = []
+    for line in (T.CORPUS / "SOURCES.md").read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) > 5 and "+S7COMM-PLUS(" in line and " s7comm " not in f" {cells[5]} ":
+            out.append(pytest.param(T.CORPUS / cells[0], id=C.capture_id(T.CORPUS / cells[0])))
+    return out
+
+
+def _check(capture: Path, label: str | None = None, ports: set[int] | None = None,
+           events: list | None = None) -> T.Comparison:
+    if events is None:
+        events = T.run_decoder(capture)
+    derived = T.server_ports(events, SPEC)
+    cmp = T.check_capture(capture, "s7comm", ports=derived | (ports or set()),
+                          exceptions=exceptions_for(label or capture, "s7comm"), events=events)
+    print(cmp.summary())
+    if cmp.stale_exceptions:
+        print(f"note: recorded exceptions now agree with Wireshark at frames {cmp.stale_exceptions}")
+    assert cmp.ok, "\n" + cmp.report(limit=20)
+    return cmp
+
+
+@pytest.fixture(scope="session")
+def zip_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("zips")
+
+
+# -- (a) corpus -----------------------------------------------------------------------------
+@pytest.mark.tshark
+@pytest.mark.corpus
+@needs_tshark
+@pytest.mark.parametrize("capture", [
+    *C.corpus_params({"s7comm"}, generated="s7comm_*.pcap", labeled=("qut_s7comm",)),
+    *_plus_only_captures()])
+def test_corpus(capture: Path, zip_dir: Path) -> None:
+    for cap in C.resolve_capture(capture, zip_dir):
+        label = f"{capture.as_posix()}/{cap.name}" if cap != capture else None
+        _check(cap, label=label)
+
+
+# -- (c) the project's own captures -----------------------------------------------------------
+@pytest.mark.tshark
+@needs_tshark
+@pytest.mark.parametrize("capture", C.project_params("s7comm/*.pcap*"))
+def test_project_captures(capture: Path) -> None:
+    _check(capture)
+
+
+# -- (b) live stacks --------------------------------------------------------------------------
+STACKS = {"python-snap7": ("s7comm_snap7.py", 10102)}
+
+
+@pytest.fixture(scope="session")
+def stack_captures(tmp_path_factory) -> C.StackResults:
+    reason = C.stack_skip_reason("snap7")
+    if reason:
+        pytest.skip(reason)
+    return C.run_stacks(STACKS, tmp_path_factory.mktemp("stacks"), STACK_SECONDS)
+
+
+@pytest.mark.tshark
+@pytest.mark.stack
+def test_live_stacks(stack_captures) -> None:
+    failures = []
+    for stack in STACKS:
+        pcap, port, info = stack_captures[stack]
+        try:
+            assert pcap is not None, f"{stack} capture failed: {info}"
+            events = T.run_decoder(pcap)
+            cmp = _check(pcap, ports={port}, events=events)
+            assert sum(map(len, cmp.theirs.values())) > 20, "the stack produced too little S7comm"
+            derived = T.server_ports(events, SPEC)
+            assert port in derived, f"{stack}: server port {port} not found: {sorted(derived)}"
+        except AssertionError as e:
+            failures.append(f"{stack}: {e}")
+    assert not failures, "\n\n".join(failures)
+
+
+# -- S7comm-plus against ICSNPP ---------------------------------------------------------------
+def _zeek_log(path: Path) -> list[dict[str, str]]:
+    fields: list[str] = []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#fields"):
+            fields = line.split("\t")[1:]
+        elif line and not line.startswith("#"):
+            rows.append(dict(zip(fields, line.split("\t"))))
+    return rows
+
+
+@pytest.mark.corpus
+def test_s7comm_plus_matches_icsnpp() -> None:
+    """Every S7comm-plus message ICSNPP logs, we decode with the same version, opcode and
+    function, in the same order per direction."""
+    cap = ICSNPP / "s7comm_plus.pcap"
+    log = ICSNPP / "s7comm_plus.pcap.zeek-baseline" / "s7comm_plus" / "s7comm_plus.log"
+    if not log.is_file():
+        pytest.skip("ICSNPP baseline not in ../shared")
+    theirs = [(r["source_p"], int(r["version"]), int(r["opcode"], 16),
+               None if r["function_code"] == "-" else int(r["function_code"], 16))
+              for r in _zeek_log(log)]  # fmt: skip
+    ours = [(str(e["source"]["port"]), p["version"], p.get("opcode"), p.get("function_code"))
+            for e in T.run_decoder(cap) if (p := e.get("ot", {}).get("s7comm_plus"))]
+    assert theirs, "empty ICSNPP log"
+    # per direction, in stream order (Zeek time stamps are masked in the baseline)
+    for port in {t[0] for t in theirs}:
+        t = [x for x in theirs if x[0] == port]
+        o = [x for x in ours if x[0] == port]
+        assert o == t, json.dumps({"port": port, "ours": o[:10], "icsnpp": t[:10]})
