@@ -202,8 +202,11 @@ class S7commPlus(_Record):
     function: str | None = None
     sequence_number: int | None = None
     session_id: int | None = None
+    transport_flags: int | None = None
     integrity: Annotated[
-        bool | None, Meta(description="The message carries an integrity part (V2/V3).")
+        bool | None,
+        Meta(description="V3: a 32-byte integrity digest protects the message; V1: none; "
+             "V2: not determined."),
     ] = None
     data_length: int | None = None
     request_frame: int | None = None

@@ -181,6 +181,9 @@ PLUS_FUNCTIONS: dict[int, Code] = {
     0x05D5: Code("init_ssl", "session"),
 }
 PLUS_KEEPALIVE = 0xFE
+# Request transport flag bit: set on requests no response follows (SetVariable acknowledgements of
+# subscriptions, seen in the corpus: flags 0x74 never answered, 0x34 always answered)
+PLUS_NO_RESPONSE = 0x40
 
 
 def function_name(code: int) -> str:

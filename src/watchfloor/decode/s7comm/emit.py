@@ -269,6 +269,7 @@ class Emitter:
                                        function_code=fn, function=fname,
                                        sequence_number=p.sequence_number,
                                        session_id=p.session_id, integrity=p.integrity,
+                                       transport_flags=p.transport_flags,
                                        data_length=p.data_length,
                                        request_frame=request_frame),  # fmt: skip
             ),

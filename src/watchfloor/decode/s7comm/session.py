@@ -18,13 +18,14 @@ from .constants import (
     GROUP_CPU,
     GROUP_TIME,
     JOB,
+    PLUS_NO_RESPONSE,
     PLUS_PROTOCOL_ID,
     PROTOCOL_ID,
     SZL_SUBFUNCTION,
     USERDATA,
 )
-from .wire import Header, clock, parse_header, parse_job, parse_plus, parse_userdata, szl_request
-from .wire import szl_response
+from .wire import Header, PlusPdu, clock, parse_header, parse_job, parse_plus, parse_userdata
+from .wire import plus_frame, szl_request, szl_response
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -51,6 +52,7 @@ class S7Session:
         self.responses_lost_at = -1
         self.flooded = False
         self.foreign_reported = False
+        self.plus_open: list[PlusPdu | None] = [None, None]  # a fragmented S7comm-plus message
         self.next_expiry = 0
 
     # -- stream ----------------------------------------------------------------------------
@@ -102,6 +104,7 @@ class S7Session:
     def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None:
         self.buf[d], self.resync[d] = b"", True
         self.segments[d].reset()
+        self.plus_open[d] = None
         if gap.cause == "late":
             return
         if gap.cause == "snaplen":
@@ -141,7 +144,7 @@ class S7Session:
             self._s7(d, tsdu, frame, ts_ns)
         elif first == PLUS_PROTOCOL_ID:
             self._plus(d, tsdu, frame, ts_ns)
-        elif not self.foreign_reported:  # once per flow: the rest is likely the same
+        elif tsdu and not self.foreign_reported:  # once per flow: the rest is likely the same
             self.foreign_reported = True
             self._anomaly(d, ts_ns, "unknown_payload", f"COTP data starting {tsdu[:4].hex()} "
                           "is neither S7comm nor S7comm-plus")  # fmt: skip
@@ -234,11 +237,30 @@ class S7Session:
         return is_request, fields, group, sub, False
 
     def _plus(self, d: int, pdu: bytes, frame: int, ts_ns: int) -> None:
+        """One S7comm-plus frame. A message spread over several frames is reported at its last
+        frame, with the first frame's header and the total data length."""
+        first = self.plus_open[d]
         try:
-            p = parse_plus(pdu)
+            if first is not None:
+                version, length, _, last = plus_frame(pdu)
+                if version != first.version:
+                    raise Malformed(f"fragment of version {version} continues version "
+                                    f"{first.version}")  # fmt: skip
+                first = first._replace(data_length=first.data_length + length)
+                if len(pdu) < 4 + length:
+                    first = first._replace(complete=False)
+                p = first
+            else:
+                p = parse_plus(pdu)
+                last = p.last
         except Malformed as e:
+            self.plus_open[d] = None
             self._anomaly(d, ts_ns, "malformed_header", f"S7comm-plus: {e}")
             return
+        if not last and p.complete:
+            self.plus_open[d] = p
+            return
+        self.plus_open[d] = None
         is_request = True if p.opcode == 0x31 else False if p.opcode in (0x32, 0x02) else None
         self._learn(d, is_request)
         anomalies = None if p.complete else ["length_mismatch"]
@@ -246,7 +268,8 @@ class S7Session:
         if p.sequence_number is not None:
             key = (2, p.sequence_number)
             if is_request:
-                self._remember(d, key, p.function_code, {}, frame, ts_ns)
+                if not (p.transport_flags or 0) & PLUS_NO_RESPONSE:
+                    self._remember(d, key, p.function_code, {}, frame, ts_ns)
             elif is_request is not None:
                 request = self.pending.pop(key, None)
         self.out.append(self.emitter.plus(d, p, is_request, ts_ns, request, anomalies))

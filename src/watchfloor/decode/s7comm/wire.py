@@ -316,45 +316,49 @@ class PlusPdu(NamedTuple):
     function_code: int | None
     sequence_number: int | None
     session_id: int | None
-    integrity: bool
-    complete: bool
+    transport_flags: int | None
+    integrity: bool | None
+    complete: bool  # the announced length fits the bytes present
+    last: bool  # the frame ends with the trailer: no fragment of this message follows
 
 
-def parse_plus(pdu: bytes) -> PlusPdu:
-    """S7comm-plus frame: 0x72, version, data length, data, [trailer 0x72 version 0000].
-
-    Version 3 frames start their data with an integrity part (digest length, 32-byte digest);
-    version 2 frames carry integrity data after the body. Keep-alives (version 0xFE) have no
-    opcode."""
+def plus_frame(pdu: bytes) -> tuple[int, int, bytes, bool]:
+    """(version, data length, data, trailer present) of one S7comm-plus frame."""
     if len(pdu) < 4:
         raise Malformed("S7comm-plus frame shorter than its header")
     _, version, length = _PLUS.unpack_from(pdu)
-    body = pdu[4 : 4 + length]
+    end = 4 + length
+    trailer = pdu[end : end + 4]
+    return version, length, pdu[4:end], len(trailer) == 4 and trailer[0] == 0x72
+
+
+def parse_plus(pdu: bytes) -> PlusPdu:
+    """The first (or only) frame of an S7comm-plus message: 0x72, version, data length, data,
+    trailer (0x72, version, 0000). A message longer than one frame continues in frames with the
+    same header and no opcode; only its last frame has the trailer.
+
+    Version 3 data starts with an integrity part (digest length, 32-byte digest). Keep-alives
+    (version 0xFE) carry no opcode."""
+    version, length, body, last = plus_frame(pdu)
     complete = len(body) == length
     if version == PLUS_KEEPALIVE:
-        return PlusPdu(version, length, None, None, None, None, False, complete)
-    at, integrity = 0, version >= 3
+        return PlusPdu(version, length, None, None, None, None, None, False, complete, True)
+    at, integrity = 0, (False if version == 1 else None)
     if version == 3:
         if not body or body[0] + 1 > len(body):
             raise Malformed("integrity part truncated")
-        at = 1 + body[0]
-    elif version == 2:
-        integrity = True
+        at, integrity = 1 + body[0], body[0] == 32
     if at + 1 > len(body):
         raise Malformed("S7comm-plus frame without opcode")
     op = body[at]
-    fn = seq = session = None
-    if len(body) >= at + 9 and op in (0x31, 0x32, 0x33, 0x02):
-        fn = _H.unpack_from(body, at + 3)[0]
-        seq = _H.unpack_from(body, at + 7)[0]
-        if op == 0x31 and len(body) >= at + 13:
-            session = _I.unpack_from(body, at + 9)[0]
-        elif op == 0x33:
-            fn = None  # notifications carry a subscription id where requests have a function
-            if len(body) >= at + 5:
-                session = _I.unpack_from(body, at + 1)[0]
-            seq = None
-    return PlusPdu(version, length, op, fn, seq, session, integrity, complete)
+    fn = seq = session = flags = None
+    if op in (0x31, 0x32, 0x02) and len(body) >= at + 9:
+        fn, seq = _H.unpack_from(body, at + 3)[0], _H.unpack_from(body, at + 7)[0]
+        if op == 0x31 and len(body) >= at + 14:
+            session, flags = _I.unpack_from(body, at + 9)[0], body[at + 13]
+        elif op != 0x31 and len(body) >= at + 10:
+            flags = body[at + 9]
+    return PlusPdu(version, length, op, fn, seq, session, flags, integrity, complete, last)
 
 
 def item_ok(item: Fields) -> bool:
