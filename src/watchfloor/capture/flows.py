@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from ..schema import Event
 
 PROBE_CHUNKS = 8  # payload chunks a flow may offer to the probes before it is left undecoded
+# Small chunks the probes turned down are kept for the decoder that claims the flow later, if its
+# session has a `preamble(d, chunk)` method: connection set-up that only announces the protocol
+# (e.g. COTP connection requests before S7comm data) still tells the session who is who.
+PREAMBLE_CHUNKS, PREAMBLE_BYTES = 4, 128
 
 
 def ip_text(raw: bytes) -> str:
@@ -44,7 +48,7 @@ def community_id(src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> 
 class Flow:
     __slots__ = (
         "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams",
-        "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed",
+        "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed", "preamble",
     )  # fmt: skip
 
     def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
@@ -63,6 +67,7 @@ class Flow:
         self.app: Session | None = None
         self.probes_left = PROBE_CHUNKS
         self.decoders, self.out, self.closed = decoders, out, False
+        self.preamble: list[tuple[int, bytes]] | None = None
 
     @property
     def transport(self) -> str:
@@ -113,9 +118,19 @@ class Flow:
             for dec in self.decoders:
                 hint = p0 in dec.default_ports or p1 in dec.default_ports
                 if transport in dec.transports and dec.probe(chunk, hint):
-                    self.app = dec.session(self, self.out)
-                    self.app.feed(d, chunk, frame, ts_ns)
+                    self.app = app = dec.session(self, self.out)
+                    if self.preamble is not None:
+                        early = getattr(app, "preamble", None)
+                        for d0, c0 in self.preamble if early is not None else ():
+                            early(d0, c0)
+                        self.preamble = None
+                    app.feed(d, chunk, frame, ts_ns)
                     return
+            if len(chunk) <= PREAMBLE_BYTES:
+                if self.preamble is None:
+                    self.preamble = []
+                if len(self.preamble) < PREAMBLE_CHUNKS:
+                    self.preamble.append((d, chunk))
 
     def close(self, frame: int, ts_ns: int, reason: str) -> None:
         """End of the conversation (FIN/RST, idle expiry, eviction, end of capture)."""

@@ -145,8 +145,11 @@ class S7Item(_Record):
 
 
 class SzlRecord(_Record):
+    """An identity record of a system status list (SZL 0x0011 / 0x001C families)."""
+
     index: int
-    value: str
+    value: Annotated[str, Meta(description="Order number (0x0011) or name (0x001C).")]
+    version: Annotated[str | None, Meta(description="0x0011: version V x.y.z.")] = None
 
 
 class S7comm(_Record):

@@ -104,14 +104,10 @@ def _szl_records(szl_id: int, records: list[bytes]) -> list[SzlRecord] | None:
     low, out = szl_id & 0xFF, []
     for r in records:
         index = (r[0] << 8) | r[1]
-        if low == 0x11 and len(r) == 28:
+        if low == 0x11 and len(r) == 28:  # index, order number (20), type, versions (2 + 2)
             text = r[2:22].decode("latin-1").strip("\x00 ")
-            ausbg, ausbe = (r[24] << 8) | r[25], (r[26] << 8) | r[27]
-            if r[24] == 0x56:  # 'V': a version V x.y.z
-                text = f"V{r[25]}.{r[26]}.{r[27]}"
-            elif not text:
-                text = f"{ausbg:04x}{ausbe:04x}"
-            out.append(SzlRecord(index=index, value=text))
+            version = f"V{r[25]}.{r[26]}.{r[27]}" if r[24] == 0x56 else None  # 'V' x y z
+            out.append(SzlRecord(index=index, value=text, version=version))
         elif low == 0x1C and len(r) == 34:
             if index == 9:  # manufacturer id and profile: binary
                 out.append(SzlRecord(index=index, value=r[2:].hex()))
@@ -296,8 +292,8 @@ def identity(server: Endpoint, ts_ns: int, szl_id: int, records: list[bytes]) ->
     v = {r.index: r.value for r in recs}
     low = szl_id & 0xFF
     if low == 0x11:
-        asset = Asset(ip=server.ip, mac=server.mac, product_code=v.get(1) or None,
-                      revision=v.get(7) if (v.get(7) or "").startswith("V") else None)  # fmt: skip
+        fw = next((r.version for r in recs if r.index == 7), None)
+        asset = Asset(ip=server.ip, mac=server.mac, product_code=v.get(1) or None, revision=fw)
     else:
         asset = Asset(ip=server.ip, mac=server.mac, name=v.get(1) or None, product=v.get(2) or None,
                       serial=v.get(5) or None, model=v.get(7) or None)  # fmt: skip

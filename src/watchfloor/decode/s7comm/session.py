@@ -7,6 +7,7 @@ direction (at most MAX_TSDU bytes), at most MAX_PENDING outstanding requests.
 
 from __future__ import annotations
 
+from struct import error as StructError
 from typing import TYPE_CHECKING, Any
 
 from .._contract import Malformed, NeedMoreData
@@ -124,12 +125,26 @@ class S7Session:
                           "this flow was evicted and its S7 state dropped")  # fmt: skip
         self._expire(ts_ns, -1)
 
+    def preamble(self, d: int, data: bytes) -> None:
+        """Payload seen before the flow was recognised (capture.flows keeps a few small chunks):
+        COTP connection TPDUs still tell who connects to which rack and slot. No events: their
+        frames have passed."""
+        pos = 0
+        while pos < len(data):
+            try:
+                start, stop = parse_tpkt(data, pos)
+            except (NeedMoreData, Malformed):
+                return
+            if data[start + 1] & 0xF0 in (CR, CC):
+                self._connection(d, data[start:stop], 0)
+            pos = stop
+
     # -- COTP connection TPDUs ---------------------------------------------------------------
     def _connection(self, d: int, tpdu: bytes, ts_ns: int) -> None:
         """CR/CC: who connects, which rack and slot (called TSAP), the TPDU size. DR/DC: noted."""
         try:
             c = parse_connection(tpdu)
-        except (Malformed, IndexError):
+        except (Malformed, IndexError, StructError):
             self._anomaly(d, ts_ns, "malformed_cotp", "a COTP TPDU does not parse")
             return
         if c.code == CR and self.client is None:
