@@ -192,7 +192,8 @@ class Emitter:
                 req = request[3]
                 if "items" in f:
                     f["items"] = _merge_items(f["items"], req)
-                for k in ("szl_id", "pi_service", "filename", "block_type", "block_number"):
+                for k in ("szl_id", "pi_service", "pi_arguments", "blocks", "filename", "block_type",
+                          "block_number", "filesystem"):
                     if k not in f and k in req:
                         f[k] = req[k]
         if h.error_class is not None:

@@ -222,7 +222,7 @@ def parse_job(h: Header) -> Fields:
             return {"max_amq_calling": calling, "max_amq_called": called, "pdu_length": size}
         if fc in DOWNLOADS or fc in UPLOADS:
             f = _transfer(fc, param, is_job)
-            if fc == 0x1E and not is_job and len(data) >= 4:
+            if (fc == 0x1B or fc == 0x1E) and not is_job and len(data) >= 4:
                 f["block_length"] = _H.unpack_from(data)[0]
             return f
         if fc == PLC_CONTROL and is_job:
