@@ -23,10 +23,11 @@ if TYPE_CHECKING:
     from ..schema import Event
 
 PROBE_CHUNKS = 8  # payload chunks a flow may offer to the probes before it is left undecoded
-# Small chunks the probes turned down are kept for the decoder that claims the flow later, if its
-# session has a `preamble(d, chunk)` method: connection set-up that only announces the protocol
-# (e.g. COTP connection requests before S7comm data) still tells the session who is who.
-PREAMBLE_CHUNKS, PREAMBLE_BYTES = 4, 128
+# The first bytes of each direction that the probes turned down are kept (at most PREAMBLE_BYTES,
+# contiguous) for decoders that declare `preamble`: a message split into small segments at the
+# start of a flow, or connection set-up that only announces the protocol (COTP connection
+# requests before S7comm data), is then probed and decoded whole.
+PREAMBLE_BYTES = 256
 
 
 def ip_text(raw: bytes) -> str:
@@ -67,7 +68,7 @@ class Flow:
         self.app: Session | None = None
         self.probes_left = PROBE_CHUNKS
         self.decoders, self.out, self.closed = decoders, out, False
-        self.preamble: list[tuple[int, bytes]] | None = None
+        self.preamble: list[bytes | None] | None = None  # per direction; None once broken
 
     @property
     def transport(self) -> str:
@@ -112,25 +113,32 @@ class Flow:
                 app.gap(d, chunk, frame, ts_ns)
             else:
                 app.feed(d, chunk, frame, ts_ns)
-        elif self.probes_left and not isinstance(chunk, Gap) and chunk:
+        elif self.probes_left and chunk:
+            pre = self.preamble
+            if isinstance(chunk, Gap):
+                if pre is not None:
+                    pre[d] = None  # what follows is not contiguous with what was kept
+                return
             self.probes_left -= 1
             transport, (p0, p1) = self.transport, self.ports
             for dec in self.decoders:
+                if transport not in dec.transports:
+                    continue
                 hint = p0 in dec.default_ports or p1 in dec.default_ports
-                if transport in dec.transports and dec.probe(chunk, hint):
-                    self.app = app = dec.session(self, self.out)
-                    if self.preamble is not None:
-                        early = getattr(app, "preamble", None)
-                        for d0, c0 in self.preamble if early is not None else ():
-                            early(d0, c0)
+                early = pre[d] if dec.preamble and pre is not None else None
+                for data in (early + chunk, chunk) if early else (chunk,):
+                    if dec.probe(data, hint):
+                        self.app = app = dec.session(self, self.out)
+                        if dec.preamble and pre is not None and pre[1 - d]:
+                            app.preamble(1 - d, pre[1 - d])  # type: ignore[attr-defined]
                         self.preamble = None
-                    app.feed(d, chunk, frame, ts_ns)
-                    return
-            if len(chunk) <= PREAMBLE_BYTES:
-                if self.preamble is None:
-                    self.preamble = []
-                if len(self.preamble) < PREAMBLE_CHUNKS:
-                    self.preamble.append((d, chunk))
+                        app.feed(d, data, frame, ts_ns)
+                        return
+            if pre is None:
+                pre = self.preamble = [b"", b""]
+            kept = pre[d]
+            if kept is not None:
+                pre[d] = kept + chunk if len(kept) + len(chunk) <= PREAMBLE_BYTES else None
 
     def close(self, frame: int, ts_ns: int, reason: str) -> None:
         """End of the conversation (FIN/RST, idle expiry, eviction, end of capture)."""

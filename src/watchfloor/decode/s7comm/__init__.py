@@ -12,6 +12,7 @@ DECODER = DecoderManifest(
     "unpublished: layouts as publicly reverse-engineered)",
     probe=probe,
     session=S7Session,
+    preamble=True,
 )
 
 __all__ = ["DECODER"]
