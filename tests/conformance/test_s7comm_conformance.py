@@ -19,6 +19,7 @@ shipped with the cisagov captures (compared below: version, opcode, function per
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,98 @@ def test_s7comm_plus_matches_icsnpp() -> None:
         t = [x for x in theirs if x[0] == port]
         o = [x for x in ours if x[0] == port]
         assert o == t, json.dumps({"port": port, "ours": o[:10], "icsnpp": t[:10]})
+
+
+# -- S7comm deeper fields against ICSNPP --------------------------------------------------------
+def _swap16(v: int) -> int:
+    """ICSNPP logs the PDU reference little-endian (Wireshark and we read it big-endian)."""
+    return ((v & 0xFF) << 8) | (v >> 8)
+
+
+_UD_TYPE = {"push": 0, "request": 4, "response": 8}
+
+
+def _icsnpp_view(events: list[dict]) -> dict[tuple[str, int], dict]:
+    """Our S7comm messages by (is_orig, ICSNPP's PDU reference), as ICSNPP would log them."""
+    out: dict[tuple[str, int], dict] = {}
+    for e in events:
+        s = e.get("ot", {}).get("s7comm")
+        if not s:
+            continue
+        orig = "F" if e["source"]["port"] in (102, 10102) else "T"
+        if "function_code" in s:
+            fc = f"0x{s['function_code']:02x}"
+            sub = s.get("pi_service", "-") if s["function_code"] == 0x28 and s["rosctr"] == 1 else "-"
+        elif "userdata_group" in s:
+            fc = f"0x{(_UD_TYPE[s['userdata_type']] << 4) | s['userdata_group']:02x}"
+            sub = f"0x{s['userdata_subfunction']:02x}"
+        else:
+            fc = sub = "-"
+        out.setdefault((orig, _swap16(s["pdu_reference"])), {**s, "_fc": fc, "_sub": sub})
+    return out
+
+
+ICSNPP_S7 = ["snap7", "s7ident", "s7comm_plus"]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", ICSNPP_S7)
+def test_s7comm_deeper_fields_match_icsnpp(name: str) -> None:
+    """Every message ICSNPP's s7comm.log (and read_szl / upload_download / known_devices logs)
+    records is decoded with the same ROSCTR, function, subfunction (PI service for PLC control),
+    header error code, SZL id/index/return code, upload/download fields and identity."""
+    base = ICSNPP / f"{name}.pcap.zeek-baseline" / name
+    if not (base / "s7comm.log").is_file():
+        pytest.skip("ICSNPP baseline not in ../shared")
+    all_events = [json.loads(line) for line in subprocess.run(
+        [*T.decoder_command(), "decode", str(ICSNPP / f"{name}.pcap"), "--format", "jsonl", "--all"],
+        capture_output=True, check=True).stdout.decode().splitlines()]  # fmt: skip
+    events = [e for e in all_events if e["event"]["kind"] == "event"]
+    ours = _icsnpp_view(events)
+    compared = mismatched = 0
+    problems = []
+    for r in _zeek_log(base / "s7comm.log"):
+        key = (r["is_orig"], int(r["pdu_reference"]))
+        o = ours.get(key)
+        want = (int(r["rosctr_code"]), r["function_code"], r["subfunction_code"],
+                None if r["error_code"] == "-" else int(r["error_code"], 16))
+        got = None if o is None else (o["rosctr"], o["_fc"], o["_sub"],
+                                      None if r["error_code"] == "-" else o.get("error_code", 0))
+        compared += 1
+        if got != want:
+            mismatched += 1
+            problems.append(f"s7comm.log {key}: ICSNPP {want}, ours {got}")
+    if (base / "s7comm_read_szl.log").is_file():
+        for r in _zeek_log(base / "s7comm_read_szl.log"):
+            o = ours.get((r["is_orig"], int(r["pdu_reference"])), {})
+            want = (int(r["szl_id"], 16), int(r["szl_index"], 16), int(r["return_code"], 16))
+            got = (o.get("szl_id"), o.get("szl_index"), o.get("return_code"))
+            compared += 1
+            if got != want:
+                mismatched += 1
+                problems.append(f"read_szl {r['is_orig']} {r['pdu_reference']}: {want} vs {got}")
+    if (base / "s7comm_upload_download.log").is_file():
+        for r in _zeek_log(base / "s7comm_upload_download.log"):
+            o = ours.get((r["is_orig"], int(r["pdu_reference"])), {})
+            want = {"function_status": r["function_status"], "upload_id": r["session_id"],
+                    "block_length": r["blocklength"], "filename": r["filename"],
+                    "block_number": r["block_number"]}  # fmt: skip
+            got = {"function_status": f"0x{o['function_status']:02x}" if "function_status" in o else "-",
+                   "upload_id": str(o["upload_id"]) if "upload_id" in o and r["session_id"] != "-" else "-",
+                   "block_length": str(o.get("block_length", "-")),
+                   "filename": o.get("filename", "-") if r["rosctr"] == "Job-Request" else "-",
+                   "block_number": f"{o['block_number']:05d}" if "block_number" in o and r["rosctr"] == "Job-Request" else "-"}  # fmt: skip
+            compared += 1
+            if got != want:
+                mismatched += 1
+                problems.append(f"upload_download {r['is_orig']} {r['pdu_reference']}: {want} vs {got}")
+    if (base / "s7comm_known_devices.log").is_file():
+        assets = [e["asset"] for e in all_events if e["event"]["kind"] == "asset"]
+        for r in _zeek_log(base / "s7comm_known_devices.log"):
+            compared += 1
+            want = (r["automation_system_name"], r["module_name"], r["module_serial"])
+            if not any((a.get("name"), a.get("product"), a.get("serial")) == want for a in assets):
+                mismatched += 1
+                problems.append(f"known_devices {want} not among our assets {assets}")
+    print(f"ICSNPP {name}: {compared} records compared, {mismatched} differ")
+    assert compared and not problems, "\n".join(problems[:20])

@@ -111,6 +111,8 @@ def data_items(data: bytes, count: int) -> list[Fields]:
             raise Malformed(f"item {i + 1} of {count} missing")
         rc, size, length = _ITEM_HEAD.unpack_from(data, at)
         n = (length + 7) >> 3 if size in LENGTH_IN_BITS else length
+        if rc != SUCCESS and rc != 0:
+            n = 0  # a failed item carries no value, whatever its length field says (snap7: 4)
         at += 4
         if at + n > end:
             raise Malformed(f"item {i + 1} announces {n} bytes, {end - at} present")
@@ -149,7 +151,9 @@ def _filename(param: bytes, at: int, f: Fields) -> None:
 def _transfer(fc: int, param: bytes, is_job: bool) -> Fields:
     """Request download, download block/ended, start upload, upload, end upload."""
     if len(param) < 2:
-        raise Malformed("transfer parameter without function status")
+        if is_job:
+            raise Malformed("transfer job without function status")
+        return {}  # acknowledgements of request download / download ended / end upload
     f: Fields = {"function_status": param[1]}
     if len(param) >= 8 and (is_job or fc == 0x1D):
         f["upload_id"] = _I.unpack_from(param, 4)[0]
