@@ -50,44 +50,34 @@ DATASET = "ot.s7comm"
 _PROTOCOL_TYPE = ["protocol"]
 _ERROR_TYPE = ["error"]
 _CATEGORY = ["network"]
-_ADDRESS_KEYS = ("syntax_id", "area", "db_number", "byte_address", "bit_address",
-                 "transport_size", "count")  # fmt: skip
 # bytes per element of an item transport size (bit: one byte holds it)
 _SIZE_BYTES = {0x01: 1, 0x02: 1, 0x03: 1, 0x04: 2, 0x05: 2, 0x06: 4, 0x07: 4, 0x08: 4, 0x09: 2,
                0x0A: 4, 0x0B: 4, 0x0C: 2, 0x0F: 8, 0x1C: 2, 0x1D: 2, 0x1E: 4, 0x1F: 4,
                0x20: 4}  # fmt: skip
 Request = tuple[int, int, int | None, dict[str, Any]]
+Span = tuple[AddressRange | None, str | None, int | None]
+_Converted = tuple[list[dict], list[dict], list[S7Item], Span]
+# request fields a response repeats (it does not carry them itself)
+_BORROWED = frozenset(("szl_id", "pi_service", "pi_arguments", "blocks", "filename", "block_type",
+                       "block_number", "filesystem"))  # fmt: skip
 
 
-def _item(f: dict[str, Any]) -> S7Item:
-    area, size, rc = f.get("area"), f.get("transport_size"), f.get("return_code")
-    return S7Item(
-        syntax_id=f.get("syntax_id"), area=area,
-        area_name=None if area is None else AREAS.get(area, f"unknown-{area}"),
-        db_number=f.get("db_number"), byte_address=f.get("byte_address"),
-        bit_address=f.get("bit_address"), transport_size=size,
-        transport_size_name=None if size is None else TRANSPORT_SIZES.get(size, f"unknown-{size}"),
-        count=f.get("count"), return_code=rc,
-        return_code_name=None if rc is None else RETURN_CODES.get(rc, f"unknown-{rc}"),
-        data_transport_size=f.get("data_transport_size"), length=f.get("length"),
-        data=f.get("data"),
-    )  # fmt: skip
+def _kw(f: dict[str, Any]) -> dict[str, Any]:
+    """An item's fields as S7Item keywords, with the names of its codes."""
+    kw = dict(f)
+    area = f.get("area")
+    if area is not None:
+        kw["area_name"] = AREAS.get(area) or f"unknown-{area}"
+    size = f.get("transport_size")
+    if size is not None:
+        kw["transport_size_name"] = TRANSPORT_SIZES.get(size) or f"unknown-{size}"
+    rc = f.get("return_code")
+    if rc is not None:
+        kw["return_code_name"] = RETURN_CODES.get(rc) or f"unknown-{rc}"
+    return kw
 
 
-def _merge_items(items: list[dict], request: dict[str, Any]) -> list[dict]:
-    """A response's items take their addresses from the paired request's items."""
-    req_items = request.get("items")
-    if not req_items or len(req_items) != len(items):
-        return items
-    out = []
-    for it, rq in zip(items, req_items, strict=True):
-        merged = {k: rq[k] for k in _ADDRESS_KEYS if k in rq}
-        merged.update(it)
-        out.append(merged)
-    return out
-
-
-def _span(items: list[dict]) -> tuple[AddressRange | None, str | None, int | None]:
+def _span(items: list[dict]) -> Span:
     """Address range, object kind and DB number of a single-item S7ANY access."""
     if len(items) != 1 or "byte_address" not in items[0]:
         return None, None, None
@@ -127,19 +117,38 @@ class Emitter:
         self.slot: int | None = None
         self.station: str | None = None
         self.tpdu_size: int | None = None
+        self.converted: dict[int, _Converted] = {}
+        self.targets: dict[tuple[int | None, str | None], Target | None] = {}
 
     def connection(self, called_tsap: bytes | None, tpdu_size: int | None) -> None:
         """S7 called TSAP: connection type (1 PG, 2 OP, 3 S7 basic), then rack * 32 + slot."""
         if called_tsap and len(called_tsap) == 2 and called_tsap[0] < 0x20:
             self.rack, self.slot = called_tsap[1] >> 5, called_tsap[1] & 0x1F
             self.station = f"rack {self.rack} slot {self.slot}"
+            self.targets.clear()
         if tpdu_size:
             self.tpdu_size = tpdu_size
 
+    def _converted(self, items: list[dict]) -> _Converted:
+        """A request's items as keywords, S7Items and span, made once per list object: the session
+        hands the same parsed list for a repeated (polling) read job; events are read-only."""
+        hit = self.converted.get(id(items))
+        if hit is None or hit[0] is not items:
+            if len(self.converted) >= 256:
+                self.converted.clear()
+            kws = [_kw(it) for it in items]
+            hit = self.converted[id(items)] = (items, kws, [S7Item(**kw) for kw in kws],
+                                               _span(items))  # fmt: skip
+        return hit
+
     def _target(self, db: int | None, obj: str | None) -> Target | None:
-        if db is None and obj is None and self.station is None:
-            return None
-        return Target(unit=db, station=self.station, object=obj)
+        t = self.targets.get((db, obj), False)
+        if t is False:
+            if len(self.targets) >= 256:
+                self.targets.clear()
+            t = self.targets[(db, obj)] = (None if db is None and obj is None and self.station is None
+                                           else Target(unit=db, station=self.station, object=obj))  # fmt: skip
+        return t  # type: ignore[return-value]
 
     def message(self, d: int, h: Header, fc: int | None, group: int | None, sub: int | None,
                 fields: dict[str, Any], is_request: bool | None, ts_ns: int,
@@ -190,12 +199,9 @@ class Emitter:
                 f["request_frame"] = request[0]
                 duration = ts_ns - request[1]
                 req = request[3]
-                if "items" in f:
-                    f["items"] = _merge_items(f["items"], req)
-                for k in ("szl_id", "pi_service", "pi_arguments", "blocks", "filename", "block_type",
-                          "block_number", "filesystem"):
-                    if k not in f and k in req:
-                        f[k] = req[k]
+                if not _BORROWED.isdisjoint(req):
+                    for k in _BORROWED.intersection(req):
+                        f.setdefault(k, req[k])
         if h.error_class is not None:
             f["error_class"], f["error_code"] = h.error_class, h.error_code
             if h.error_class or h.error_code:
@@ -203,11 +209,23 @@ class Emitter:
         span = target_db = None
         items = f.get("items")
         if items is not None:
-            if any(it.get("return_code", SUCCESS) not in (SUCCESS, 0) for it in items):
-                outcome = "failure" if is_request is False else outcome
-            span, area_name, target_db = _span(items)
+            req_items = request[3].get("items") if request is not None else None
+            if req_items is not None and len(req_items) != len(items):
+                req_items = None
+            if is_request is False:
+                for it in items:
+                    if it.get("return_code", SUCCESS) not in (SUCCESS, 0):
+                        outcome = "failure"
+                        break
+            if is_request or req_items is not None:
+                hit = self._converted(req_items or items)
+                span, area_name, target_db = hit[3]
+                f["items"] = hit[2] if is_request else [
+                    S7Item(**{**addr, **_kw(it)}) for addr, it in zip(hit[1], items, strict=True)]
+            else:
+                span, area_name, target_db = _span(items)
+                f["items"] = [S7Item(**_kw(it)) for it in items]
             obj = area_name or obj
-            f["items"] = [_item(it) for it in items]
         if "szl_id" in f:
             sid = f["szl_id"]
             f["szl_id_name"] = SZL_NAMES.get(sid, SZL_NAMES.get(sid & 0xFF, f"unknown-{sid}"))

@@ -22,6 +22,7 @@ from .constants import (
     PLUS_NO_RESPONSE,
     PLUS_PROTOCOL_ID,
     PROTOCOL_ID,
+    READ_VAR,
     SZL_SUBFUNCTION,
     USERDATA,
 )
@@ -55,6 +56,7 @@ class S7Session:
         self.foreign_reported = False
         self.plus_open: list[PlusPdu | None] = [None, None]  # a fragmented S7comm-plus message
         self.next_expiry = 0
+        self.read_jobs: dict[bytes, dict[str, Any]] = {}  # parsed read var jobs, by parameter
 
     # -- stream ----------------------------------------------------------------------------
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
@@ -182,7 +184,10 @@ class S7Session:
             if h.param:
                 fc = h.param[0]
                 try:
-                    fields = parse_job(h)
+                    if fc == READ_VAR and is_request:  # polling repeats the same job: parse once
+                        fields = self.read_jobs.get(h.param) or self._read_job(h)
+                    else:
+                        fields = parse_job(h)
                 except Malformed:
                     fields = {"data": (h.param + h.data).hex()}
                     anomalies = [*(anomalies or ()), "malformed_parameter"]
@@ -215,6 +220,13 @@ class S7Session:
             ident = emit.identity(self.flow.src(d), ts_ns, fields["szl_id"], fields["szl_records"])
             if ident is not None:
                 out.append(ident)
+
+    def _read_job(self, h: Header) -> dict[str, Any]:
+        fields = parse_job(h)
+        if len(self.read_jobs) >= 256:
+            self.read_jobs.clear()
+        self.read_jobs[h.param] = fields
+        return fields
 
     def _userdata(self, h: Header) -> tuple[bool | None, dict[str, Any], int | None, int | None,
                                               bool]:  # fmt: skip
