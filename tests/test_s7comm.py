@@ -167,6 +167,7 @@ def test_engineering_session(tmp_path: Path) -> None:
         ("plc_stop", "request", "control"), ("plc_cold_start", "request", "control"),
         ("read_clock", "request", "read")]  # fmt: skip
     assert all(r == "response" for _, r, _ in actions[1::2])
+    assert [a for a, _, _ in actions[1::2]] == [a for a, _, _ in actions[::2]]  # named alike
     responses = msgs[1::2]
     assert all(r.event.duration and r.ot.s7comm.request_frame for r in responses)  # type: ignore[union-attr]
     read = responses[3].ot.s7comm  # type: ignore[union-attr]
@@ -321,3 +322,14 @@ def test_mutated_pdus_give_only_documented_outcomes(pdu: bytes, at: int, value: 
                   "function_mismatch"}  # fmt: skip
     for e in out:
         assert set(e.ot.anomalies or ()) <= documented  # type: ignore[union-attr]
+
+
+def test_first_pdu_in_tiny_segments_is_recognised(tmp_path: Path) -> None:
+    """The first TPKT split before its S7 header: the flow keeps the rejected bytes and probes
+    them again with the next segment (DecoderManifest.preamble)."""
+    conv = _conv(port=2102)
+    records = conv.handshake()
+    records += conv.client_send(s7.tpkt_dt(s7.setup_communication(0)), segment_sizes=[2, 3, 4])
+    records += conv.server_send(s7.tpkt_dt(s7.setup_communication(0, response=True)))
+    msgs = _messages(_decode(tmp_path, records))
+    assert [(m.pcap.frame, m.ot.role) for m in msgs] == [(7, "request"), (8, "response")]  # type: ignore[union-attr]

@@ -161,13 +161,13 @@ class Emitter:
             name, op = (code.name, code.operation) if code else (f"unknown-{fc}", "other")
             obj = code.object if code else None
             f["function_code"], f["function"] = fc, name
-            service = f.get("pi_service")
-            if service is None and fc == PLC_CONTROL and request is not None:
-                service = request[3].get("pi_service")
-            if fc == PLC_CONTROL and service is not None:
-                name, op = PI_SERVICES.get(service, PI_SERVICES.get(service[:3], (name, op)))
-                if service == "P_PROGRAM" and (f.get("pi_arguments") or "").startswith("C"):
-                    name = "plc_cold_start"
+            if fc == PLC_CONTROL:  # named by its PI service (the response's from its request)
+                pi = request[3] if request is not None and "pi_service" not in f else f
+                service = pi.get("pi_service")
+                if service is not None:
+                    name, op = PI_SERVICES.get(service, PI_SERVICES.get(service[:3], (name, op)))
+                    if service == "P_PROGRAM" and (pi.get("pi_arguments") or "").startswith("C"):
+                        name = "plc_cold_start"
         elif rosctr == USERDATA and group is not None:
             g = UD_GROUPS.get(group)
             gname, op = (g.name, g.operation) if g else (f"unknown-{group}", "other")
