@@ -98,7 +98,7 @@ def test_read_var_response_items_with_fill_byte_and_error() -> None:
     pdu = s7.read_var_response(3, [b"\x07", b"\x00\x2a", 0x0A])
     items = parse_job(parse_header(pdu))["items"]
     assert [i["return_code"] for i in items] == [0xFF, 0xFF, 0x0A]
-    assert [i.get("data") for i in items] == ["07", "002a", None]
+    assert [i.get("data") for i in items] == [b"\x07", b"\x00\x2a", None]
     assert items[0]["length"] == 8  # bits for transport size 4
 
 
@@ -175,6 +175,8 @@ def test_engineering_session(tmp_path: Path) -> None:
         ("data_block", 1, 10, "002a0100"), ("flags", 0, 0, "07")]
     write = msgs[8]
     assert write.ot.action.address.start == 4 and write.ot.action.address.end == 5  # type: ignore[union-attr]
+    assert write.ot.action.values == write.ot.s7comm.items[0].values == [100]  # type: ignore[union-attr]
+    assert read.items[0].values == [42, 256] and read.items[1].values == [7]  # type: ignore[union-attr]
     assert write.ot.action.target.unit == 1 and write.ot.action.target.object == "data_block"  # type: ignore[union-attr]
     missing = responses[5]
     assert missing.event.outcome == "failure"

@@ -142,6 +142,10 @@ class S7Item(_Record):
     data_transport_size: int | None = None
     length: Annotated[int | None, Meta(description="Data length as on the wire (bits or bytes).")] = None
     data: Annotated[str | None, Meta(description="Item data, hex.")] = None
+    values: Annotated[
+        list[int] | None, Meta(description="Data as integers of the item's transport size.")
+    ] = None
+    real_values: Annotated[list[float] | None, Meta(description="Data of REAL items.")] = None
 
 
 class SzlRecord(_Record):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from struct import unpack
 from typing import Any, Literal
 
 from ...capture.flows import Flow
@@ -57,23 +58,46 @@ _SIZE_BYTES = {0x01: 1, 0x02: 1, 0x03: 1, 0x04: 2, 0x05: 2, 0x06: 4, 0x07: 4, 0x
 Request = tuple[int, int, int | None, dict[str, Any]]
 Span = tuple[AddressRange | None, str | None, int | None]
 _Converted = tuple[list[dict], list[dict], list[S7Item], Span]
+# item fields a response's items take from its request's
+_ADDRESS = frozenset(("syntax_id", "area", "area_name", "db_number", "byte_address", "bit_address",
+                      "transport_size", "transport_size_name", "count"))  # fmt: skip
 # request fields a response repeats (it does not carry them itself)
 _BORROWED = frozenset(("szl_id", "pi_service", "pi_arguments", "blocks", "filename", "block_type",
                        "block_number", "filesystem"))  # fmt: skip
 
 
-def _kw(f: dict[str, Any]) -> dict[str, Any]:
-    """An item's fields as S7Item keywords, with the names of its codes."""
+# item transport size → struct format of its elements (CHAR and the time types stay raw)
+_FORMATS = {0x01: "B", 0x02: "B", 0x04: "H", 0x05: "h", 0x06: "I", 0x07: "i", 0x08: "f",
+            0x1C: "H", 0x1D: "H"}  # fmt: skip
+_WIDTHS = {"B": 1, "H": 2, "h": 2, "I": 4, "i": 4, "f": 4}
+
+
+def _kw(f: dict[str, Any], size: int | None = None) -> dict[str, Any]:
+    """An item's fields as S7Item keywords, with the names of its codes and its data as hex and,
+    for numeric transport sizes (the item's own or `size`, its request's), as values."""
     kw = dict(f)
     area = f.get("area")
     if area is not None:
         kw["area_name"] = AREAS.get(area) or f"unknown-{area}"
-    size = f.get("transport_size")
-    if size is not None:
-        kw["transport_size_name"] = TRANSPORT_SIZES.get(size) or f"unknown-{size}"
+    own = f.get("transport_size")
+    if own is not None:
+        kw["transport_size_name"] = TRANSPORT_SIZES.get(own) or f"unknown-{own}"
+        size = own
     rc = f.get("return_code")
     if rc is not None:
         kw["return_code_name"] = RETURN_CODES.get(rc) or f"unknown-{rc}"
+    data = f.get("data")
+    if data is not None:
+        kw["data"] = data.hex()
+        fmt = _FORMATS.get(size)  # type: ignore[arg-type]
+        if fmt is not None:  # (items other than S7ANY have no transport size)
+            n, rest = divmod(len(data), _WIDTHS[fmt])
+            if n and not rest:
+                vals = list(unpack(f">{n}{fmt}", data))
+                if fmt == "f":
+                    kw["real_values"] = vals
+                else:
+                    kw["values"] = [v & 1 for v in vals] if size == 0x01 else vals
     return kw
 
 
@@ -137,7 +161,8 @@ class Emitter:
             if len(self.converted) >= 256:
                 self.converted.clear()
             kws = [_kw(it) for it in items]
-            hit = self.converted[id(items)] = (items, kws, [S7Item(**kw) for kw in kws],
+            addrs = [{k: v for k, v in kw.items() if k in _ADDRESS} for kw in kws]
+            hit = self.converted[id(items)] = (items, addrs, [S7Item(**kw) for kw in kws],
                                                _span(items))  # fmt: skip
         return hit
 
@@ -206,7 +231,7 @@ class Emitter:
             f["error_class"], f["error_code"] = h.error_class, h.error_code
             if h.error_class or h.error_code:
                 f["error"] = ERROR_CLASSES.get(h.error_class, f"unknown-{h.error_class}")
-        span = target_db = None
+        span = target_db = values = None
         items = f.get("items")
         if items is not None:
             req_items = request[3].get("items") if request is not None else None
@@ -221,11 +246,14 @@ class Emitter:
                 hit = self._converted(req_items or items)
                 span, area_name, target_db = hit[3]
                 f["items"] = hit[2] if is_request else [
-                    S7Item(**{**addr, **_kw(it)}) for addr, it in zip(hit[1], items, strict=True)]
+                    S7Item(**{**addr, **_kw(it, addr.get("transport_size"))})
+                    for addr, it in zip(hit[1], items, strict=True)]
             else:
                 span, area_name, target_db = _span(items)
                 f["items"] = [S7Item(**_kw(it)) for it in items]
             obj = area_name or obj
+            if len(items) == 1:
+                values = f["items"][0].values
         if "szl_id" in f:
             sid = f["szl_id"]
             f["szl_id_name"] = SZL_NAMES.get(sid, SZL_NAMES.get(sid & 0xFF, f"unknown-{sid}"))
@@ -243,7 +271,7 @@ class Emitter:
             ot=Ot(
                 protocol="s7comm",
                 role=None if is_request is None else "request" if is_request else "response",
-                action=OtAction(operation=op, address=span,  # type: ignore[arg-type]
+                action=OtAction(operation=op, address=span, values=values,  # type: ignore[arg-type]
                                 target=self._target(target_db, obj)),
                 anomalies=anomalies,
                 s7comm=S7comm(rosctr=rosctr, rosctr_name=ROSCTR.get(rosctr, f"unknown-{rosctr}"),

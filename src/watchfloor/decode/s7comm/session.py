@@ -250,7 +250,7 @@ class S7Session:
             if ud.group == GROUP_CPU and ud.subfunction == SZL_SUBFUNCTION and ud.payload:
                 if is_request:
                     fields["szl_id"], fields["szl_index"] = szl_request(ud.payload)
-                elif ud.return_code == 0xFF:
+                elif ud.return_code == 0xFF and self._szl_first(h.pdu_reference):
                     szl_id, index, _, records = szl_response(ud.payload)
                     fields["szl_id"], fields["szl_index"] = szl_id, index
                     if records:
@@ -262,6 +262,12 @@ class S7Session:
         except Malformed:
             return is_request, fields, group, sub, True
         return is_request, fields, group, sub, False
+
+    def _szl_first(self, reference: int) -> bool:
+        """Whether an SZL answer starts a list: the answer to a follow-up request (sent for
+        the rest of a long list; it names no SZL id) carries only more records, no SZL header."""
+        request = self.pending.get((1, reference))
+        return request is None or "szl_id" in request[3]
 
     def _plus(self, d: int, pdu: bytes, frame: int, ts_ns: int) -> None:
         """One S7comm-plus frame. A message spread over several frames is reported at its last

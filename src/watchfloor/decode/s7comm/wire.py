@@ -96,7 +96,7 @@ def _items_request(param: bytes) -> list[Fields]:
                           "db_number": db, "area": area, "byte_address": addr >> 3,
                           "bit_address": addr & 7})  # fmt: skip
         else:
-            items.append({"syntax_id": syntax, "data": spec[1:].hex()})
+            items.append({"syntax_id": syntax, "data": spec[1:]})
         at += 2 + n
     if at != len(param):
         raise Malformed(f"{len(param) - at} bytes after the last item")
@@ -118,7 +118,7 @@ def data_items(data: bytes, count: int) -> list[Fields]:
             raise Malformed(f"item {i + 1} announces {n} bytes, {end - at} present")
         item: Fields = {"return_code": rc, "data_transport_size": size, "length": length}
         if n:
-            item["data"] = data[at : at + n].hex()
+            item["data"] = data[at : at + n]
         at += n
         if n & 1 and i + 1 < count:
             at += 1  # fill byte after an odd-length item, except the last
