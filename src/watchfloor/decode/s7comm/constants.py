@@ -103,6 +103,14 @@ ERROR_CLASSES = {
     0x85: "error_on_supplies", 0x87: "access_error",
 }  # fmt: skip
 
+# Error class and code together (header of Ack/Ack-Data; userdata parameter error code): the
+# codes seen in the corpus, named as Wireshark names them
+ERROR_CODES = {
+    0xD0A5: "referenced_job_not_found", 0xD209: "block_not_found",
+    0xD20C: "ob_priority_class_missing", 0xD241: "not_permitted_in_protection_level",
+    0xD2A9: "cpu_parameters_being_assigned", 0xD402: "information_function_unavailable",
+}  # fmt: skip
+
 # Memory areas of an S7ANY item address
 AREAS = {
     0x03: "system_info_200", 0x05: "system_flags_200", 0x06: "analog_inputs_200",

@@ -24,10 +24,12 @@ from ...schema import (
 )
 from ...schema.time import rfc3339
 from .constants import (
+    ACK,
     AREA_DB,
     AREAS,
     CPU_MODES,
     ERROR_CLASSES,
+    ERROR_CODES,
     FUNCTIONS,
     GROUP_MODE,
     JOB,
@@ -211,6 +213,13 @@ class Emitter:
             utype = f.get("userdata_type")
             if utype is not None:
                 f["userdata_type"] = UD_TYPES.get(utype, f"unknown-{utype}")
+        elif request is not None and request[2] is not None and rosctr == ACK:
+            # an Ack carries no parameter: it is named after the job it acknowledges
+            code = FUNCTIONS.get(request[2])
+            name, op = (code.name, code.operation) if code else (f"unknown-{request[2]}", "other")
+            service = request[3].get("pi_service")
+            if request[2] == PLC_CONTROL and service is not None:
+                name, op = PI_SERVICES.get(service, PI_SERVICES.get(service[:3], (name, op)))
         else:
             name, op = ROSCTR.get(rosctr, f"rosctr-{rosctr}"), "other"
         outcome: Literal["success", "failure"] | None = None
@@ -230,7 +239,10 @@ class Emitter:
         if h.error_class is not None:
             f["error_class"], f["error_code"] = h.error_class, h.error_code
             if h.error_class or h.error_code:
-                f["error"] = ERROR_CLASSES.get(h.error_class, f"unknown-{h.error_class}")
+                f["error"] = (ERROR_CODES.get((h.error_class << 8) | h.error_code)  # type: ignore[operator]
+                              or ERROR_CLASSES.get(h.error_class) or f"unknown-{h.error_class}")
+        elif f.get("error_code"):  # userdata: a 16-bit code in the parameter
+            f["error"] = ERROR_CODES.get(f["error_code"]) or f"unknown-{f['error_code']}"
         span = target_db = values = None
         items = f.get("items")
         if items is not None:
