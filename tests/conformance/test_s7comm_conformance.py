@@ -243,3 +243,17 @@ def test_s7comm_deeper_fields_match_icsnpp(name: str) -> None:
                 problems.append(f"known_devices {want} not among our assets {assets}")
     print(f"ICSNPP {name}: {compared} records compared, {mismatched} differ")
     assert compared and not problems, "\n".join(problems[:20])
+
+
+# -- harness ------------------------------------------------------------------------------------
+@pytest.mark.tshark
+@needs_tshark
+def test_harness_reads_ragged_s7_fields() -> None:
+    """Jobs carry s7comm.param.func, userdata carry funcgroup/subfunc: the occurrence counts of a
+    frame differ, so the harness reads those frames from PDML (with -J: the fields are nested
+    below s7comm.header / s7comm.param, which -j would hide)."""
+    cap = T.REPO / "tests" / "captures" / "s7comm" / "s7comm_engineering.pcap"
+    got = T.wireshark_records(cap, SPEC)
+    assert got[6] == [(1, 0xF0, None, None)]  # setup communication job
+    assert got[8] == [(7, None, 4, 1)]  # userdata request: CPU functions / read SZL
+    assert got[27] == [(7, None, 7, 1)]  # userdata response: time functions / read clock
