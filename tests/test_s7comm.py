@@ -119,7 +119,8 @@ def test_plc_control_stop_and_transfers() -> None:
         "pi_service": "P_PROGRAM", "pi_arguments": "C"}  # fmt: skip
     assert parse_job(parse_header(s7.plc_stop(2))) == {"pi_service": "P_PROGRAM"}
     f = parse_job(parse_header(s7.transfer(0x1D, 3, s7.filename("0B", 0, "A"), upload_id=7)))
-    assert (f["block_type"], f["block_number"], f["filesystem"], f["upload_id"]) == ("0B", 0, "A", 7)
+    assert (f["block_type"], f["block_number"], f["filesystem"], f["upload_id"]) == (
+        "SDB", 0, "active", 7)
 
 
 def test_userdata_szl_and_clock() -> None:

@@ -67,7 +67,7 @@ UD_GROUPS: dict[int, Code] = {
     0x7: Code("time_functions", "read", "clock"),
     0xF: Code("nc_programming", "program"),
 }
-GROUP_MODE, GROUP_CPU, GROUP_TIME, GROUP_SECURITY, GROUP_BLOCK = 0x0, 0x4, 0x7, 0x5, 0x3
+GROUP_MODE, GROUP_CPU, GROUP_TIME = 0x0, 0x4, 0x7
 # (group, subfunction) → name, and the operation where it differs from the group's
 UD_SUBFUNCTIONS: dict[tuple[int, int], tuple[str, str | None]] = {
     (0x1, 0x01): ("request_diag_data_type1", None), (0x1, 0x02): ("vartab", None),
@@ -127,9 +127,7 @@ TRANSPORT_SIZES = {
     0x0F: "date_and_time", 0x1C: "counter", 0x1D: "timer", 0x1E: "iec_timer",
     0x1F: "iec_counter", 0x20: "hs_counter",
 }  # fmt: skip
-# Transport sizes of item data; for these the length field counts bits, else bytes
-DATA_SIZES = {0x00: "null", 0x03: "bit", 0x04: "byte_word_dword", 0x05: "integer",
-              0x06: "dinteger", 0x07: "real", 0x09: "octet_string"}  # fmt: skip
+# Data transport sizes (3 bit, 4 byte/word/dword, 5 integer) whose length field counts bits
 LENGTH_IN_BITS = frozenset((0x03, 0x04, 0x05))
 
 # Item return codes
@@ -140,21 +138,14 @@ RETURN_CODES = {
 }  # fmt: skip
 SUCCESS = 0xFF
 
-# Variable specification syntax ids
+# Variable specification syntax id of an address by area, DB and byte (the usual one)
 SYNTAX_S7ANY = 0x10
-SYNTAX_IDS = {0x10: "s7any", 0x13: "pbc_r_id", 0x15: "alarm_lockfree", 0x16: "alarm_ind",
-              0x19: "alarm_ack", 0x1A: "alarm_queryreq", 0x1C: "notify_ind", 0x82: "nck",
-              0x83: "nck_metric", 0x84: "nck_inch", 0xA2: "drive_es_any", 0xB0: "db_read",
-              0xB2: "symbolic"}  # fmt: skip
-
 # Block types in file names ("_" type(2) number(5) filesystem(1))
 BLOCK_TYPES = {"08": "OB", "09": "CMOD", "0A": "DB", "0B": "SDB", "0C": "FC", "0D": "SFC",
                "0E": "FB", "0F": "SFB"}  # fmt: skip
 FILESYSTEMS = {"P": "passive", "A": "active", "B": "active_as_well_as_passive"}
 
 # System status list (SZL) ids that identify the device
-SZL_MODULE_ID = 0x0011  # module identification (order number, hardware/firmware versions)
-SZL_COMPONENT_ID = 0x001C  # component identification (names, serial number)
 SZL_NAMES = {
     0x0000: "szl_list", 0x0011: "module_identification", 0x0111: "module_identification_one",
     0x0012: "cpu_characteristics", 0x0013: "user_memory_areas", 0x0014: "system_areas",

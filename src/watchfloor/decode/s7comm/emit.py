@@ -32,7 +32,6 @@ from .constants import (
     ERROR_CODES,
     FUNCTIONS,
     GROUP_MODE,
-    JOB,
     PI_SERVICES,
     PLC_CONTROL,
     PLUS_FUNCTIONS,

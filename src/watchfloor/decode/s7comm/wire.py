@@ -15,8 +15,9 @@ from .._contract import Malformed
 from .constants import (
     ACK,
     ACK_DATA,
-    DATA_SIZES,
+    BLOCK_TYPES,
     DOWNLOADS,
+    FILESYSTEMS,
     JOB,
     LENGTH_IN_BITS,
     PLC_CONTROL,
@@ -28,7 +29,6 @@ from .constants import (
     SUCCESS,
     SYNTAX_S7ANY,
     UPLOADS,
-    USERDATA,
     WRITE_VAR,
 )
 
@@ -145,7 +145,10 @@ def _filename(param: bytes, at: int, f: Fields) -> None:
     name = raw.decode("latin-1")
     f["filename"] = name
     if n >= 9 and name[0] == "_" and name[3:8].isdigit():
-        f["block_type"], f["block_number"], f["filesystem"] = name[1:3], int(name[3:8]), name[8]
+        kind, fs = name[1:3], name[8]
+        f["block_type"] = BLOCK_TYPES.get(kind) or f"unknown-{kind}"
+        f["block_number"] = int(name[3:8])
+        f["filesystem"] = FILESYSTEMS.get(fs) or f"unknown-{fs}"
 
 
 def _transfer(fc: int, param: bytes, is_job: bool) -> Fields:
@@ -305,13 +308,6 @@ def clock(payload: bytes) -> str:
     return f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mi:02d}:{ss:02d}.{ms:03d}"
 
 
-def block_list(payload: bytes) -> list[tuple[int, int]]:
-    """List blocks response: (block type, count) pairs."""
-    if len(payload) % 4:
-        raise Malformed("block list entries are 4 bytes")
-    return [_HH.unpack_from(payload, i) for i in range(0, len(payload), 4)]
-
-
 # -- S7comm-plus ----------------------------------------------------------------------------
 class PlusPdu(NamedTuple):
     version: int
@@ -363,12 +359,3 @@ def parse_plus(pdu: bytes) -> PlusPdu:
         elif op != 0x31 and len(body) >= at + 10:
             flags = body[at + 9]
     return PlusPdu(version, length, op, fn, seq, session, flags, integrity, complete, last)
-
-
-def item_ok(item: Fields) -> bool:
-    rc = item.get("return_code")
-    return rc is None or rc == SUCCESS or rc == 0
-
-
-__all__ = ["DATA_SIZES", "Header", "PlusPdu", "Userdata", "parse_header", "parse_job",
-           "parse_plus", "parse_userdata", "USERDATA"]  # fmt: skip
