@@ -336,3 +336,16 @@ def test_first_pdu_in_tiny_segments_is_recognised(tmp_path: Path) -> None:
     records += conv.server_send(s7.tpkt_dt(s7.setup_communication(0, response=True)))
     msgs = _messages(_decode(tmp_path, records))
     assert [(m.pcap.frame, m.ot.role) for m in msgs] == [(7, "request"), (8, "response")]  # type: ignore[union-attr]
+
+
+def test_block_functions() -> None:
+    from watchfloor.decode.s7comm.wire import block_function
+
+    counts = bytes.fromhex("3038 0001 3041 0003 3042 000c".replace(" ", ""))  # OB 1, DB 3, SDB 12
+    assert block_function(1, False, counts) == {"block_counts": ["OB=1", "DB=3", "SDB=12"]}
+    assert block_function(2, True, b"0A") == {"block_type": "DB"}
+    assert block_function(2, False, bytes.fromhex("00012205" "00022205")) == {"blocks": ["1", "2"]}
+    assert block_function(3, True, b"0E00042A") == {
+        "block_type": "FB", "block_number": 42, "filesystem": "active"}  # fmt: skip
+    with pytest.raises(Malformed):
+        block_function(1, False, b"\x30\x38\x00")

@@ -187,7 +187,14 @@ class S7comm(_Record):
     block_number: int | None = None
     filesystem: str | None = None
     block_length: int | None = None
-    blocks: Annotated[list[str] | None, Meta(description="PLC control: blocks named.")] = None
+    blocks: Annotated[
+        list[str] | None,
+        Meta(description="PLC control: blocks named (type, number, file system); list blocks "
+             "of type: block numbers."),
+    ] = None
+    block_counts: Annotated[
+        list[str] | None, Meta(description="List blocks: <type>=<count> per block type.")
+    ] = None
     pi_service: Annotated[str | None, Meta(description="PLC control service, e.g. _INSE.")] = None
     pi_arguments: str | None = None
     szl_id: int | None = None

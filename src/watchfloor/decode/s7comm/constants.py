@@ -67,7 +67,7 @@ UD_GROUPS: dict[int, Code] = {
     0x7: Code("time_functions", "read", "clock"),
     0xF: Code("nc_programming", "program"),
 }
-GROUP_MODE, GROUP_CPU, GROUP_TIME = 0x0, 0x4, 0x7
+GROUP_MODE, GROUP_BLOCK, GROUP_CPU, GROUP_TIME = 0x0, 0x3, 0x4, 0x7
 # (group, subfunction) → name, and the operation where it differs from the group's
 UD_SUBFUNCTIONS: dict[tuple[int, int], tuple[str, str | None]] = {
     (0x1, 0x01): ("request_diag_data_type1", None), (0x1, 0x02): ("vartab", None),

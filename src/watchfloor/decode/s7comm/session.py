@@ -16,6 +16,7 @@ from . import emit
 from .constants import (
     ACK,
     ACK_DATA,
+    GROUP_BLOCK,
     GROUP_CPU,
     GROUP_TIME,
     JOB,
@@ -26,7 +27,7 @@ from .constants import (
     SZL_SUBFUNCTION,
     USERDATA,
 )
-from .wire import Header, PlusPdu, clock, parse_header, parse_job, parse_plus, parse_userdata
+from .wire import Header, PlusPdu, block_function, clock, parse_header, parse_job, parse_plus, parse_userdata
 from .wire import plus_frame, szl_request, szl_response
 
 if TYPE_CHECKING:
@@ -259,6 +260,8 @@ class S7Session:
                 if (ud.subfunction in (1, 3) and not is_request) or (ud.subfunction in (2, 4)
                                                                       and is_request):  # fmt: skip
                     fields["clock"] = clock(ud.payload)
+            elif ud.group == GROUP_BLOCK and ud.payload:
+                fields.update(block_function(ud.subfunction, bool(is_request), ud.payload))
         except Malformed:
             return is_request, fields, group, sub, True
         return is_request, fields, group, sub, False

@@ -308,6 +308,34 @@ def clock(payload: bytes) -> str:
     return f"{y:04d}-{mo:02d}-{d:02d}T{hh:02d}:{mi:02d}:{ss:02d}.{ms:03d}"
 
 
+def _block_name(kind: bytes) -> str:
+    k = kind.decode("latin-1")
+    return BLOCK_TYPES.get(k) or f"unknown-{k}"
+
+
+def block_function(sub: int, is_request: bool, payload: bytes) -> Fields:
+    """Block functions (userdata group 3): list blocks answers count blocks per type, list
+    blocks of type names a type and answers with block numbers, get block info names a block
+    ('0B32768B': type, number, file system)."""
+    if sub == 1 and not is_request:
+        if len(payload) % 4:
+            raise Malformed("block list entries are 4 bytes")
+        return {"block_counts": [f"{_block_name(payload[i:i + 2])}={_H.unpack_from(payload, i + 2)[0]}"
+                                 for i in range(0, len(payload), 4)]}  # fmt: skip
+    if sub == 2 and is_request and len(payload) >= 2:
+        return {"block_type": _block_name(payload[:2])}
+    if sub == 2 and not is_request:
+        if len(payload) % 4:
+            raise Malformed("block numbers are listed in 4-byte entries")
+        return {"blocks": [str(_H.unpack_from(payload, i)[0]) for i in range(0, len(payload), 4)]}
+    if sub == 3 and is_request and len(payload) >= 8:
+        text = payload[:8].decode("latin-1")
+        if text[2:7].isdigit():
+            return {"block_type": _block_name(payload[:2]), "block_number": int(text[2:7]),
+                    "filesystem": FILESYSTEMS.get(text[7]) or f"unknown-{text[7]}"}  # fmt: skip
+    return {}
+
+
 # -- S7comm-plus ----------------------------------------------------------------------------
 class PlusPdu(NamedTuple):
     version: int
