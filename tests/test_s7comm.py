@@ -349,3 +349,23 @@ def test_block_functions() -> None:
         "block_type": "FB", "block_number": 42, "filesystem": "active"}  # fmt: skip
     with pytest.raises(Malformed):
         block_function(1, False, b"\x30\x38\x00")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80), st.integers(0, 15), st.booleans(),
+       st.sampled_from([0x00, 0x04, 0x05, 0xF0, 0x1A, 0x1B, 0x1C, 0x1D, 0x1E, 0x1F, 0x28, 0x29]))
+def test_wire_functions_raise_only_the_two_failure_kinds(data: bytes, sub: int, req: bool,
+                                                          fc: int) -> None:
+    from watchfloor.decode.s7comm.wire import Header, block_function, szl_request
+
+    calls = [lambda: parse_tpkt(data), lambda: parse_connection(data), lambda: parse_header(data),
+             lambda: parse_plus(data), lambda: szl_request(data), lambda: szl_response(data),
+             lambda: clock(data), lambda: block_function(sub, req, data),
+             lambda: parse_userdata(Header(7, 0, data, data, None, None, True)),
+             lambda: parse_job(Header(1 if req else 3, 0, bytes((fc,)) + data, data, None, None,
+                                      True))]  # fmt: skip
+    for call in calls:
+        try:
+            call()
+        except (Malformed, NeedMoreData):
+            pass

@@ -68,6 +68,8 @@ class Connection(NamedTuple):
 
 def parse_connection(tpdu: bytes) -> Connection:
     """A CR/CC/DR/DC TPDU (LI onwards)."""
+    if len(tpdu) < 2:
+        raise Malformed("COTP TPDU shorter than its code")
     li, code = tpdu[0], tpdu[1] & 0xF0
     if li < (5 if code == DC else 6) or li + 1 > len(tpdu):
         raise Malformed(f"COTP length indicator {li} too short or beyond the TPKT")
