@@ -134,6 +134,9 @@ class Flow:
                         self.preamble = None
                         app.feed(d, data, frame, ts_ns)
                         return
+            if not self.probes_left:  # the flow stays undecoded: nothing more to keep
+                self.preamble = None
+                return
             if pre is None:
                 pre = self.preamble = [b"", b""]
             kept = pre[d]
