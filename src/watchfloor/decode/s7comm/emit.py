@@ -5,6 +5,8 @@ from __future__ import annotations
 from struct import unpack
 from typing import Any, Literal
 
+from msgspec.structs import replace
+
 from ...capture.flows import Flow
 from ...schema import (
     ANOMALY,
@@ -58,7 +60,7 @@ _SIZE_BYTES = {0x01: 1, 0x02: 1, 0x03: 1, 0x04: 2, 0x05: 2, 0x06: 4, 0x07: 4, 0x
                0x20: 4}  # fmt: skip
 Request = tuple[int, int, int | None, dict[str, Any]]
 Span = tuple[AddressRange | None, str | None, int | None]
-_Converted = tuple[list[dict], list[dict], list[S7Item], Span]
+_Converted = tuple[list[dict], list[S7Item], list[S7Item], Span]  # items, addresses, S7Items
 # item fields a response's items take from its request's
 _ADDRESS = frozenset(("syntax_id", "area", "area_name", "db_number", "byte_address", "bit_address",
                       "transport_size", "transport_size_name", "count"))  # fmt: skip
@@ -162,7 +164,7 @@ class Emitter:
             if len(self.converted) >= 256:
                 self.converted.clear()
             kws = [_kw(it) for it in items]
-            addrs = [{k: v for k, v in kw.items() if k in _ADDRESS} for kw in kws]
+            addrs = [S7Item(**{k: v for k, v in kw.items() if k in _ADDRESS}) for kw in kws]
             hit = self.converted[id(items)] = (items, addrs, [S7Item(**kw) for kw in kws],
                                                _span(items))  # fmt: skip
         return hit
@@ -257,7 +259,7 @@ class Emitter:
                 hit = self._converted(req_items or items)
                 span, area_name, target_db = hit[3]
                 f["items"] = hit[2] if is_request else [
-                    S7Item(**{**addr, **_kw(it, addr.get("transport_size"))})
+                    replace(addr, **_kw(it, addr.transport_size))
                     for addr, it in zip(hit[1], items, strict=True)]
             else:
                 span, area_name, target_db = _span(items)
