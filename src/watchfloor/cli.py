@@ -72,6 +72,11 @@ def _table_row(ev: Event) -> str:
         m = ot.modbus
         if m is not None and (m.subfunction_name or m.exception):
             detail.append(m.exception or m.subfunction_name or "")
+        s7 = ot.s7comm
+        if s7 is not None:
+            szl = f"szl={s7.szl_id:#06x}" if s7.szl_id is not None else None
+            detail += [x for x in (s7.error, s7.pi_service, ",".join(s7.blocks or ()), s7.filename,
+                                   szl, s7.cpu_mode_name, s7.clock) if x]  # fmt: skip
         if a.address:
             detail.append(f"addr={a.address.start}-{a.address.end}")
         if a.values:

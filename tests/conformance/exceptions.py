@@ -238,6 +238,25 @@ EXCEPTIONS: list[WiresharkException] = [
         ),
         expected={9: [(1, 10, 129)]},
     ),
+    WiresharkException(
+        protocol="s7comm",
+        capture="pcaps/ITI__ICS-Security-Tools/pcaps/s7/S7Comm/s7comm_clean.pcap",
+        frames=(398, 412, 1273, 1456, 1611, 1746, 2002, 2296, 2299, 2859, 3654, 4060),
+        reason=(
+            "Responses whose first copy was never captured. E.g. frame 396 (65371->102) is the Read "
+            "Var job PDU ref 0x00f2; frame 397 (the next job) acknowledges server bytes up to rel. "
+            "seq 5493 that the capture never saw ('ACKed unseen segment'); frame 398 (102->65371, "
+            "rel. seq 5467, 26 bytes: 0300001a 02f080 32 03 0000 00f2 0002 0005 0000 | 04 01 | "
+            "ff 04 0008 00) is the server's retransmission of that missing segment: the Ack-Data "
+            "Read Var answering PDU ref 0x00f2. No earlier frame from port 102 carries rel. seq "
+            "5467, so 398 is the only copy of these bytes. tshark 4.0 marks it 'Spurious "
+            "Retransmission' (already ACKed) and hands none of it to TPKT/S7comm, so the response "
+            "is missing from Wireshark's output. The same holds for every frame listed (each a "
+            "26-byte Ack-Data Read Var from port 102, flagged tcp.analysis.spurious_retransmission, "
+            "with no earlier segment at its sequence number)."
+        ),
+        expected={398: [(3, 4, None, None)], 412: [(3, 4, None, None)], 1273: [(3, 4, None, None)], 1456: [(3, 4, None, None)], 1611: [(3, 4, None, None)], 1746: [(3, 4, None, None)], 2002: [(3, 4, None, None)], 2296: [(3, 4, None, None)], 2299: [(3, 4, None, None)], 2859: [(3, 4, None, None)], 3654: [(3, 4, None, None)], 4060: [(3, 4, None, None)]},
+    ),
 ]
 
 

@@ -225,6 +225,20 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         fields=(("ot.iec104.apci_type", "iec60870_104.type"), ("ot.iec104.type_id", "iec60870_asdu.typeid"),
                 ("ot.iec104.cot", "iec60870_asdu.causetx"), ("ot.iec104.common_address", "iec60870_asdu.addr")),
         port_options=decode_as("tcp.port", "iec60870_104", (2404,)), standard_ports=(2404,)),
+    "s7comm": ProtocolSpec(
+        name="s7comm",
+        fields=(
+            ("ot.s7comm.rosctr", "s7comm.header.rosctr"),
+            # jobs and ack-data carry a function, userdata a group and subfunction: ragged
+            # occurrences, so frames mixing them are read from PDML.
+            ("ot.s7comm.function_code", "s7comm.param.func"),
+            ("ot.s7comm.userdata_group", "s7comm.param.userdata.funcgroup"),
+            ("ot.s7comm.userdata_subfunction", "s7comm.param.userdata.subfunc"),
+        ),
+        # TPKT on other ports by decode-as; S7comm is found heuristically inside COTP.
+        port_options=decode_as("tcp.port", "tpkt", (102,)),
+        standard_ports=(102,),
+    ),
 }
 
 

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from ..schema import Event
 
 PROBE_CHUNKS = 8  # payload chunks a flow may offer to the probes before it is left undecoded
+# The first bytes of each direction that the probes turned down are kept (at most PREAMBLE_BYTES,
+# contiguous) for decoders that declare `preamble`: a message split into small segments at the
+# start of a flow, or connection set-up that only announces the protocol (COTP connection
+# requests before S7comm data), is then probed and decoded whole.
+PREAMBLE_BYTES = 256
 
 
 def ip_text(raw: bytes) -> str:
@@ -44,7 +49,7 @@ def community_id(src: bytes, sport: int, dst: bytes, dport: int, proto: int) -> 
 class Flow:
     __slots__ = (
         "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams",
-        "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed",
+        "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed", "preamble",
     )  # fmt: skip
 
     def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
@@ -63,6 +68,7 @@ class Flow:
         self.app: Session | None = None
         self.probes_left = PROBE_CHUNKS
         self.decoders, self.out, self.closed = decoders, out, False
+        self.preamble: list[bytes | None] | None = None  # per direction; None once broken
 
     @property
     def transport(self) -> str:
@@ -107,7 +113,12 @@ class Flow:
                 app.gap(d, chunk, frame, ts_ns)
             else:
                 app.feed(d, chunk, frame, ts_ns)
-        elif self.probes_left and not isinstance(chunk, Gap) and chunk:
+        elif self.probes_left and chunk:
+            pre = self.preamble
+            if isinstance(chunk, Gap):
+                if pre is not None:
+                    pre[d] = None  # what follows is not contiguous with what was kept
+                return
             self.probes_left -= 1
             transport, (p0, p1) = self.transport, self.ports
             candidates = [(p0 in dec.default_ports or p1 in dec.default_ports, dec)
@@ -116,10 +127,23 @@ class Flow:
             # also accept these bytes, but the port is the better evidence when both fit.
             candidates.sort(key=lambda c: not c[0])
             for hint, dec in candidates:
-                if dec.probe(chunk, hint):
-                    self.app = dec.session(self, self.out)
-                    self.app.feed(d, chunk, frame, ts_ns)
-                    return
+                early = pre[d] if dec.preamble and pre is not None else None
+                for data in (early + chunk, chunk) if early else (chunk,):
+                    if dec.probe(data, hint):
+                        self.app = app = dec.session(self, self.out)
+                        if dec.preamble and pre is not None and pre[1 - d]:
+                            app.preamble(1 - d, pre[1 - d])  # type: ignore[attr-defined]
+                        self.preamble = None
+                        app.feed(d, data, frame, ts_ns)
+                        return
+            if not self.probes_left:  # the flow stays undecoded: nothing more to keep
+                self.preamble = None
+                return
+            if pre is None:
+                pre = self.preamble = [b"", b""]
+            kept = pre[d]
+            if kept is not None:
+                pre[d] = kept + chunk if len(kept) + len(chunk) <= PREAMBLE_BYTES else None
 
     def close(self, frame: int, ts_ns: int, reason: str) -> None:
         """End of the conversation (FIN/RST, idle expiry, eviction, end of capture)."""

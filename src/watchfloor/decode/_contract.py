@@ -49,6 +49,9 @@ class DecoderManifest:
     spec: str
     probe: ProbeFn
     session: SessionFactory
+    # True: the flow's first bytes that no probe accepted are probed again together with the
+    # next chunk, and the session's `preamble(d, data)` learns from the other direction's.
+    preamble: bool = False
 
 
 class ProbeFn(Protocol):

@@ -23,6 +23,10 @@ from .events import (
     Pcap,
     Related,
     RuleRef,
+    S7comm,
+    S7commPlus,
+    S7Item,
+    SzlRecord,
     Target,
     Technique,
     Threat,
@@ -33,5 +37,6 @@ from .events import (
 __all__ = [
     "ANOMALY", "SCHEMA_VERSION", "is_message", "AddressRange", "Asset", "DeviceObject", "Dnp3", "Dnp3Object",
     "Dnp3Point", "Endpoint", "Event", "EventMeta", "FileRecord", "Iec104", "Iec104Object", "Modbus", "Network",
-    "Observer", "Ot", "OtAction", "Pcap", "Related", "RuleRef", "Target", "Technique", "Threat", "ThreatIndicator",
+    "Observer", "Ot", "OtAction", "Pcap", "Related", "RuleRef", "S7comm", "S7commPlus", "S7Item", "SzlRecord",
+    "Target", "Technique", "Threat", "ThreatIndicator",
 ]  # fmt: skip

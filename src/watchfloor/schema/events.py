@@ -404,6 +404,107 @@ class Dnp3(_Record):
     request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
 
 
+class S7Item(_Record):
+    """One S7comm read/write variable item: its address (request) and/or its data (response)."""
+
+    syntax_id: Annotated[int | None, Meta(description="0x10 = S7ANY address.")] = None
+    area: int | None = None
+    area_name: str | None = None
+    db_number: int | None = None
+    byte_address: int | None = None
+    bit_address: int | None = None
+    transport_size: int | None = None
+    transport_size_name: str | None = None
+    count: Annotated[int | None, Meta(description="Number of elements of transport_size.")] = None
+    return_code: int | None = None
+    return_code_name: str | None = None
+    data_transport_size: int | None = None
+    length: Annotated[int | None, Meta(description="Data length as on the wire (bits or bytes).")] = None
+    data: Annotated[str | None, Meta(description="Item data, hex.")] = None
+    values: Annotated[
+        list[int] | None, Meta(description="Data as integers of the item's transport size.")
+    ] = None
+    real_values: Annotated[list[float] | None, Meta(description="Data of REAL items.")] = None
+
+
+class SzlRecord(_Record):
+    """An identity record of a system status list (SZL 0x0011 / 0x001C families)."""
+
+    index: int
+    value: Annotated[str, Meta(description="Order number (0x0011) or name (0x001C).")]
+    version: Annotated[str | None, Meta(description="0x0011: version V x.y.z.")] = None
+
+
+class S7comm(_Record):
+    rosctr: Annotated[int, Meta(description="1 job, 2 ack, 3 ack-data, 7 userdata (as Wireshark).")]
+    rosctr_name: str
+    pdu_reference: int
+    function_code: Annotated[int | None, Meta(description="Job / ack-data function.")] = None
+    function: Annotated[str | None, Meta(description="Name, or unknown-<n>.")] = None
+    userdata_type: Annotated[str | None, Meta(description="request, response or push.")] = None
+    userdata_group: Annotated[int | None, Meta(description="Userdata function group.")] = None
+    userdata_group_name: str | None = None
+    userdata_subfunction: int | None = None
+    userdata_subfunction_name: str | None = None
+    cpu_mode: Annotated[int | None, Meta(description="Mode transition: the CPU's new mode.")] = None
+    cpu_mode_name: str | None = None
+    sequence_number: Annotated[int | None, Meta(description="Userdata sequence number.")] = None
+    last_data_unit: int | None = None
+    error_class: int | None = None
+    error_code: int | None = None
+    error: str | None = None
+    return_code: Annotated[int | None, Meta(description="Userdata data return code.")] = None
+    item_count: int | None = None
+    items: list[S7Item] | None = None
+    max_amq_calling: int | None = None
+    max_amq_called: int | None = None
+    pdu_length: Annotated[int | None, Meta(description="Negotiated PDU size (setup).")] = None
+    function_status: int | None = None
+    upload_id: int | None = None
+    filename: str | None = None
+    block_type: Annotated[str | None, Meta(description="e.g. OB, DB, FC, SDB.")] = None
+    block_number: int | None = None
+    filesystem: str | None = None
+    block_length: int | None = None
+    blocks: Annotated[
+        list[str] | None,
+        Meta(description="PLC control: blocks named (type, number, file system); list blocks "
+             "of type: block numbers."),
+    ] = None
+    block_counts: Annotated[
+        list[str] | None, Meta(description="List blocks: <type>=<count> per block type.")
+    ] = None
+    pi_service: Annotated[str | None, Meta(description="PLC control service, e.g. _INSE.")] = None
+    pi_arguments: str | None = None
+    szl_id: int | None = None
+    szl_id_name: str | None = None
+    szl_index: int | None = None
+    szl_records: list[SzlRecord] | None = None
+    clock: Annotated[str | None, Meta(description="PLC clock (local time, ISO 8601).")] = None
+    rack: Annotated[int | None, Meta(description="From the COTP called TSAP.")] = None
+    slot: int | None = None
+    data: Annotated[str | None, Meta(description="Undecoded parameter/data bytes, hex.")] = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
+class S7commPlus(_Record):
+    version: int
+    opcode: int | None = None
+    opcode_name: str | None = None
+    function_code: int | None = None
+    function: str | None = None
+    sequence_number: int | None = None
+    session_id: int | None = None
+    transport_flags: int | None = None
+    integrity: Annotated[
+        bool | None,
+        Meta(description="V3: a 32-byte integrity digest protects the message; V1: none; "
+             "V2: not determined."),
+    ] = None
+    data_length: int | None = None
+    request_frame: int | None = None
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -416,6 +517,8 @@ class Ot(_Record):
     enip: Enip | None = None
     cip: Cip | None = None
     dnp3: Dnp3 | None = None
+    s7comm: S7comm | None = None
+    s7comm_plus: S7commPlus | None = None
 
 
 class Asset(_Record):

@@ -80,22 +80,27 @@ class DuckDBStore:
             cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in self.schema)
             con.execute(f"CREATE TABLE events ({cols})")
         else:
+            # the stored table's nested layout, field by field (a type string cannot tell
+            # ot.modbus.function from ot.s7comm.function)
+            stored = con.sql("SELECT * FROM events LIMIT 0").to_arrow_table().schema
             for f in self.schema:
-                self._add_missing(f'"{f.name}"', f.type, have.get(f.name))
+                i = stored.get_field_index(f.name)
+                self._add_missing(f'"{f.name}"', f.type, stored.field(i).type if i >= 0 else None)
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     [str(SCHEMA_VERSION)])  # fmt: skip
 
-    def _add_missing(self, path: str, t: pa.DataType, have: str | None) -> None:
+    def _add_missing(self, path: str, t: pa.DataType, have: pa.DataType | None) -> None:
         """Add a column, or a field inside a STRUCT column, that the stored table lacks."""
         if have is None:
             self.con.execute(f"ALTER TABLE events ADD COLUMN {path} {_sql_type(t)}")
-        elif pa.types.is_struct(t):
+        elif pa.types.is_struct(t) and pa.types.is_struct(have):
             for f in t:
-                if f'"{f.name}" ' not in have and f"{f.name} " not in have:
+                i = have.get_field_index(f.name)
+                if i < 0:
                     self.con.execute(f'ALTER TABLE events ADD COLUMN {path}."{f.name}" '
                                      f"{_sql_type(f.type)}")  # fmt: skip
                 elif pa.types.is_struct(f.type):
-                    self._add_missing(f'{path}."{f.name}"', f.type, have)
+                    self._add_missing(f'{path}."{f.name}"', f.type, have.field(i).type)
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
