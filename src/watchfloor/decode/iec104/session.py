@@ -293,14 +293,19 @@ class Iec104Session:
                     anomalies.append("confirmation_without_activation")
         if n > MAX_LENGTH - 4:
             anomalies.append("oversized_apdu")
+        # The last two fields are set apart: msgspec takes much longer (~0.5 µs) to match 17
+        # keywords than 15.
         iec = Iec104(apci_type=0, apci="I", send_seq=ns, recv_seq=nr, type_id=t,
                      type_name=mnemonic, sq=vsq > 127, count=vsq & 0x7F, cot=cot,
                      cot_name=cot_name, negative=negative, test=c > 127, originator=oa,
-                     common_address=ca, objects=objects, data=data,
-                     request_frame=request[0] if request is not None else None)  # fmt: skip
-        self.out.append(self.emitter.message(
-            d, from_client, iec, info, ts_ns, ts_ns - request[1] if request is not None else None,
-            outcome, anomalies or None))  # fmt: skip
+                     common_address=ca, objects=objects)  # fmt: skip
+        duration = None
+        if data is not None:
+            iec.data = data
+        if request is not None:
+            iec.request_frame, duration = request[0], ts_ns - request[1]
+        self.out.append(self.emitter.message(d, from_client, iec, info, ts_ns, duration, outcome,
+                                             anomalies or None))  # fmt: skip
 
     def _answer_read(self, ca: int, ioa: int) -> list | None:
         for k in ((102, ca, ioa), (102, 0xFFFF, ioa)):
