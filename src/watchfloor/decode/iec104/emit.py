@@ -92,6 +92,43 @@ class Emitter:
                   action=action, anomalies=anomalies, iec104=iec),  # fmt: skip
         )
 
+    def iframe(self, d: int, from_client: bool, iec: Iec104, info: TypeInfo | None, ts_ns: int,
+               duration: int | None, outcome: str | None,
+               anomalies: list[str] | None) -> Event:  # fmt: skip
+        """`message` for an I frame with a whole ASDU header, the bulk of the traffic."""
+        t, ca, objs = iec.type_id, iec.common_address, iec.objects
+        if info is not None:
+            name, op = info.name, info.operation
+        else:
+            name, op = f"unknown-{t}", "other"
+        span = values = None
+        if objs:
+            if len(objs) == 1:
+                o = objs[0]
+                span = self.ranges.get(o.ioa) or self._range(o.ioa)
+                if o.value is not None:
+                    values = [o.value]
+            else:
+                ioas = [o.ioa for o in objs]
+                span = AddressRange(start=min(ioas), end=max(ioas))
+                vals = [o.value for o in objs]
+                if None not in vals:
+                    values = vals
+        tg = self.targets.get((ca, t)) or self._target(ca, t)
+        ends = self.flow.ends
+        return Event(
+            timestamp=rfc3339(ts_ns),
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
+                            action=name, dataset=DATASET, outcome=outcome,  # type: ignore[arg-type]
+                            duration=duration),  # fmt: skip
+            source=ends[d],
+            destination=ends[1 - d],
+            network=self.net,
+            ot=Ot(protocol="iec104", role="request" if from_client else "response",
+                  action=OtAction(operation=op, target=tg, address=span, values=values),  # type: ignore[arg-type]
+                  anomalies=anomalies, iec104=iec),  # fmt: skip
+        )
+
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
         """A protocol anomaly that is not one message (gaps, framing, unconfirmed activations)."""
         return Event(

@@ -100,7 +100,10 @@ class Iec104Session:
                 c1, ctrl, asdu = buf[pos + 2], _U32.unpack_from(buf, pos + 2)[0], buf[pos + 6 : nxt]
                 pos = nxt
                 garbled[d] = False
-                message(d, c1, ctrl, asdu, frame, ts_ns)
+                if not c1 & 1 and self.client is not None:  # an I frame, direction known
+                    self._iframe(d, d == self.client, ctrl, asdu, frame, ts_ns)
+                else:
+                    message(d, c1, ctrl, asdu, frame, ts_ns)
                 continue
             try:
                 (c1, ctrl, asdu), n = parse_apdu(buf, pos)
@@ -304,8 +307,8 @@ class Iec104Session:
             iec.data = data
         if request is not None:
             iec.request_frame, duration = request[0], ts_ns - request[1]
-        self.out.append(self.emitter.message(d, from_client, iec, info, ts_ns, duration, outcome,
-                                             anomalies or None))  # fmt: skip
+        self.out.append(self.emitter.iframe(d, from_client, iec, info, ts_ns, duration, outcome,
+                                            anomalies or None))  # fmt: skip
 
     def _answer_read(self, ca: int, ioa: int) -> list | None:
         for k in ((102, ca, ioa), (102, 0xFFFF, ioa)):
