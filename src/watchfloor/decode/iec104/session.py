@@ -6,6 +6,7 @@ All state lives on the session and dies with the flow; pending activations are b
 
 from __future__ import annotations
 
+from struct import Struct
 from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
@@ -30,7 +31,6 @@ from .constants import (
 )
 from .probe import DEFAULT_PORTS, header_plausible
 from .wire import (
-    _HEADER,
     _U32,
     ELEMENTS,
     INVALID_TIME,
@@ -51,6 +51,7 @@ TERMINATION_NS = 300 * 10**9  # a confirmed activation waits this long for its t
 HALF = SEQ_MODULO // 2
 K = 12  # 104 §5.5: the default maximum of unacknowledged I frames a station may send
 _START_BYTE = bytes((START,))
+_I_HEADER = Struct("<IBBBBH")  # control field; ASDU type, VSQ, COT, originator, common address
 # type id → (mnemonic, TypeInfo, (element size, decoder) or None, time-tagged, not on 104)
 _TYPE_META = {t: (info.mnemonic, info, ELEMENTS.get(t), t in TIMED, t in NOT_ON_104)
               for t, info in TYPES.items()}  # fmt: skip
@@ -97,16 +98,15 @@ class Iec104Session:
                 nxt = pos + 2 + buf[pos + 1]
                 if nxt > end:
                     break
-                c1, ctrl, asdu = buf[pos + 2], _U32.unpack_from(buf, pos + 2)[0], buf[pos + 6 : nxt]
-                pos = nxt
                 garbled[d] = False
-                if not c1 & 1 and self.client is not None:  # an I frame, direction known
-                    self._iframe(d, d == self.client, ctrl, asdu, frame, ts_ns)
+                if not buf[pos + 2] & 1 and self.client is not None:  # I frame, direction known
+                    self._iframe(d, d == self.client, buf, pos, nxt, frame, ts_ns)
                 else:
-                    message(d, c1, ctrl, asdu, frame, ts_ns)
+                    message(d, buf, pos, nxt, frame, ts_ns)
+                pos = nxt
                 continue
             try:
-                (c1, ctrl, asdu), n = parse_apdu(buf, pos)
+                _, n = parse_apdu(buf, pos)
             except NeedMoreData:
                 break
             except Malformed as e:
@@ -122,9 +122,9 @@ class Iec104Session:
                     self._anomaly(d, ts_ns, "framing_lost", why)
                 pos += skip
                 continue
-            pos += n
             garbled[d] = False
-            message(d, c1, ctrl, asdu, frame, ts_ns)
+            message(d, buf, pos, pos + n, frame, ts_ns)
+            pos += n
         self.buf[d] = buf[pos:] if pos < end else b""
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns)
@@ -181,12 +181,17 @@ class Iec104Session:
             return dst in DEFAULT_PORTS
         return dst < src
 
-    def _message(self, d: int, c1: int, ctrl: int, asdu: bytes, frame: int, ts_ns: int) -> None:
+    def _message(self, d: int, buf: bytes, p: int, end: int, frame: int, ts_ns: int) -> None:
+        """The APDU buf[p:end] (start octet, length, control field, ASDU)."""
+        c1 = buf[p + 2]
         client = self.client
-        from_client = d == client if client is not None else self._is_client(d, c1, asdu)
+        from_client = (d == client if client is not None
+                       else self._is_client(d, c1, buf[p + 6 : end]))  # fmt: skip
         if not c1 & 1:
-            self._iframe(d, from_client, ctrl, asdu, frame, ts_ns)
+            self._iframe(d, from_client, buf, p, end, frame, ts_ns)
             return
+        ctrl = _U32.unpack_from(buf, p + 2)[0]
+        asdu = buf[p + 6 : end]
         anomalies: list[str] = []
         if c1 & 2:  # U
             name = U_FUNCTIONS.get(c1)
@@ -210,10 +215,15 @@ class Iec104Session:
         self.out.append(self.emitter.message(d, from_client, iec, None, ts_ns, None, None,
                                              anomalies or None))  # fmt: skip
 
-    def _iframe(self, d: int, from_client: bool, ctrl: int, asdu: bytes, frame: int,
+    def _iframe(self, d: int, from_client: bool, buf: bytes, p: int, end: int, frame: int,
                 ts_ns: int) -> None:  # fmt: skip
-        """An I frame: sequence checks, the ASDU decoded, activations paired with their
-        confirmations."""
+        """The I frame buf[p:end]: sequence checks, the ASDU decoded (in place: its objects
+        start at p + 12), activations paired with their confirmations."""
+        n = end - p - 6  # ASDU length
+        if n >= 6:
+            ctrl, t, vsq, c, oa, ca = _I_HEADER.unpack_from(buf, p + 2)
+        else:
+            ctrl = _U32.unpack_from(buf, p + 2)[0]
         ns, nr = (ctrl & 0xFFFF) >> 1, ctrl >> 17
         anomalies: list[str] = []
         next_ns, acked = self.next_ns, self.acked
@@ -233,16 +243,14 @@ class Iec104Session:
             anomalies.append("bad_control_field")
         if self.seen_start and not self.started:
             anomalies.append("data_before_startdt")
-        n = len(asdu)
         if n < 6:
             fields = {"apci_type": 0, "apci": "I", "send_seq": ns, "recv_seq": nr}
-            fields.update(parse_header(asdu))
+            fields.update(parse_header(buf[p + 6 : end]))
             anomalies.append("short_asdu")
             info = TYPES.get(fields["type_id"]) if n else None
             self.out.append(self.emitter.message(d, from_client, Iec104(**fields), info, ts_ns,
                                                  None, None, anomalies))  # fmt: skip
             return
-        t, vsq, c, oa, ca = _HEADER.unpack_from(asdu)
         cot = c & 0x3F
         negative = c & 0x40 != 0
         meta = _TYPE_META.get(t)
@@ -262,15 +270,15 @@ class Iec104Session:
         if element is not None:
             size, decode = element
             if vsq & 0x7F == 1 and n == 9 + size:  # one object (SQ makes no difference then)
-                objects = [decode(asdu, 9, asdu[6] | asdu[7] << 8 | asdu[8] << 16)]
+                objects = [decode(buf, p + 15, buf[p + 12] | buf[p + 13] << 8 | buf[p + 14] << 16)]
             else:
                 try:
-                    objects = parse_objects(t, vsq > 127, vsq & 0x7F, asdu[6:])
+                    objects = parse_objects(t, vsq > 127, vsq & 0x7F, buf[p + 12 : end])
                 except Malformed:
                     anomalies.append("length_mismatch")
         if objects is None:
             if n > 6:
-                data = asdu[6:].hex()
+                data = buf[p + 12 : end].hex()
         elif timed:
             bad = [o for o in objects if o.time == INVALID_TIME]
             for o in bad:
@@ -282,7 +290,7 @@ class Iec104Session:
             if cot == REQ and objects and not from_client:  # the data a read command asked for
                 request = self._answer_read(ca, objects[0].ioa)
         else:
-            ioa = objects[0].ioa if objects else (asdu[6] | asdu[7] << 8 | asdu[8] << 16
+            ioa = objects[0].ioa if objects else (buf[p + 12] | buf[p + 13] << 8 | buf[p + 14] << 16
                                                      if n >= 9 else -1)  # fmt: skip
             key = (t, ca, ioa)
             if from_client:
