@@ -280,9 +280,10 @@ class Iec104Session:
             if n > 6:
                 data = buf[p + 12 : end].hex()
         elif timed:
-            bad = [o for o in objects if o.time == INVALID_TIME]
-            for o in bad:
-                o.time = None
+            bad = False
+            for o in objects:
+                if o.time == INVALID_TIME:
+                    o.time, bad = None, True
             if bad:
                 anomalies.append("invalid_time")
         request = outcome = None
