@@ -19,7 +19,6 @@ import msgspec
 from . import __version__
 from .capture.files import PCAPNG_SHB, CaptureError
 from .schema import Event
-from .schema.export import json_schema_text
 from .sensor import Sensor, Stats, capture_id, decode_file, decode_jsonl
 from .detect import SEVERITY
 from .store import EventFilter, Source, StoreError, open_store
@@ -414,6 +413,8 @@ def talkers(db: Path, limit: int, fmt: str) -> None:
 @main.command()
 def schema() -> None:
     """Print the event JSON Schema."""
+    from .schema.export import json_schema_text  # imports pyarrow (~35 ms): not for decode
+
     click.echo(json_schema_text(), nl=False)
 
 

@@ -84,11 +84,14 @@ class Sensor:
                     stats.skipped += 1
                     continue
                 proto, src, sport, dst, dport, seq, flags, payload, missing, smac, dmac, vlan = t
-                if shards > 1 and flow_shard(src, sport, dst, dport, shards) != mine:
-                    continue
                 hit = by_key.get((src, sport, dst, dport, proto))
-                flow, d = hit if hit is not None else flows.add(
-                    src, sport, dst, dport, proto, (smac, dmac), vlan, frame, ts)  # fmt: skip
+                if hit is not None:  # a flow in the table is this shard's: no hash to compute
+                    flow, d = hit
+                else:
+                    if shards > 1 and flow_shard(src, sport, dst, dport, shards) != mine:
+                        continue
+                    flow, d = flows.add(src, sport, dst, dport, proto, (smac, dmac), vlan, frame,
+                                        ts)  # fmt: skip
                 if proto == IPPROTO_TCP:
                     flow.tcp(d, seq, flags, payload, missing, frame, ts)
                 else:
