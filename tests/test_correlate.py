@@ -133,3 +133,7 @@ def test_loading_resolves_references_and_refuses_what_it_cannot_judge(tmp_path: 
     assert first["threat"]["technique"]["id"] == ["T0806"] and first["tags"] == ["caf.c1.c"]
     assert first["related"]["events"] == [e["event"]["id"] for e in requests[:3]]
     assert "source.ip=192.168.10.10" in first["message"]
+    # `rules test` runs the same rules and correlations in process, storing nothing
+    tested = [json.loads(x) for x in run("rules", "test", str(tmp_path), str(capture), "--format", "jsonl").splitlines()]
+    assert [(a["event"]["id"], a["related"]["events"]) for a in tested] == [
+        (a["event"]["id"], a["related"]["events"]) for a in alerts]

@@ -336,6 +336,20 @@ def events(db: Path, fmt: str, **filters: object) -> None:
         click.echo("no events match", err=True)
 
 
+_ALERT_HEAD = f"{'time':<26} {'severity':<13} {'source':<21} {'destination':<21} {'protocol':<8} " \
+              f"{'ATT&CK':<12} rule"  # fmt: skip
+_SEVERITY_NAMES = {v: k for k, v in SEVERITY.items()}
+
+
+def _alert_row(ev: Event) -> str:
+    src = f"{ev.source.ip}:{ev.source.port}" if ev.source else "-"
+    dst = f"{ev.destination.ip}:{ev.destination.port}" if ev.destination else "-"
+    techs = ",".join(ev.threat.technique.id) if ev.threat and ev.threat.technique else "-"
+    return (f"{ev.timestamp:<26} {_SEVERITY_NAMES.get(ev.event.severity or 0, '-'):<13} {src:<21} "
+            f"{dst:<21} {ev.ot.protocol if ev.ot else '-':<8} {techs:<12} "
+            f"{ev.rule.name if ev.rule else '-'}")  # fmt: skip
+
+
 @main.command()
 @DB
 @click.option("--rule", help="Alerts of this rule id.")
@@ -353,11 +367,9 @@ def alerts(db: Path, fmt: str, severity: str | None, **filters: object) -> None:
     store = _open_read(db)
     flt = EventFilter(kind="alert", min_severity=SEVERITY[severity] if severity else None,
                       **filters)  # type: ignore[arg-type]  # fmt: skip
-    names = {v: k for k, v in SEVERITY.items()}
     out = sys.stdout.buffer
     if fmt == "table":
-        out.write((f"{'time':<26} {'severity':<13} {'source':<21} {'destination':<21} {'protocol':<8} "
-                   f"{'ATT&CK':<12} rule\n").encode())  # fmt: skip
+        out.write((_ALERT_HEAD + "\n").encode())
     shown = 0
     try:
         for doc in store.events(flt):
@@ -365,13 +377,7 @@ def alerts(db: Path, fmt: str, severity: str | None, **filters: object) -> None:
             if fmt == "jsonl":
                 out.write(msgspec.json.encode(doc) + b"\n")
                 continue
-            ev = msgspec.convert(doc, Event)
-            src = f"{ev.source.ip}:{ev.source.port}" if ev.source else "-"
-            dst = f"{ev.destination.ip}:{ev.destination.port}" if ev.destination else "-"
-            techs = ",".join(ev.threat.technique.id) if ev.threat and ev.threat.technique else "-"
-            out.write((f"{ev.timestamp:<26} {names.get(ev.event.severity or 0, '-'):<13} "
-                       f"{src:<21} {dst:<21} {ev.ot.protocol if ev.ot else '-':<8} {techs:<12} "
-                       f"{ev.rule.name if ev.rule else '-'}\n").encode())  # fmt: skip
+            out.write((_alert_row(msgspec.convert(doc, Event)) + "\n").encode())
     except StoreError as e:
         raise click.ClickException(str(e)) from None
     except BrokenPipeError:
@@ -499,3 +505,49 @@ def intel_check(sources: tuple[str, ...]) -> None:
         click.echo(f"skipped: {reason}")
     click.echo(f"{len(loaded.indicators):,} indicator(s) usable, {len(loaded.skipped):,} skipped",
                err=True)  # fmt: skip
+
+
+@rules.command("test")
+@click.argument("rule_path", type=click.Path(exists=True, path_type=Path))
+@CAPTURES
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
+              show_default=True)  # fmt: skip
+def rules_test(rule_path: Path, captures: tuple[Path, ...], fmt: str) -> None:
+    """Run one rule file (or a folder of rules) over captures and print the alerts; nothing is
+    stored. Correlation rules in the folder run too."""
+    from .detect.alerts import Detector
+    from .detect.correlate import Correlator
+
+    ruleset = _load_rules((rule_path,))
+    for f in ruleset.failures:
+        _warn(f"{f.path}: {f.reason}")
+    if not ruleset.rules:
+        raise click.ClickException(f"{rule_path}: no rule loaded")
+    detector = Detector(ruleset.rules, ruleset.signals)
+    referenced = {r for c in ruleset.correlations for r in c.rules}
+    out = sys.stdout.buffer
+    if fmt == "table":
+        out.write((_ALERT_HEAD + "\n").encode())
+    damaged, shown = False, 0
+    for path in captures:
+        sensor = Sensor(detector=detector)
+        found: list[Event] = []
+        try:
+            for batch in decode_file(path, sensor):
+                found += (ev for ev in batch if ev.event.kind in ("alert", "signal"))
+        except CaptureError as e:
+            damaged = True
+            _warn(str(e))
+        if ruleset.correlations:
+            correlator = Correlator(ruleset.correlations)
+            matches = sorted((m for m in found if m.rule and m.rule.id in referenced),
+                             key=lambda m: m.timestamp)  # fmt: skip
+            found += [a for m in matches for a in correlator.feed(msgspec.to_builtins(m))]
+        for ev in sorted((e for e in found if e.event.kind == "alert"), key=lambda e: e.timestamp):
+            shown += 1
+            out.write(msgspec.json.encode(ev) + b"\n" if fmt == "jsonl" else (_alert_row(ev) + "\n").encode())
+    out.flush()
+    click.echo(f"{shown:,} alert(s) from {len(ruleset.rules):,} rule(s) and "
+               f"{len(ruleset.correlations):,} correlation(s)", err=True)  # fmt: skip
+    if damaged:
+        sys.exit(EXIT_DAMAGED)
