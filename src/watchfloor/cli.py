@@ -36,6 +36,11 @@ WORKERS = click.option(
          "different flows interleave by batch; use 1 for output in strict frame order.")  # fmt: skip
 
 
+PIPELINE = click.option("--pipeline", type=click.Choice(["zeek"]),
+                        help="Map the rules' field names first: zeek = rules over Zeek / CISA ICSNPP "
+                             "logs run on our OT events.")  # fmt: skip
+
+
 def _warn(message: str) -> None:
     click.secho(f"watchfloor: {message}", fg="yellow", err=True)
 
@@ -169,16 +174,17 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
 @click.option("--intel", "intel_sources", multiple=True, metavar="FILE|URL",
               help="Threat intelligence to match every event against: a STIX 2.1 bundle, a MISP "
                    "event or feed folder, or a TAXII 2.1 collection URL (repeatable).")
+@PIPELINE
 @click.option("--no-detect", is_flag=True, help="Store events only; run no rules and no intel.")
 def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: int,
            force: bool, rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...],
-           no_detect: bool) -> None:  # fmt: skip
+           pipeline: str | None, no_detect: bool) -> None:  # fmt: skip
     """Decode capture files, run the detection rules, and store events and alerts.
 
     Events are committed as they arrive, so memory stays flat however large the capture. A capture
     already in the store is skipped; one whose ingest was interrupted is ingested again, replacing
     the events stored the first time."""
-    detector, correlations = (None, []) if no_detect else _detector(rule_paths, intel_sources)
+    detector, correlations = (None, []) if no_detect else _detector(rule_paths, intel_sources, pipeline)
     try:
         store = open_store(db)
     except StoreError as e:
@@ -224,7 +230,8 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
         sys.exit(EXIT_DAMAGED)
 
 
-def _detector(rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+def _detector(rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
+              pipeline: str | None = None):
     """Rules from `rule_paths` or the built-in pack, and intel: (one callable on event batches or
     None, the correlation rules). Rule failures are warned about, not fatal."""
     from .detect.alerts import Detector
@@ -236,7 +243,7 @@ def _detector(rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...] = ())
     if not paths:
         _warn("no rules given and the built-in pack is not installed: no rules run")
     else:
-        ruleset = _load_rules(paths)
+        ruleset = _load_rules(paths, pipeline)
         if ruleset.failures:
             _warn(f"{len(ruleset.failures):,} rule(s) failed to load and are skipped, e.g. "
                   f"{ruleset.failures[0]} (see `watchfloor rules validate`)")  # fmt: skip
@@ -434,23 +441,26 @@ def rules() -> None:
     """Sigma rules: check and list rule files and folders (e.g. a SigmaHQ checkout)."""
 
 
-def _load_rules(paths: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+def _load_rules(paths: tuple[Path, ...], pipeline: str | None = None):  # type: ignore[no-untyped-def]
+    from .detect.pipelines import PIPELINES
     from .detect.rules import load, rule_files
 
+    mapping = PIPELINES[pipeline]() if pipeline else None
     if not sys.stderr.isatty():
-        return load(paths)
+        return load(paths, mapping)
     files = sum(1 for _ in rule_files(paths))
     with click.progressbar(length=files, label=f"loading {files:,} rule file(s)", file=sys.stderr) as bar:
-        return load(paths, progress=lambda _: bar.update(1))
+        return load(paths, mapping, progress=lambda _: bar.update(1))
 
 
 @rules.command("validate")
 @RULE_PATHS
-def rules_validate(paths: tuple[Path, ...]) -> None:
+@PIPELINE
+def rules_validate(paths: tuple[Path, ...], pipeline: str | None) -> None:
     """Parse, validate and compile every rule; name each one that fails, with the reason.
 
     Exit status 1 when any rule fails (the others would still run)."""
-    ruleset = _load_rules(paths)
+    ruleset = _load_rules(paths, pipeline)
     for f in ruleset.failures:
         click.echo(f"{f.path}: {f.reason}")
     click.echo(f"{len(ruleset.rules):,} rule(s) and {len(ruleset.correlations):,} correlation(s) ready, "
@@ -460,11 +470,12 @@ def rules_validate(paths: tuple[Path, ...]) -> None:
 
 @rules.command("list")
 @RULE_PATHS
+@PIPELINE
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
-def rules_list(paths: tuple[Path, ...], fmt: str) -> None:
+def rules_list(paths: tuple[Path, ...], pipeline: str | None, fmt: str) -> None:
     """Rules that load: id, level, log source, title (failures are counted on stderr)."""
-    ruleset = _load_rules(paths)
+    ruleset = _load_rules(paths, pipeline)
     failures = ruleset.failures
     for r in ruleset.rules:
         category, product, service = r.logsource
@@ -510,15 +521,16 @@ def intel_check(sources: tuple[str, ...]) -> None:
 @rules.command("test")
 @click.argument("rule_path", type=click.Path(exists=True, path_type=Path))
 @CAPTURES
+@PIPELINE
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
-def rules_test(rule_path: Path, captures: tuple[Path, ...], fmt: str) -> None:
+def rules_test(rule_path: Path, captures: tuple[Path, ...], pipeline: str | None, fmt: str) -> None:
     """Run one rule file (or a folder of rules) over captures and print the alerts; nothing is
     stored. Correlation rules in the folder run too."""
     from .detect.alerts import Detector
     from .detect.correlate import Correlator
 
-    ruleset = _load_rules((rule_path,))
+    ruleset = _load_rules((rule_path,), pipeline)
     for f in ruleset.failures:
         _warn(f"{f.path}: {f.reason}")
     if not ruleset.rules:
