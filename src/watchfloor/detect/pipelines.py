@@ -19,13 +19,15 @@ from sigma.processing.transformations import (
     FieldMappingTransformation,
 )
 
-_CONNECTION = {
+FieldMap = dict[str | None, str | list[str]]  # pySigma's field-mapping type
+
+_CONNECTION: FieldMap = {
     "id.orig_h": "source.ip", "id.orig_p": "source.port",
     "id.resp_h": "destination.ip", "id.resp_p": "destination.port",
 }  # fmt: skip
 
 #: Zeek/ICSNPP service → (our protocol, field mapping). One table: the logsource and fields move together.
-ZEEK_OT: dict[str, tuple[str, dict[str, str]]] = {
+ZEEK_OT: dict[str, tuple[str, FieldMap]] = {
     "modbus": ("modbus", {"tid": "ot.modbus.transaction_id", "unit": "ot.modbus.unit_id",
                           "func": "ot.modbus.function", "exception": "ot.modbus.exception"}),
     "dnp3": ("dnp3", {"fc_request": "ot.dnp3.function", "fc_reply": "ot.dnp3.function",
@@ -53,11 +55,10 @@ def zeek() -> ProcessingPipeline:
     items = []
     for service, (protocol, fields) in ZEEK_OT.items():
 
-        def only() -> list:  # a condition belongs to one processing item
+        def only(service: str = service) -> list:  # a condition belongs to one processing item
             return [LogsourceCondition(product="zeek", service=service)]
 
-        mapping: dict[str | None, str | list[str]] = dict(_CONNECTION)
-        mapping.update(fields)
+        mapping = {**_CONNECTION, **fields}
         items.append(
             ProcessingItem(
                 FieldMappingTransformation(mapping),
