@@ -103,21 +103,23 @@ def _collect(obj: Any, path: str, out: list[Any]) -> None:
     not be converted to dicts to be matched). In JSON data a key holding the whole path wins:
     Windows and Zeek field names may contain dots. Struct field names never do, so a Struct is
     walked one attribute per step."""
-    names = _names(type(obj))
+    cls = type(obj)
+    names = _NAMES[cls] if cls in _NAMES else _names(cls)
     if names is not None:
         parts = _PATHS.get(path)
         if parts is None:
             parts = _PATHS[path] = path.split(".")
-        for i, part in enumerate(parts):
-            names = _names(type(obj))
-            if names is None:  # a list or a dict below the Struct
-                _collect(obj, ".".join(parts[i:]), out)
-                return
+        for i, part in enumerate(parts, 1):
             name = names.get(part)
             if name is None:
                 return
             obj = getattr(obj, name)
             if obj is None:
+                return
+            cls = type(obj)
+            names = _NAMES[cls] if cls in _NAMES else _names(cls)
+            if names is None and i < len(parts):  # a list or a dict below the Struct
+                _collect(obj, ".".join(parts[i:]), out)
                 return
         _flat(obj, out)
         return
