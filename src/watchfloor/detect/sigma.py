@@ -110,6 +110,7 @@ def _collect(obj: Any, path: str, out: list[Any]) -> None:
         if parts is None:
             parts = _PATHS[path] = path.split(".")
         for i, part in enumerate(parts, 1):
+            assert names is not None  # a non-Struct before the last step returned below
             name = names.get(part)
             if name is None:
                 return
