@@ -9,6 +9,8 @@ headers), Annex A (object layouts).
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import xor
 from struct import Struct, error as StructError, unpack_from
 from time import gmtime, strftime
 from typing import Any
@@ -42,13 +44,14 @@ for _i in range(256):
         _c = (_c >> 1) ^ 0xA6BC if _c & 1 else _c >> 1
     _T1[_i] = _c
 # Two octets at a time: the 16-bit register absorbs both, so one lookup per little-endian word
-# (register r, word w → _T2[r ^ w]). Entry hi << 8 | lo is (T1[lo] >> 8) ^ T1[hi ^ (T1[lo] & 0xFF)].
-_AB = [(c >> 8, c & 0xFF) for c in _T1]
+# (register r, word w → _T2[r ^ w]). Entry hi << 8 | lo is (T1[lo] >> 8) ^ T1[hi ^ (T1[lo] & 0xFF)],
+# built row by row with iterators (no Python-level loop per entry: it runs at every start).
+_HI, _LO = [c >> 8 for c in _T1], [c & 0xFF for c in _T1]
 _T2: list[int] = []
 for _i in range(256):
-    _T2 += [a ^ _T1[_i ^ b] for a, b in _AB]
+    _T2 += map(xor, _HI, map(_T1.__getitem__, map(xor, _LO, repeat(_i))))
 _WORDS = {n: Struct(f"<{n}H") for n in range(1, 9)}
-del _i, _c, _AB
+del _i, _c, _HI, _LO
 
 
 def crc(data: bytes) -> int:
