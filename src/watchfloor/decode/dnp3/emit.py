@@ -65,6 +65,12 @@ def link_name(control: int) -> str:
     return names.get(func, f"unknown-{func}")
 
 
+_LINK_NAMES = [link_name(c) for c in range(256)]  # control octet → link function name
+_NO_GROUPS: frozenset[int] = frozenset()
+_ONLY_ATTRIBUTES = frozenset((0,))
+_NO_ATTRS: dict[int, Any] = {}  # read-only
+
+
 def crob_operation(code: int) -> str:
     """CROB control code → e.g. `latch_on`, `trip_pulse_on`; queue and clear bits appended."""
     op = CONTROL_OPS.get(code & 0x0F, f"unknown-{code & 0x0F}")
@@ -104,26 +110,46 @@ def _objects(raw: list[dict[str, Any]]) -> tuple[list[Dnp3Object], bool, dict[in
     return out, failed, attrs
 
 
-# Recent object octets → their decoded objects. Polls repeat requests, and responses whose values
-# have not changed, byte for byte; events are read-only once emitted, so they may share objects.
-_DECODED: dict[tuple[int, bytes], tuple[list[Dnp3Object], bool, dict[int, Any], str | None]] = {}
+# What a fragment's object octets decode to, and the facts the event needs from them (computed
+# once per decoded body, not once per event): schema objects, whether a control status reports a
+# failure, identity attributes, the fault (or None), the set of groups, and the first header's
+# name, index span and values (ot.action target / address / values).
+Decoded = tuple[list[Dnp3Object], bool, dict[int, Any], "str | None", frozenset[int], "str | None",
+                "AddressRange | None", "list[int] | None"]  # fmt: skip
+
+# Recent object octets → Decoded. Polls repeat requests, and responses whose values have not
+# changed, byte for byte; events are read-only once emitted, so they may share objects.
+_DECODED: dict[tuple[int, bytes], Decoded] = {}
 _CACHED_BODY = 256  # octets: bounds the cache to a few MB
 
 
-def decode_objects(fc: int, body: bytes) -> tuple[list[Dnp3Object], bool, dict[int, Any],
-                                                  str | None]:  # fmt: skip
-    """Object octets → schema objects, whether a control failed, identity attributes, fault."""
+def decode_objects(fc: int, body: bytes) -> Decoded:
+    """Object octets → schema objects, whether a control failed, identity attributes, fault,
+    groups, and the first header's name, span and values."""
     key = (fc, body)
     hit = _DECODED.get(key)
     if hit is not None:
         return hit
     raw, err = parse_objects(fc, body)
     objects, failed, attrs = _objects(raw)
+    name = span = values = None
+    if objects:
+        first = objects[0]
+        name, span = first.name, _span(first)
+        if first.values:
+            values = first.values
+        elif first.points:
+            vals = [p.value for p in first.points if p.value is not None]
+            if not vals and first.group == 12:
+                vals = [p.control_code for p in first.points if p.control_code is not None]
+            values = vals or None
+    decoded = (objects, failed, attrs, err, frozenset(o.group for o in objects), name, span,
+               values)  # fmt: skip
     if len(body) <= _CACHED_BODY:
         if len(_DECODED) >= 1024:
             _DECODED.clear()
-        _DECODED[key] = (objects, failed, attrs, err)
-    return objects, failed, attrs, err
+        _DECODED[key] = decoded
+    return decoded
 
 
 def _span(obj: Dnp3Object) -> AddressRange | None:
@@ -161,7 +187,6 @@ class Emitter:
         ac, fc = apdu[0], apdu[1]
         name, op = _NAMES.get(fc) or (f"unknown-{fc}", "other")
         iin = flags = None
-        body = apdu[2:]
         is_response = fc in RESPONSES
         if is_response:
             if len(apdu) >= 4:
@@ -170,17 +195,20 @@ class Emitter:
             else:
                 anomalies.append("truncated")
             body = apdu[4:]
+        else:
+            body = apdu[2:]
         objects: list[Dnp3Object] | None = None
-        failed, attrs, data, text = False, {}, None, None
-        if not body and fc in NEEDS_OBJECTS:
-            anomalies.append("missing_objects")
+        failed, attrs, data, text = False, _NO_ATTRS, None, None
+        groups: frozenset[int] = _NO_GROUPS
+        first_name = span = values = None
         if body:
-            objects, failed, attrs, err = decode_objects(fc, body)
+            objects, failed, attrs, err, groups, first_name, span, values = decode_objects(fc, body)
             if err is not None:
                 anomalies.append("malformed_objects")
                 data = body.hex()
                 text = f"object headers: {err}"
-        groups = {o.group for o in objects} if objects else set()
+        elif fc in NEEDS_OBJECTS:
+            anomalies.append("missing_objects")
         outcome: Literal["success", "failure"] | None = None
         duration = request_frame = None
         if is_response:
@@ -196,18 +224,20 @@ class Emitter:
                 op = "config"
             elif 70 in groups:
                 op = "program"
-        elif fc == 1 and groups == {0}:
+        elif fc == 1 and groups == _ONLY_ATTRIBUTES:
             op = "discovery"
-        first = objects[0] if objects else None
-        values = None
-        if first is not None and first.values:
-            values = first.values
-        elif first is not None and first.points:
-            vals = [p.value for p in first.points if p.value is not None]
-            if not vals and first.group == 12:
-                vals = [p.control_code for p in first.points if p.control_code is not None]
-            values = vals or None
         outstation = src if is_response else dst
+        # At most 15 keyword arguments: msgspec (0.22) builds a struct from 16 or more about five
+        # times slower, so the two fields that are usually None are set afterwards.
+        dnp3 = Dnp3(source=src, destination=dst, link_control=control,
+                    link_function=_LINK_NAMES[control], function_code=fc, function=name,
+                    sequence=ac & 0x0F, first=bool(ac & 0x80), final=bool(ac & 0x40),
+                    confirm=bool(ac & 0x20), unsolicited=bool(ac & 0x10), iin=iin,
+                    iin_flags=flags, transport_segments=segments, objects=objects)  # fmt: skip
+        if data is not None:
+            dnp3.data = data
+        if request_frame is not None:
+            dnp3.request_frame = request_frame
         ends = self.flow.ends
         event = Event(
             timestamp=rfc3339(ts_ns),
@@ -222,16 +252,11 @@ class Emitter:
                 protocol="dnp3",
                 role="response" if is_response else "request",
                 action=OtAction(operation=op,  # type: ignore[arg-type]
-                                target=self._target(outstation, first.name if first else None),
-                                address=_span(first) if first is not None else None,
+                                target=self._target(outstation, first_name),
+                                address=span,
                                 values=values),  # fmt: skip
                 anomalies=anomalies or None,
-                dnp3=Dnp3(source=src, destination=dst, link_control=control,
-                          link_function=link_name(control), function_code=fc, function=name,
-                          sequence=ac & 0x0F, first=bool(ac & 0x80), final=bool(ac & 0x40),
-                          confirm=bool(ac & 0x20), unsolicited=bool(ac & 0x10), iin=iin,
-                          iin_flags=flags, transport_segments=segments, objects=objects,
-                          data=data, request_frame=request_frame),  # fmt: skip
+                dnp3=dnp3,
             ),
         )
         return event, attrs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .wire import LINK, crc
+from .wire import header_ok
 
 DEFAULT_PORTS = frozenset({20000})  # configuration: a prior for recognition, no more
 
@@ -12,8 +12,7 @@ def header_at(data: bytes, pos: int) -> bool:
     evidence on top of the start octets, so recognition needs no port)."""
     if len(data) - pos < 10 or data[pos] != 0x05 or data[pos + 1] != 0x64:
         return False
-    length, *_, hcrc = LINK.unpack_from(data, pos + 2)
-    return length >= 5 and crc(data[pos : pos + 8]) == hcrc
+    return header_ok(data, pos)
 
 
 def probe(data: bytes, on_default_port: bool = False) -> bool:

@@ -9,6 +9,8 @@ headers), Annex A (object layouts).
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import xor
 from struct import Struct, error as StructError, unpack_from
 from time import gmtime, strftime
 from typing import Any
@@ -26,7 +28,6 @@ from .constants import (
 )
 
 LINK = Struct("<BBHHH")  # length, control, destination, source, header CRC (after 0x05 0x64)
-_H = Struct("<H")
 _IN_FULL = frozenset((12, 13, 41, 43, 101))  # control blocks, command events, BCD: as points
 _STATES = STATE_BIT | DOUBLE_BIT  # binary objects: the state is in the flags octet
 _BULK = frozenset(("f", "v", "x"))  # roles of bulk data, decoded as columns
@@ -42,40 +43,20 @@ for _i in range(256):
     for _ in range(8):
         _c = (_c >> 1) ^ 0xA6BC if _c & 1 else _c >> 1
     _T1[_i] = _c
-# Two octets at a time: the 16-bit register absorbs both, so one lookup per little-endian word.
-_T2 = [(c >> 8) ^ _T1[c & 0xFF] for c in ((x >> 8) ^ _T1[x & 0xFF] for x in range(65536))]
+# Two octets at a time: the 16-bit register absorbs both, so one lookup per little-endian word
+# (register r, word w → _T2[r ^ w]). Entry hi << 8 | lo is (T1[lo] >> 8) ^ T1[hi ^ (T1[lo] & 0xFF)],
+# built row by row with iterators (no Python-level loop per entry: it runs at every start).
+_HI, _LO = [c >> 8 for c in _T1], [c & 0xFF for c in _T1]
+_T2: list[int] = []
+for _i in range(256):
+    _T2 += map(xor, _HI, map(_T1.__getitem__, map(xor, _LO, repeat(_i))))
 _WORDS = {n: Struct(f"<{n}H") for n in range(1, 9)}
-del _i, _c
-
-
-_SEEN: dict[bytes, int] = {}  # CRCs of recent link headers: a flow repeats a few of them
+del _i, _c, _HI, _LO
 
 
 def crc(data: bytes) -> int:
     """The DNP3 CRC of `data` (as stored on the wire, little-endian, after the block)."""
-    if len(data) != 8:  # data blocks: repeated frames are remembered whole (`_FRAMES`)
-        return _crc(data)
-    c = _SEEN.get(data)
-    if c is not None:
-        return c
-    if len(_SEEN) >= 4096:
-        _SEEN.clear()
-    _SEEN[data] = c = _crc(data)
-    return c
-
-
-_W8, _W4 = Struct("<8H"), Struct("<4H")
-
-
-def _crc(data: bytes) -> int:
-    t = _T2
     n = len(data)
-    if n == 16:  # a full data block: unrolled
-        a, b, c, d, e, f, g, h = _W8.unpack(data)
-        return ~t[t[t[t[t[t[t[t[a] ^ b] ^ c] ^ d] ^ e] ^ f] ^ g] ^ h] & 0xFFFF
-    if n == 8:  # a link header
-        a, b, c, d = _W4.unpack(data)
-        return ~t[t[t[t[a] ^ b] ^ c] ^ d] & 0xFFFF
     c = 0
     t2 = _T2
     if n >= 2:
@@ -92,11 +73,29 @@ def frame_size(length: int) -> int:
     return 10 + n + 2 * ((n + 15) >> 4)
 
 
-_BLOCKS = {n: Struct("<" + "16sH" * n) for n in range(1, 16)}
-_FRAMES: dict[bytes, tuple] = {}  # recent frames (polls repeat them byte for byte) → decoded
+# The link header as five little-endian words: 0x6405 (the start octets), LEN | control << 8,
+# destination, source, header CRC. The CRC is computed from the first four words as unpacked.
+_HEADER = Struct("<5H")
+_SIZES = [frame_size(n) if n >= 5 else 0 for n in range(256)]
+# What follows the header of a frame with LEN n, as words: per full block its 8 data words and
+# its CRC; then the last block's data words, its odd octet if any, and its CRC. One Struct per LEN
+# (fixed formats made once at import), so a frame's CRCs are read in one call, without slicing.
+_BODIES: list[Struct | None] = [None] * 256
+for _n in range(6, 256):
+    _full, _rest = divmod(_n - 5, 16)
+    _BODIES[_n] = Struct("<" + "9H" * _full + (f"{_rest >> 1}H{'B' * (_rest & 1)}H" if _rest else ""))
+del _n, _full, _rest
 
 # A link frame: (control, destination, source, user data without CRCs, CRC ok). A tuple: one per frame.
 LinkFrame = tuple[int, int, int, bytes, bool]
+
+
+def header_ok(buf: bytes, pos: int) -> bool:
+    """A plausible link header at `pos` (10 octets there): start octets, LEN >= 5, header CRC."""
+    start, lc, dst, src, hcrc = _HEADER.unpack_from(buf, pos)
+    t = _T2
+    return (start == 0x6405 and lc & 0xFF >= 5
+            and ~t[t[t[t[start] ^ lc] ^ dst] ^ src] & 0xFFFF == hcrc)  # fmt: skip
 
 
 def parse_link(buf: bytes, pos: int = 0) -> tuple[LinkFrame, int]:
@@ -107,46 +106,68 @@ def parse_link(buf: bytes, pos: int = 0) -> tuple[LinkFrame, int]:
         if have and (buf[pos] != 0x05 or (have > 1 and buf[pos + 1] != 0x64)):
             raise Malformed("no 0x05 0x64 start octets")
         raise NeedMoreData(10 - have)
-    if buf[pos] != 0x05 or buf[pos + 1] != 0x64:
+    start, lc, dst, src, hcrc = _HEADER.unpack_from(buf, pos)
+    if start != 0x6405:
         raise Malformed("no 0x05 0x64 start octets")
-    length, control, dst, src, hcrc = LINK.unpack_from(buf, pos + 2)
+    length = lc & 0xFF
     if length < 5:
         raise Malformed(f"link LEN {length} below the minimum 5")
-    if crc(buf[pos : pos + 8]) != hcrc:
+    t = _T2
+    if ~t[t[t[t[start] ^ lc] ^ dst] ^ src] & 0xFFFF != hcrc:
         raise Malformed("link header CRC mismatch")
-    size = frame_size(length)
+    size = _SIZES[length]
     if have < size:
         raise NeedMoreData(size - have)
     if size == 10:
-        return (control, dst, src, b"", True), 10
+        return (lc >> 8, dst, src, b"", True), 10
     frame = buf[pos : pos + size]
     known = _FRAMES.get(frame)
     if known is not None:
         return known, size
-    n = length - 5
-    full, rest = n >> 4, n & 15
-    ok = True
-    if full:  # 16 data octets + CRC per block, unpacked in one call
-        t = _BLOCKS[full].unpack_from(frame, 10)
-        blocks = t[::2]
-        for block, c in zip(blocks, t[1::2]):
-            if crc(block) != c:
-                ok = False
-                break
-        data = b"".join(blocks)
-    else:
-        data = b""
-    if rest:
-        at = 10 + 18 * full
-        tail = frame[at : at + rest]
-        if ok and crc(tail) != _H.unpack_from(frame, at + rest)[0]:
-            ok = False
-        data += tail
-    lf = (control, dst, src, data, ok)
+    lf = _user_data(frame, lc >> 8, dst, src, length)
     if len(_FRAMES) >= 2048:
         _FRAMES.clear()
     _FRAMES[frame] = lf
     return lf, size
+
+
+# Recent link frames with user data → their decoded form (a pure function of the bytes, bounded).
+# A repeated frame (the same poll, the same unchanged answer) skips the CRC checks.
+_FRAMES: dict[bytes, LinkFrame] = {}
+
+
+def _user_data(buf: bytes, control: int, dst: int, src: int, length: int) -> LinkFrame:
+    """The frame `buf` (whole, header included) with LEN `length` > 5: its user data without the
+    CRCs, and whether every data block's CRC matches. Register r absorbs a block word by word;
+    the block is good when ~r equals the CRC word that follows it."""
+    t = _T2
+    w = _BODIES[length].unpack_from(buf, 10)  # type: ignore[union-attr]
+    full, rest = (length - 5) >> 4, (length - 5) & 15
+    ok = True
+    i = 0
+    for _ in range(full):
+        a, b, c, d, e, f, g, h, k = w[i : i + 9]
+        if ~t[t[t[t[t[t[t[t[a] ^ b] ^ c] ^ d] ^ e] ^ f] ^ g] ^ h] & 0xFFFF != k:
+            ok = False
+        i += 9
+    if rest:
+        r = 0
+        for j in range(i, i + (rest >> 1)):
+            r = t[r ^ w[j]]
+        if rest & 1:
+            r = (r >> 8) ^ _T1[(r ^ w[-2]) & 0xFF]
+        if ~r & 0xFFFF != w[-1]:
+            ok = False
+        if not full:
+            return (control, dst, src, buf[10 : 10 + rest], ok)
+    if full == 1:
+        data = buf[10:26]
+    else:
+        data = b"".join([buf[p : p + 16] for p in range(10, i * 2 + 10, 18)])
+    if rest:
+        end = i * 2 + 10
+        data += buf[end : end + rest]
+    return (control, dst, src, data, ok)
 
 
 def find_start(buf: bytes, start: int) -> int:
@@ -156,7 +177,7 @@ def find_start(buf: bytes, start: int) -> int:
     while pos >= 0:
         if len(buf) - pos < 10:
             return pos  # may be a header still arriving
-        if buf[pos + 2] >= 5 and crc(buf[pos : pos + 8]) == _H.unpack_from(buf, pos + 8)[0]:
+        if header_ok(buf, pos):
             return pos
         pos = find(b"\x05\x64", pos + 1)
     return -1
