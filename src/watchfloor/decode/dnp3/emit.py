@@ -7,7 +7,6 @@ from typing import Any, Literal
 
 from ...capture.flows import Flow
 from ...schema import (
-    ANOMALY,
     AddressRange,
     Asset,
     Dnp3,
@@ -22,6 +21,7 @@ from ...schema import (
     Target,
 )
 from ...schema.time import rfc3339
+from .._events import anomaly_event
 from .constants import (
     CONTROL_OPS,
     CONTROL_STATUS,
@@ -284,16 +284,7 @@ class Emitter:
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
         """A protocol anomaly that is not one message (gaps, CRC errors, reassembly faults)."""
-        return Event(
-            timestamp=rfc3339(ts_ns),
-            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
-                            action=ANOMALY, dataset=DATASET),  # fmt: skip
-            message=text,
-            source=self.flow.src(d),
-            destination=self.flow.dst(d),
-            network=self.net,
-            ot=Ot(protocol="dnp3", anomalies=[code]),
-        )
+        return anomaly_event(self.flow, self.net, "dnp3", d, ts_ns, code, text)
 
 
 def identity(outstation: Endpoint, ts_ns: int, attrs: dict[int, Any]) -> Event:

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from ...capture.flows import Flow
 from ...schema import (
-    ANOMALY,
     AddressRange,
     Event,
     EventMeta,
     Iec104,
-    Iec104Object,
     Network,
     Ot,
     OtAction,
     Target,
 )
 from ...schema.time import rfc3339
+from .._events import anomaly_event
 from .constants import TYPES, TypeInfo
 
 DATASET = "ot.iec104"
@@ -72,7 +73,7 @@ class Emitter:
                     span = AddressRange(start=min(ioas), end=max(ioas))
                     vals = [o.value for o in objs]
                     if None not in vals:
-                        values = vals
+                        values = cast("list[int]", vals)
             op = info.operation if info else "other"
             tg = self._target(iec.common_address, t)
             action = OtAction(operation=op, target=tg, address=span, values=values)  # type: ignore[arg-type]
@@ -113,7 +114,7 @@ class Emitter:
                 span = AddressRange(start=min(ioas), end=max(ioas))
                 vals = [o.value for o in objs]
                 if None not in vals:
-                    values = vals
+                    values = cast("list[int]", vals)
         tg = self.targets.get((ca, t)) or self._target(ca, t)
         ends = self.flow.ends
         return Event(
@@ -131,13 +132,4 @@ class Emitter:
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
         """A protocol anomaly that is not one message (gaps, framing, unconfirmed activations)."""
-        return Event(
-            timestamp=rfc3339(ts_ns),
-            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
-                            action=ANOMALY, dataset=DATASET),  # fmt: skip
-            message=text,
-            source=self.flow.src(d),
-            destination=self.flow.dst(d),
-            network=self.net,
-            ot=Ot(protocol="iec104", anomalies=[code]),
-        )
+        return anomaly_event(self.flow, self.net, "iec104", d, ts_ns, code, text)

@@ -6,7 +6,6 @@ from typing import Literal
 
 from ...capture.flows import Flow
 from ...schema import (
-    ANOMALY,
     AddressRange,
     Asset,
     DeviceObject,
@@ -21,6 +20,7 @@ from ...schema import (
     Target,
 )
 from ...schema.time import rfc3339
+from .._events import anomaly_event
 from .constants import (
     DEVICE_OBJECTS,
     DIAGNOSTIC_CONTROL,
@@ -153,16 +153,7 @@ class Emitter:
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
         """A protocol anomaly that is not one message (gaps, floods, unanswered requests)."""
-        return Event(
-            timestamp=rfc3339(ts_ns),
-            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
-                            action=ANOMALY, dataset=DATASET),  # fmt: skip
-            message=text,
-            source=self.flow.src(d),
-            destination=self.flow.dst(d),
-            network=self.net,
-            ot=Ot(protocol="modbus", anomalies=[code]),
-        )
+        return anomaly_event(self.flow, self.net, "modbus", d, ts_ns, code, text)
 
 
 def identity(server: Endpoint, ts_ns: int, objects: list[tuple[int, bytes]]) -> Event:
