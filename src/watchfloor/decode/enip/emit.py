@@ -74,6 +74,32 @@ def identity_struct(ident: dict[str, Any]) -> EnipIdentity:
                         **ident)  # fmt: skip
 
 
+_TARGETS: dict[str, Target] = {}  # shared by every flow: events are read-only once emitted
+
+
+def cip_parts(cip: dict[str, Any]) -> tuple[Cip, str, OtAction]:
+    """What every event of one analysed CIP message shares: ot.cip, event.action and
+    ot.action (for an Unconnected Send, the routed request's target and values)."""
+    struct = _cip_struct(cip)
+    shown = cip
+    flat = cip.get("_flat")
+    if flat and cip["service"] == UNCONNECTED_SEND and "class_id" in cip:
+        shown = flat[0][0]  # what the routed request addresses
+    if "symbol" in shown:
+        obj: str | None = "tag"
+    elif "class_id" in shown:
+        obj = CLASSES.get(shown["class_id"], f"unknown-{shown['class_id']}")
+    else:
+        obj = None
+    target = None
+    if obj:
+        target = _TARGETS.get(obj)
+        if target is None:
+            target = _TARGETS[obj] = Target(object=obj)
+    action = OtAction(operation=cip["_operation"], target=target, values=shown.get("values"))
+    return struct, cip["_name"], action
+
+
 class Emitter:
     """Builds one flow's events; objects shared by every event of the flow are made once."""
 
@@ -81,32 +107,7 @@ class Emitter:
         self.flow = flow
         self.net = Network(transport=flow.transport, protocol="enip",
                            community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
-        self.targets: dict[str | None, Target] = {}
         self.commands: dict[int, tuple[str, OtAction]] = {}
-
-    def _target(self, obj: str | None) -> Target:
-        t = self.targets.get(obj)
-        if t is None:
-            t = self.targets[obj] = Target(object=obj)
-        return t
-
-    def cip_parts(self, cip: dict[str, Any]) -> tuple[Cip, str, OtAction]:
-        """What every event of one analysed CIP message shares: ot.cip, event.action and
-        ot.action (for an Unconnected Send, the routed request's target and values)."""
-        struct = _cip_struct(cip)
-        shown = cip
-        flat = cip.get("_flat")
-        if flat and cip["service"] == UNCONNECTED_SEND and "class_id" in cip:
-            shown = flat[0][0]  # what the routed request addresses
-        if "symbol" in shown:
-            obj: str | None = "tag"
-        elif "class_id" in shown:
-            obj = CLASSES.get(shown["class_id"], f"unknown-{shown['class_id']}")
-        else:
-            obj = None
-        action = OtAction(operation=cip["_operation"], target=self._target(obj) if obj else None,
-                          values=shown.get("values"))  # fmt: skip
-        return struct, cip["_name"], action
 
     def _command_action(self, cmd: int) -> tuple[str, OtAction]:
         got = self.commands.get(cmd)

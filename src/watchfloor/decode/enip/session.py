@@ -63,7 +63,9 @@ MAX_PENDING = 500
 MAX_IO_CONNECTIONS = 256
 UNANSWERED_NS = 30 * 10**9
 IO_SUMMARY_NS = 60 * 10**9  # an I/O connection is summarised once a minute (and at the end)
-MAX_VIEWS, MAX_CACHED_BYTES = 1024, 512  # analysed CIP messages kept per flow, and their size
+# Analysed CIP messages kept (shared by every flow of the process: a plant polls many devices
+# with the same requests), and the largest message kept.
+MAX_VIEWS, MAX_CACHED_BYTES = 4096, 512
 _NO_REPLY = frozenset((0x0000, 0x0066))  # NOP and UnRegisterSession are never answered
 _SESSION_BOUND = frozenset((SEND_RR_DATA, SEND_UNIT_DATA, 0x0066))  # need a registered session
 _DISCOVERY = frozenset((LIST_IDENTITY, LIST_SERVICES, LIST_INTERFACES))
@@ -79,6 +81,9 @@ _CONNECTED = Struct("<IHHH")  # connection id, data item type, its length, seque
 _UNCONNECTED_HEAD = bytes.fromhex("0200" "0000" "0000" "b200")
 _CONNECTED_ITEMS = [ITEM_CONNECTED_ADDRESS, ITEM_CONNECTED_DATA]  # shared: events are read-only
 _UNCONNECTED_ITEMS = [0x0000, ITEM_UNCONNECTED_DATA]
+
+
+_VIEWS: dict[tuple[bytes, int], View] = {}  # (CIP bytes, id of the request's view) → view
 
 
 class View(NamedTuple):
@@ -159,7 +164,6 @@ class EnipSession:
         self.resync = [False, False]
         self.requests_lost = False
         self.pending: dict[tuple, tuple[int, int, View | None]] = {}  # key → frame, ts, request
-        self.views: dict[tuple[bytes, int], View] = {}
         self.flooded = False
         self.next_expiry = 0
         self.io: dict[tuple[int, int], list[Any]] = {}
@@ -423,7 +427,7 @@ class EnipSession:
     def _view(self, raw: bytes, req: View | None, is_request: bool) -> View:
         """The analysis of one CIP message in its request's context, cached: cyclic polling
         repeats the same bytes, and events share the (read-only) parts built from them."""
-        cache = self.views
+        cache = _VIEWS
         key = (raw, id(req))
         view = cache.get(key)
         if view is not None and view.req is req:
@@ -431,7 +435,7 @@ class EnipSession:
         cip = parse_cip(raw)
         anomalies: list[str] = ["malformed_cip"] if "_malformed" in cip else []
         self._cip_context(cip, req.cip if req is not None else None, is_request, anomalies)
-        struct, action, ot_action = self.emitter.cip_parts(cip)
+        struct, action, ot_action = emit.cip_parts(cip)
         view = View(cip, struct, action, ot_action, tuple(anomalies), cip.get("_identity"), req)
         if len(raw) <= MAX_CACHED_BYTES:
             if len(cache) >= MAX_VIEWS:
