@@ -8,6 +8,8 @@ bounded; unanswered requests are reported once they age out or the flow ends.
 from __future__ import annotations
 
 from struct import Struct, error as StructError
+
+from msgspec.structs import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ...schema import OtAction
@@ -83,7 +85,10 @@ _CONNECTED_ITEMS = [ITEM_CONNECTED_ADDRESS, ITEM_CONNECTED_DATA]  # shared: even
 _UNCONNECTED_ITEMS = [0x0000, ITEM_UNCONNECTED_DATA]
 
 
-_VIEWS: dict[tuple[bytes, int], View] = {}  # (CIP bytes, id of the request's view) → view
+# (CIP message key, its request's key) → view. A message's key is its bytes; for Execute PCCC
+# with the PCCC transaction number zeroed (it changes with every message and explains nothing
+# else: a hit gets its own number patched in).
+_VIEWS: dict[tuple[bytes, bytes | None], View] = {}
 
 
 class View(NamedTuple):
@@ -95,7 +100,8 @@ class View(NamedTuple):
     ot_action: OtAction
     anomalies: tuple[str, ...]
     identity: dict[str, Any] | None  # identity Get_Attributes_All reply
-    req: View | None  # the request it was analysed with (cache check)
+    key: bytes  # what the analysis depends on (the cache key)
+    tns_at: int  # offset of the PCCC transaction number in the message, or -1
 
 
 def _flatten(msg: Cip, req: Cip | None, depth: int, out: list[tuple[Cip, int]]) -> None:
@@ -152,6 +158,18 @@ def _reply_body(cip: Cip, req: Cip | None) -> bool:
         cip["data"] = body
         return False
     return True
+
+
+def _pccc_tns_at(raw: bytes) -> int:
+    """Where an Execute PCCC request's or reply's transaction number would be (after the
+    path or additional status, the requestor id, command and status), or -1."""
+    if len(raw) < 4:
+        return -1
+    at = 4 + 2 * raw[3] if raw[0] & 0x80 else 2 + 2 * raw[1]
+    if at + 8 > len(raw):
+        return -1
+    at += raw[at] + 2
+    return at if at + 2 <= len(raw) else -1
 
 
 class EnipSession:
@@ -428,19 +446,34 @@ class EnipSession:
         """The analysis of one CIP message in its request's context, cached: cyclic polling
         repeats the same bytes, and events share the (read-only) parts built from them."""
         cache = _VIEWS
-        key = (raw, id(req))
-        view = cache.get(key)
-        if view is not None and view.req is req:
+        req_key = req.key if req is not None else None
+        tns_at = _pccc_tns_at(raw) if raw[0] & 0x7F == 0x4B else -1
+        if tns_at >= 0:
+            masked = raw[:tns_at] + b"\0\0" + raw[tns_at + 2 :]
+            view = cache.get((masked, req_key))
+            if view is not None:  # the same PCCC message, its own transaction number
+                tns = raw[tns_at] | raw[tns_at + 1] << 8
+                cip = view.cip.copy()
+                cip["pccc_transaction"] = tns
+                return view._replace(cip=cip, struct=replace(view.struct, pccc_transaction=tns))
+        view = cache.get((raw, req_key))
+        if view is not None:
             return view
         cip = parse_cip(raw)
         anomalies: list[str] = ["malformed_cip"] if "_malformed" in cip else []
         self._cip_context(cip, req.cip if req is not None else None, is_request, anomalies)
         struct, action, ot_action = emit.cip_parts(cip)
-        view = View(cip, struct, action, ot_action, tuple(anomalies), cip.get("_identity"), req)
+        key = raw
+        if tns_at >= 0 and cip.get("pccc_transaction") == _U16.unpack_from(raw, tns_at)[0]:
+            key = masked  # an Execute PCCC message: cached under its masked bytes
+        else:
+            tns_at = -1
+        view = View(cip, struct, action, ot_action, tuple(anomalies), cip.get("_identity"), key,
+                    tns_at)  # fmt: skip
         if len(raw) <= MAX_CACHED_BYTES:
             if len(cache) >= MAX_VIEWS:
                 cache.clear()
-            cache[key] = view
+            cache[(key, req_key)] = view
         return view
 
     def _cip_context(self, cip: Cip, req: Cip | None, is_request: bool,
