@@ -195,6 +195,7 @@ class EnipSession:
             return
         buf = self.buf[d] + data if self.buf[d] else data
         pos, end = 0, len(buf)
+        unpack_header = ENCAP.unpack_from
         if self.resync[d]:
             pos = self._find_header(buf, 0)
             if pos < 0:
@@ -202,9 +203,11 @@ class EnipSession:
                 return
             self.resync[d] = False
         while pos < end:
-            if buf[pos + 1] if pos + 1 < end else False:  # commands are below 0x100
-                if end - pos < 24:
-                    break  # judged when the header is complete
+            if end - pos < 24:
+                break  # judged when the header is complete
+            # parse_encap, inlined: this loop runs once per message
+            cmd, length, session, status, context, options = unpack_header(buf, pos)
+            if cmd > 0xFF:  # commands are below 0x100
                 self._anomaly(d, ts_ns, "framing_lost", "EtherNet/IP framing lost (command "
                               "beyond 0xff); resynchronising")  # fmt: skip
                 pos = self._find_header(buf, pos + 1)
@@ -212,20 +215,21 @@ class EnipSession:
                     self.buf[d], self.resync[d] = buf[-23:], True
                     return
                 continue
-            try:
-                encap, n = parse_encap(buf, pos, MAX_LENGTH)
-            except NeedMoreData:
-                break
-            except Malformed as e:
-                self._anomaly(d, ts_ns, "framing_lost", f"EtherNet/IP framing lost ({e}); "
+            if length > MAX_LENGTH:
+                self._anomaly(d, ts_ns, "framing_lost", f"EtherNet/IP framing lost "
+                              f"(encapsulation length {length} beyond {MAX_LENGTH}); "
                               "resynchronising")  # fmt: skip
                 pos = self._find_header(buf, pos + 1)
                 if pos < 0:
                     self.buf[d], self.resync[d] = buf[-23:], True
                     return
                 continue
-            pos += n
-            self._message(d, encap, frame, ts_ns)
+            stop = pos + 24 + length
+            if stop > end:
+                break
+            self._message(d, (cmd, session, status, context, options, buf[pos + 24 : stop]),
+                          frame, ts_ns)  # fmt: skip
+            pos = stop
         self.buf[d] = buf[pos:] if pos < end else b""
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns, UNANSWERED_NS)
