@@ -94,7 +94,8 @@ _VIEWS: dict[tuple[bytes, bytes | None], View] = {}
 class View(NamedTuple):
     """One CIP message analysed in its request's context."""
 
-    cip: Cip  # wire fields plus private keys (a pending request keeps it for its reply)
+    cip: Cip  # wire fields plus private keys (a pending request keeps it for its reply); shared
+    # by the Execute PCCC messages of one cache entry: its pccc_transaction is the first one's
     struct: CipStruct  # ot.cip
     action: str  # event.action
     ot_action: OtAction
@@ -170,6 +171,9 @@ def _pccc_tns_at(raw: bytes) -> int:
         return -1
     at += raw[at] + 2
     return at if at + 2 <= len(raw) else -1
+
+
+_new_view = tuple.__new__
 
 
 class EnipSession:
@@ -455,11 +459,10 @@ class EnipSession:
         if tns_at >= 0:
             masked = raw[:tns_at] + b"\0\0" + raw[tns_at + 2 :]
             view = cache.get((masked, req_key))
-            if view is not None:  # the same PCCC message, its own transaction number
+            if view is not None:  # the same PCCC message: only ot.cip gets its own number
                 tns = raw[tns_at] | raw[tns_at + 1] << 8
-                cip = view.cip.copy()
-                cip["pccc_transaction"] = tns
-                return view._replace(cip=cip, struct=replace(view.struct, pccc_transaction=tns))
+                return _new_view(View, (view.cip, replace(view.struct, pccc_transaction=tns),
+                                        *view[2:]))  # fmt: skip
         view = cache.get((raw, req_key))
         if view is not None:
             return view
