@@ -123,7 +123,7 @@ class Emitter:
                 is_request: bool, ts_ns: int, duration: int | None,
                 anomalies: list[str] | None) -> Event:  # fmt: skip
         """One event per encapsulation message, with its CIP message (and nested services)."""
-        name, ot_action = self._command_action(cmd)
+        name, ot_action = self.commands.get(cmd) or self._command_action(cmd)
         outcome: Literal["success", "failure"] | None = None
         if not is_request:
             outcome = "success" if status == 0 else "failure"
@@ -132,16 +132,15 @@ class Emitter:
             cip_struct, action, ot_action = view.struct, view.action, view.ot_action
             if not is_request and view.cip.get("status"):
                 outcome = "failure"
-        ctx = _CONTEXTS.get(context)
-        if ctx is None:
-            ctx = context.hex()
+        ctx = _CONTEXTS.get(context) or context.hex()
+        ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
                             action=action, dataset=DATASET, outcome=outcome,
                             duration=duration),  # fmt: skip
-            source=self.flow.ends[d],
-            destination=self.flow.ends[1 - d],
+            source=ends[d],
+            destination=ends[1 - d],
             network=self.net,
             ot=Ot(
                 protocol="enip",

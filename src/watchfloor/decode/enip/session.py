@@ -413,7 +413,10 @@ class EnipSession:
                 anomalies.append("malformed_cpf")
         if options:
             anomalies.append("nonzero_options")
-        is_request = self._is_request(d, cmd, data, raw)
+        if raw is not None and self.client is not None:  # _is_request's usual case
+            is_request = not raw[0] & 0x80
+        else:
+            is_request = self._is_request(d, cmd, data, raw)
         if cmd in _SESSION_BOUND and self.session is not None and session != self.session:
             anomalies.append("session_mismatch")
         elif cmd == REGISTER_SESSION and not is_request and status == 0:
