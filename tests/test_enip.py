@@ -163,6 +163,22 @@ def test_repeated_pccc_polls_keep_their_own_transaction_numbers(tmp_path: Path) 
     assert {e.ot.cip.data for e in msgs} == {"040700", "0100"}  # type: ignore[union-attr]
 
 
+def test_cpf_cut_inside_the_usual_layout_is_malformed_not_a_crash(tmp_path: Path) -> None:
+    """A SendUnitData / SendRRData whose CPF starts like the usual layout but ends early goes
+    to the general CPF parser (the fast path must not read past the message)."""
+    conv = TcpConversation(server=("192.0.2.2", 44818, "02:00:00:00:00:02"))
+    records = conv.handshake()
+    records += E.exchange(conv, E.register_session(), E.register_session(1))
+    head = struct.pack("<IH", 0, 0)
+    for cmd, cpf in ((0x70, "0200a1000400" "0102"), (0x6F, "0200" "00000000" "b200"),
+                     (0x70, "0200a1000400" "01020304" "b100")):
+        records += conv.client_send(E.encap(cmd, head + bytes.fromhex(cpf), session=1))
+    write_pcap(tmp_path / "cut.pcap", records)
+    msgs = _messages(_events(tmp_path / "cut.pcap"))
+    assert [(e.ot.enip.command, e.ot.anomalies) for e in msgs[2:]] == [  # type: ignore[union-attr]
+        (0x70, ["malformed_cpf"]), (0x6F, ["malformed_cpf"]), (0x70, ["malformed_cpf"])]
+
+
 def test_fragmented_tag_services() -> None:
     read = parse_cip(E.cip_request(0x52, E.symbol_path("Big[10]"), struct.pack("<HI", 100, 480)))
     assert (read["symbol"], read["elements"], read["offset"]) == ("Big[10]", 100, 480)

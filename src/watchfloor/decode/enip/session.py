@@ -370,13 +370,14 @@ class EnipSession:
         items = conn = seq = version = identities = None
         if truncated:
             anomalies.append("truncated")
-        elif cmd == SEND_UNIT_DATA and data[6:12] == _CONNECTED_HEAD:  # the common layout
+        elif cmd == SEND_UNIT_DATA and data.startswith(_CONNECTED_HEAD, 6) and len(data) >= 22:
+            # the common layout
             conn, tid, n, seq = _CONNECTED.unpack_from(data, 12)
             if tid == ITEM_CONNECTED_DATA and n == len(data) - 20 and n >= 4:
                 items, raw = _CONNECTED_ITEMS, data[22:]
             else:
                 conn = seq = None
-        elif cmd == SEND_RR_DATA and data[6:14] == _UNCONNECTED_HEAD:
+        elif cmd == SEND_RR_DATA and data.startswith(_UNCONNECTED_HEAD, 6) and len(data) >= 16:
             if _U16.unpack_from(data, 14)[0] == len(data) - 16 >= 2:
                 items, raw = _UNCONNECTED_ITEMS, data[16:]
         if items is None and not truncated:
@@ -458,7 +459,9 @@ class EnipSession:
         repeats the same bytes, and events share the (read-only) parts built from them."""
         cache = _VIEWS
         req_key = req.key if req is not None else None
-        tns_at = _pccc_tns_at(raw) if raw[0] & 0x7F == 0x4B else -1
+        tns_at = -1
+        if raw[0] & 0x7F == 0x4B:  # Execute PCCC, perhaps
+            tns_at = _pccc_tns_at(raw)
         if tns_at >= 0:
             masked = raw[:tns_at] + b"\0\0" + raw[tns_at + 2 :]
             view = cache.get((masked, req_key))
