@@ -1,8 +1,10 @@
 """Per-flow EtherNet/IP state: framing, roles, request/response pairing, CIP service context,
 class 0/1 I/O counting, anomalies.
 
-All state lives on the session and dies with the flow. Pending requests and I/O connections are
-bounded; unanswered requests are reported once they age out or the flow ends.
+All flow state lives on the session and dies with the flow. Pending requests and I/O connections
+are bounded; unanswered requests are reported once they age out or the flow ends. The only state
+shared by flows is the bounded cache of analysed CIP messages (a pure function of their bytes
+and their request's).
 """
 
 from __future__ import annotations
