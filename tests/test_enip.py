@@ -135,6 +135,50 @@ def test_execute_pccc_function_gives_the_operation(tmp_path: Path) -> None:
     assert msgs[1].ot.cip.pccc_status == 0 and not any(e.ot.anomalies for e in msgs)  # type: ignore[union-attr]
 
 
+def test_repeated_pccc_polls_keep_their_own_transaction_numbers(tmp_path: Path) -> None:
+    """The analysis cache masks the PCCC transaction number: each event still has its own, and
+    a reply's function is its own request's, also when a second flow repeats the same bytes."""
+    requestor = bytes((7,)) + struct.pack("<HI", 0x4D, 0x3D2B31E0)
+    records = []
+    for k, (port, fnc) in enumerate(((50001, 0xA2), (50002, 0xAA))):
+        conv = TcpConversation(client=("192.0.2.1", port, "02:00:00:00:00:01"),
+                               server=("192.0.2.2", 44818, "02:00:00:00:00:02"),
+                               start_ns=1_700_000_000_000_000_000 + k * 10**9)  # fmt: skip
+        records += conv.handshake()
+        for tns in (0x1234, 0x1235, 0x0000, 0x1234):
+            req = E.cip_request(0x4B, E.class_path(0x67, 1), requestor + bytes((0x0F, 0)) +
+                                struct.pack("<H", tns) + bytes((fnc, 4, 7, 0)))  # fmt: skip
+            rep = E.cip_response(0x4B, 0, requestor + bytes((0x4F, 0)) + struct.pack("<H", tns) +
+                                 b"\x01\x00")  # fmt: skip
+            records += E.exchange(conv, E.send_rr_data(req), E.send_rr_data(rep))
+    write_pcap(tmp_path / "pccc.pcap", records)
+    msgs = _messages(_events(tmp_path / "pccc.pcap"))
+    got = [(e.ot.role, e.ot.cip.pccc_transaction, e.ot.cip.pccc_function, e.ot.action.operation)  # type: ignore[union-attr]
+           for e in msgs]
+    want = []
+    for fnc, op in ((0xA2, "read"), (0xAA, "write")):
+        for tns in (0x1234, 0x1235, 0x0000, 0x1234):
+            want += [("request", tns, fnc, op), ("response", tns, fnc, op)]
+    assert got == want
+    assert {e.ot.cip.data for e in msgs} == {"040700", "0100"}  # type: ignore[union-attr]
+
+
+def test_cpf_cut_inside_the_usual_layout_is_malformed_not_a_crash(tmp_path: Path) -> None:
+    """A SendUnitData / SendRRData whose CPF starts like the usual layout but ends early goes
+    to the general CPF parser (the fast path must not read past the message)."""
+    conv = TcpConversation(server=("192.0.2.2", 44818, "02:00:00:00:00:02"))
+    records = conv.handshake()
+    records += E.exchange(conv, E.register_session(), E.register_session(1))
+    head = struct.pack("<IH", 0, 0)
+    for cmd, cpf in ((0x70, "0200a1000400" "0102"), (0x6F, "0200" "00000000" "b200"),
+                     (0x70, "0200a1000400" "01020304" "b100")):
+        records += conv.client_send(E.encap(cmd, head + bytes.fromhex(cpf), session=1))
+    write_pcap(tmp_path / "cut.pcap", records)
+    msgs = _messages(_events(tmp_path / "cut.pcap"))
+    assert [(e.ot.enip.command, e.ot.anomalies) for e in msgs[2:]] == [  # type: ignore[union-attr]
+        (0x70, ["malformed_cpf"]), (0x6F, ["malformed_cpf"]), (0x70, ["malformed_cpf"])]
+
+
 def test_fragmented_tag_services() -> None:
     read = parse_cip(E.cip_request(0x52, E.symbol_path("Big[10]"), struct.pack("<HI", 100, 480)))
     assert (read["symbol"], read["elements"], read["offset"]) == ("Big[10]", 100, 480)

@@ -74,6 +74,32 @@ def identity_struct(ident: dict[str, Any]) -> EnipIdentity:
                         **ident)  # fmt: skip
 
 
+_TARGETS: dict[str, Target] = {}  # shared by every flow: events are read-only once emitted
+
+
+def cip_parts(cip: dict[str, Any]) -> tuple[Cip, str, OtAction]:
+    """What every event of one analysed CIP message shares: ot.cip, event.action and
+    ot.action (for an Unconnected Send, the routed request's target and values)."""
+    struct = _cip_struct(cip)
+    shown = cip
+    flat = cip.get("_flat")
+    if flat and cip["service"] == UNCONNECTED_SEND and "class_id" in cip:
+        shown = flat[0][0]  # what the routed request addresses
+    if "symbol" in shown:
+        obj: str | None = "tag"
+    elif "class_id" in shown:
+        obj = CLASSES.get(shown["class_id"], f"unknown-{shown['class_id']}")
+    else:
+        obj = None
+    target = None
+    if obj:
+        target = _TARGETS.get(obj)
+        if target is None:
+            target = _TARGETS[obj] = Target(object=obj)
+    action = OtAction(operation=cip["_operation"], target=target, values=shown.get("values"))
+    return struct, cip["_name"], action
+
+
 class Emitter:
     """Builds one flow's events; objects shared by every event of the flow are made once."""
 
@@ -81,32 +107,7 @@ class Emitter:
         self.flow = flow
         self.net = Network(transport=flow.transport, protocol="enip",
                            community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
-        self.targets: dict[str | None, Target] = {}
         self.commands: dict[int, tuple[str, OtAction]] = {}
-
-    def _target(self, obj: str | None) -> Target:
-        t = self.targets.get(obj)
-        if t is None:
-            t = self.targets[obj] = Target(object=obj)
-        return t
-
-    def cip_parts(self, cip: dict[str, Any]) -> tuple[Cip, str, OtAction]:
-        """What every event of one analysed CIP message shares: ot.cip, event.action and
-        ot.action (for an Unconnected Send, the routed request's target and values)."""
-        struct = _cip_struct(cip)
-        shown = cip
-        flat = cip.get("_flat")
-        if flat and cip["service"] == UNCONNECTED_SEND and "class_id" in cip:
-            shown = flat[0][0]  # what the routed request addresses
-        if "symbol" in shown:
-            obj: str | None = "tag"
-        elif "class_id" in shown:
-            obj = CLASSES.get(shown["class_id"], f"unknown-{shown['class_id']}")
-        else:
-            obj = None
-        action = OtAction(operation=cip["_operation"], target=self._target(obj) if obj else None,
-                          values=shown.get("values"))  # fmt: skip
-        return struct, cip["_name"], action
 
     def _command_action(self, cmd: int) -> tuple[str, OtAction]:
         got = self.commands.get(cmd)
@@ -122,7 +123,7 @@ class Emitter:
                 is_request: bool, ts_ns: int, duration: int | None,
                 anomalies: list[str] | None) -> Event:  # fmt: skip
         """One event per encapsulation message, with its CIP message (and nested services)."""
-        name, ot_action = self._command_action(cmd)
+        name, ot_action = self.commands.get(cmd) or self._command_action(cmd)
         outcome: Literal["success", "failure"] | None = None
         if not is_request:
             outcome = "success" if status == 0 else "failure"
@@ -131,16 +132,15 @@ class Emitter:
             cip_struct, action, ot_action = view.struct, view.action, view.ot_action
             if not is_request and view.cip.get("status"):
                 outcome = "failure"
-        ctx = _CONTEXTS.get(context)
-        if ctx is None:
-            ctx = context.hex()
+        ctx = _CONTEXTS.get(context) or context.hex()
+        ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
                             action=action, dataset=DATASET, outcome=outcome,
                             duration=duration),  # fmt: skip
-            source=self.flow.ends[d],
-            destination=self.flow.ends[1 - d],
+            source=ends[d],
+            destination=ends[1 - d],
             network=self.net,
             ot=Ot(
                 protocol="enip",

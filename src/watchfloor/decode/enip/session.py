@@ -1,13 +1,17 @@
 """Per-flow EtherNet/IP state: framing, roles, request/response pairing, CIP service context,
 class 0/1 I/O counting, anomalies.
 
-All state lives on the session and dies with the flow. Pending requests and I/O connections are
-bounded; unanswered requests are reported once they age out or the flow ends.
+All flow state lives on the session and dies with the flow. Pending requests and I/O connections
+are bounded; unanswered requests are reported once they age out or the flow ends. The only state
+shared by flows is the bounded cache of analysed CIP messages (a pure function of their bytes
+and their request's).
 """
 
 from __future__ import annotations
 
 from struct import Struct, error as StructError
+
+from msgspec.structs import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ...schema import OtAction
@@ -63,7 +67,9 @@ MAX_PENDING = 500
 MAX_IO_CONNECTIONS = 256
 UNANSWERED_NS = 30 * 10**9
 IO_SUMMARY_NS = 60 * 10**9  # an I/O connection is summarised once a minute (and at the end)
-MAX_VIEWS, MAX_CACHED_BYTES = 1024, 512  # analysed CIP messages kept per flow, and their size
+# Analysed CIP messages kept (shared by every flow of the process: a plant polls many devices
+# with the same requests), and the largest message kept.
+MAX_VIEWS, MAX_CACHED_BYTES = 4096, 512
 _NO_REPLY = frozenset((0x0000, 0x0066))  # NOP and UnRegisterSession are never answered
 _SESSION_BOUND = frozenset((SEND_RR_DATA, SEND_UNIT_DATA, 0x0066))  # need a registered session
 _DISCOVERY = frozenset((LIST_IDENTITY, LIST_SERVICES, LIST_INTERFACES))
@@ -81,16 +87,24 @@ _CONNECTED_ITEMS = [ITEM_CONNECTED_ADDRESS, ITEM_CONNECTED_DATA]  # shared: even
 _UNCONNECTED_ITEMS = [0x0000, ITEM_UNCONNECTED_DATA]
 
 
+# (CIP message key, its request's key) → view. A message's key is its bytes; for Execute PCCC
+# with the PCCC transaction number zeroed (it changes with every message and explains nothing
+# else: a hit gets its own number patched in).
+_VIEWS: dict[tuple[bytes, bytes | None], View] = {}
+
+
 class View(NamedTuple):
     """One CIP message analysed in its request's context."""
 
-    cip: Cip  # wire fields plus private keys (a pending request keeps it for its reply)
+    cip: Cip  # wire fields plus private keys (a pending request keeps it for its reply); shared
+    # by the Execute PCCC messages of one cache entry: its pccc_transaction is the first one's
     struct: CipStruct  # ot.cip
     action: str  # event.action
     ot_action: OtAction
     anomalies: tuple[str, ...]
     identity: dict[str, Any] | None  # identity Get_Attributes_All reply
-    req: View | None  # the request it was analysed with (cache check)
+    key: bytes  # what the analysis depends on (the cache key)
+    tns_at: int  # offset of the PCCC transaction number in the message, or -1
 
 
 def _flatten(msg: Cip, req: Cip | None, depth: int, out: list[tuple[Cip, int]]) -> None:
@@ -149,6 +163,21 @@ def _reply_body(cip: Cip, req: Cip | None) -> bool:
     return True
 
 
+def _pccc_tns_at(raw: bytes) -> int:
+    """Where an Execute PCCC request's or reply's transaction number would be (after the
+    path or additional status, the requestor id, command and status), or -1."""
+    if len(raw) < 4:
+        return -1
+    at = 4 + 2 * raw[3] if raw[0] & 0x80 else 2 + 2 * raw[1]
+    if at + 8 > len(raw):
+        return -1
+    at += raw[at] + 2
+    return at if at + 2 <= len(raw) else -1
+
+
+_new_view = tuple.__new__
+
+
 class EnipSession:
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
@@ -159,7 +188,6 @@ class EnipSession:
         self.resync = [False, False]
         self.requests_lost = False
         self.pending: dict[tuple, tuple[int, int, View | None]] = {}  # key → frame, ts, request
-        self.views: dict[tuple[bytes, int], View] = {}
         self.flooded = False
         self.next_expiry = 0
         self.io: dict[tuple[int, int], list[Any]] = {}
@@ -173,6 +201,7 @@ class EnipSession:
             return
         buf = self.buf[d] + data if self.buf[d] else data
         pos, end = 0, len(buf)
+        unpack_header = ENCAP.unpack_from
         if self.resync[d]:
             pos = self._find_header(buf, 0)
             if pos < 0:
@@ -180,9 +209,11 @@ class EnipSession:
                 return
             self.resync[d] = False
         while pos < end:
-            if buf[pos + 1] if pos + 1 < end else False:  # commands are below 0x100
-                if end - pos < 24:
-                    break  # judged when the header is complete
+            if end - pos < 24:
+                break  # judged when the header is complete
+            # parse_encap, inlined: this loop runs once per message
+            cmd, length, session, status, context, options = unpack_header(buf, pos)
+            if cmd > 0xFF:  # commands are below 0x100
                 self._anomaly(d, ts_ns, "framing_lost", "EtherNet/IP framing lost (command "
                               "beyond 0xff); resynchronising")  # fmt: skip
                 pos = self._find_header(buf, pos + 1)
@@ -190,20 +221,21 @@ class EnipSession:
                     self.buf[d], self.resync[d] = buf[-23:], True
                     return
                 continue
-            try:
-                encap, n = parse_encap(buf, pos, MAX_LENGTH)
-            except NeedMoreData:
-                break
-            except Malformed as e:
-                self._anomaly(d, ts_ns, "framing_lost", f"EtherNet/IP framing lost ({e}); "
+            if length > MAX_LENGTH:
+                self._anomaly(d, ts_ns, "framing_lost", f"EtherNet/IP framing lost "
+                              f"(encapsulation length {length} beyond {MAX_LENGTH}); "
                               "resynchronising")  # fmt: skip
                 pos = self._find_header(buf, pos + 1)
                 if pos < 0:
                     self.buf[d], self.resync[d] = buf[-23:], True
                     return
                 continue
-            pos += n
-            self._message(d, encap, frame, ts_ns)
+            stop = pos + 24 + length
+            if stop > end:
+                break
+            self._message(d, (cmd, session, status, context, options, buf[pos + 24 : stop]),
+                          frame, ts_ns)  # fmt: skip
+            pos = stop
         self.buf[d] = buf[pos:] if pos < end else b""
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns, UNANSWERED_NS)
@@ -340,13 +372,14 @@ class EnipSession:
         items = conn = seq = version = identities = None
         if truncated:
             anomalies.append("truncated")
-        elif cmd == SEND_UNIT_DATA and data[6:12] == _CONNECTED_HEAD:  # the common layout
+        elif cmd == SEND_UNIT_DATA and data.startswith(_CONNECTED_HEAD, 6) and len(data) >= 22:
+            # the common layout
             conn, tid, n, seq = _CONNECTED.unpack_from(data, 12)
             if tid == ITEM_CONNECTED_DATA and n == len(data) - 20 and n >= 4:
                 items, raw = _CONNECTED_ITEMS, data[22:]
             else:
                 conn = seq = None
-        elif cmd == SEND_RR_DATA and data[6:14] == _UNCONNECTED_HEAD:
+        elif cmd == SEND_RR_DATA and data.startswith(_UNCONNECTED_HEAD, 6) and len(data) >= 16:
             if _U16.unpack_from(data, 14)[0] == len(data) - 16 >= 2:
                 items, raw = _UNCONNECTED_ITEMS, data[16:]
         if items is None and not truncated:
@@ -383,7 +416,10 @@ class EnipSession:
                 anomalies.append("malformed_cpf")
         if options:
             anomalies.append("nonzero_options")
-        is_request = self._is_request(d, cmd, data, raw)
+        if raw is not None and self.client is not None:  # _is_request's usual case
+            is_request = not raw[0] & 0x80
+        else:
+            is_request = self._is_request(d, cmd, data, raw)
         if cmd in _SESSION_BOUND and self.session is not None and session != self.session:
             anomalies.append("session_mismatch")
         elif cmd == REGISTER_SESSION and not is_request and status == 0:
@@ -423,20 +459,36 @@ class EnipSession:
     def _view(self, raw: bytes, req: View | None, is_request: bool) -> View:
         """The analysis of one CIP message in its request's context, cached: cyclic polling
         repeats the same bytes, and events share the (read-only) parts built from them."""
-        cache = self.views
-        key = (raw, id(req))
-        view = cache.get(key)
-        if view is not None and view.req is req:
+        cache = _VIEWS
+        req_key = req.key if req is not None else None
+        tns_at = -1
+        if raw[0] & 0x7F == 0x4B:  # Execute PCCC, perhaps
+            tns_at = _pccc_tns_at(raw)
+        if tns_at >= 0:
+            masked = raw[:tns_at] + b"\0\0" + raw[tns_at + 2 :]
+            view = cache.get((masked, req_key))
+            if view is not None:  # the same PCCC message: only ot.cip gets its own number
+                tns = raw[tns_at] | raw[tns_at + 1] << 8
+                return _new_view(View, (view.cip, replace(view.struct, pccc_transaction=tns),
+                                        *view[2:]))  # fmt: skip
+        view = cache.get((raw, req_key))
+        if view is not None:
             return view
         cip = parse_cip(raw)
         anomalies: list[str] = ["malformed_cip"] if "_malformed" in cip else []
         self._cip_context(cip, req.cip if req is not None else None, is_request, anomalies)
-        struct, action, ot_action = self.emitter.cip_parts(cip)
-        view = View(cip, struct, action, ot_action, tuple(anomalies), cip.get("_identity"), req)
+        struct, action, ot_action = emit.cip_parts(cip)
+        key = raw
+        if tns_at >= 0 and cip.get("pccc_transaction") == _U16.unpack_from(raw, tns_at)[0]:
+            key = masked  # an Execute PCCC message: cached under its masked bytes
+        else:
+            tns_at = -1
+        view = View(cip, struct, action, ot_action, tuple(anomalies), cip.get("_identity"), key,
+                    tns_at)  # fmt: skip
         if len(raw) <= MAX_CACHED_BYTES:
             if len(cache) >= MAX_VIEWS:
                 cache.clear()
-            cache[key] = view
+            cache[(key, req_key)] = view
         return view
 
     def _cip_context(self, cip: Cip, req: Cip | None, is_request: bool,
