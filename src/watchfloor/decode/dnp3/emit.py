@@ -39,7 +39,6 @@ from .wire import LinkFrame, parse_objects
 
 DATASET = "ot.dnp3"
 _PROTOCOL_TYPE = ["protocol"]
-_ERROR_TYPE = ["error"]
 _CATEGORY = ["network"]
 _NAMES = {fc: (f.name, f.operation) for fc, f in FUNCTIONS.items()}
 _CONFIG_WRITES = frozenset((0, 34, 50, 52))  # writing attributes, deadbands or the clock

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ...capture.flows import Flow
-from ...schema import ANOMALY, Asset, Endpoint, Event, EventMeta, Network, Ot, OtAction, Target
+from ...schema import Asset, Endpoint, Event, EventMeta, Network, Ot, OtAction, Target
 from ...schema.events import Cip, CipService, Enip, EnipIdentity, EnipIo
 from ...schema.time import rfc3339
+from .._events import anomaly_event
 from .constants import (
     CLASSES,
     COMMANDS,
@@ -22,7 +23,6 @@ from .constants import (
 
 DATASET = "ot.enip"
 _PROTOCOL_TYPE = ["protocol"]
-_ERROR_TYPE = ["error"]
 _CATEGORY = ["network"]
 # When one message carries several services, the event's operation is the weightiest of them.
 _WEIGHT = {op: i for i, op in enumerate((
@@ -173,16 +173,7 @@ class Emitter:
         )
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
-        return Event(
-            timestamp=rfc3339(ts_ns),
-            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
-                            action=ANOMALY, dataset=DATASET),  # fmt: skip
-            message=text,
-            source=self.flow.src(d),
-            destination=self.flow.dst(d),
-            network=self.net,
-            ot=Ot(protocol="enip", anomalies=[code]),
-        )
+        return anomaly_event(self.flow, self.net, "enip", d, ts_ns, code, text)
 
 
 def identity(device: Endpoint, ts_ns: int, ident: dict[str, Any], action: str) -> Event:

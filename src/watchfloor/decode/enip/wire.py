@@ -202,10 +202,10 @@ def parse_path(path: bytes, fields: Cip) -> None:
         elif kind == 4:  # data segment
             if seg == 0x91:  # ANSI extended symbol: length, characters, pad to even
                 size = path[at + 1]
-                name = path[at + 2 : at + 2 + size]
-                if len(name) != size:
+                raw = path[at + 2 : at + 2 + size]
+                if len(raw) != size:
                     raise Malformed("symbolic segment truncated")
-                text = name.decode("latin-1")
+                text = raw.decode("latin-1")
                 symbol.append(text)
                 parts.append(f"symbol {text}")
                 at += 2 + size + (size & 1)

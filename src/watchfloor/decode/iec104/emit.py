@@ -21,7 +21,6 @@ from .constants import TYPES, TypeInfo
 
 DATASET = "ot.iec104"
 _PROTOCOL_TYPE = ["protocol"]
-_ERROR_TYPE = ["error"]
 _CATEGORY = ["network"]
 _SUPERVISORY = "supervisory"  # event.action of an S frame
 

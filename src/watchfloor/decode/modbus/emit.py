@@ -33,7 +33,6 @@ from .wire import Adu, Pdu
 
 DATASET = "ot.modbus"
 _PROTOCOL_TYPE = ["protocol"]
-_ERROR_TYPE = ["error"]
 _CATEGORY = ["network"]
 _READS = frozenset((1, 2, 3, 4, 23))  # responses carry values for the request's address range
 _SUBFUNCTIONS = frozenset((8, 43))  # operation depends on the sub-function; no data addresses
