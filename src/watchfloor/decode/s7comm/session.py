@@ -26,6 +26,7 @@ from .constants import (
     READ_VAR,
     SZL_SUBFUNCTION,
     USERDATA,
+    WRITE_VAR,
 )
 from .wire import Header, PlusPdu, block_function, clock, parse_header, parse_job, parse_plus, parse_userdata
 from .wire import plus_frame, szl_request, szl_response
@@ -223,6 +224,15 @@ class S7Session:
                 if kind == 0 and fc is not None and request[2] is not None and request[2] != fc:
                     anomalies = [*(anomalies or ()), "function_mismatch"]
         out = self.out
+        if kind == 0 and "items" in fields and (fc == READ_VAR or fc == WRITE_VAR):
+            if is_request and fc == READ_VAR:
+                out.append(self.emitter.read_job(d, h, fields, ts_ns, anomalies))
+                return
+            if request is not None and rosctr == ACK_DATA:
+                ev = self.emitter.rw_response(d, h, fc, fields, ts_ns, request, anomalies)
+                if ev is not None:
+                    out.append(ev)
+                    return
         out.append(self.emitter.message(d, h, fc, group, sub, fields, is_request, ts_ns, request,
                                         anomalies))  # fmt: skip
         if "szl_records" in fields and not is_request:
