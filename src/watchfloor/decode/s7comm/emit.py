@@ -117,14 +117,17 @@ def _answer(addr: S7Item, it: dict[str, Any]) -> S7Item:
         hexed = data.hex()
         size = addr.transport_size
         fmt = _FORMATS.get(size)  # type: ignore[arg-type]
-        if fmt is not None:
+        if fmt == "B":  # BIT, BYTE: the bytes themselves
+            if data:
+                values = [v & 1 for v in data] if size == 0x01 else list(data)
+        elif fmt is not None:
             n, rest = divmod(len(data), _WIDTHS[fmt])
             if n and not rest:
                 vals = list(unpack(f">{n}{fmt}", data))
                 if fmt == "f":
                     reals = vals
                 else:
-                    values = [v & 1 for v in vals] if size == 0x01 else vals
+                    values = vals
     if reals is None:
         return S7Item(syntax_id=addr.syntax_id, area=addr.area, area_name=addr.area_name,
                       db_number=addr.db_number, byte_address=addr.byte_address,
@@ -185,6 +188,8 @@ class Emitter:
         self.converted: dict[int, _Converted] = {}
         # read var jobs: event parts made once per parsed job (the session repeats the object)
         self.read_jobs: dict[int, tuple[dict[str, Any], OtAction, S7comm]] = {}
+        # read/write var answers: items, any item failed, OtAction; by (answer, request items)
+        self.answers: dict[tuple[int, int], tuple[dict, list, list[S7Item], bool, OtAction]] = {}
         self.targets: dict[tuple[int | None, str | None], Target | None] = {}
 
     def connection(self, called_tsap: bytes | None, tpdu_size: int | None) -> None:
@@ -194,6 +199,7 @@ class Emitter:
             self.station = f"rack {self.rack} slot {self.slot}"
             self.targets.clear()
             self.read_jobs.clear()
+            self.answers.clear()
         if tpdu_size:
             self.tpdu_size = tpdu_size
 
@@ -256,6 +262,22 @@ class Emitter:
         return self._event(d, ts_ns, FUNCTIONS[READ_VAR].name, None, None, "request", hit[1],
                            anomalies, replace(hit[2], pdu_reference=h.pdu_reference))
 
+    def write_job(self, d: int, h: Header, fields: dict[str, Any], values: list[dict[str, Any]],
+                  ts_ns: int, anomalies: list[str] | None) -> Event:  # fmt: skip
+        """A write var job of S7ANY items: `fields` holds the (cached) addresses, `values` this
+        PDU's data items. The same event as `message` with the items merged."""
+        items = fields["items"]
+        _, addrs, _, (span, area_name, target_db) = self._converted(items)
+        s7items = [_answer(addr, it) for addr, it in zip(addrs, values, strict=True)]
+        code = FUNCTIONS[WRITE_VAR]
+        action = OtAction(operation=code.operation, address=span,  # type: ignore[arg-type]
+                          values=s7items[0].values if len(items) == 1 else None,
+                          target=self._target(target_db, area_name or code.object))
+        s7 = S7comm(rosctr=h.rosctr, rosctr_name=ROSCTR[h.rosctr], pdu_reference=h.pdu_reference,
+                    rack=self.rack, slot=self.slot, function_code=WRITE_VAR, function=code.name,
+                    item_count=fields["item_count"], items=s7items)  # fmt: skip
+        return self._event(d, ts_ns, code.name, None, None, "request", action, anomalies, s7)
+
     def rw_response(self, d: int, h: Header, fc: int, fields: dict[str, Any], ts_ns: int,
                     request: Request, anomalies: list[str] | None) -> Event | None:
         """A read/write var answer paired with a request of as many items, built directly (the
@@ -265,23 +287,35 @@ class Emitter:
         items = fields["items"]
         if req_items is None or len(req_items) != len(items) or not _BORROWED.isdisjoint(req):
             return None
-        outcome: Literal["success", "failure"] = "failure" if h.error_class else "success"
-        for it in items:
-            rc = it["return_code"]
-            if rc != SUCCESS and rc != 0:
-                outcome = "failure"
-                break
-        _, addrs, _, (span, area_name, target_db) = self._converted(req_items)
-        s7items = [_answer(addr, it) for addr, it in zip(addrs, items, strict=True)]
+        # polling answers repeat: the session hands the same parsed fields for the same bytes,
+        # so items, item outcome and OtAction are made once per (answer, request items)
+        hit = self.answers.get((id(fields), id(req_items)))
+        if hit is None or hit[0] is not fields or hit[1] is not req_items:
+            failed = False
+            for it in items:
+                rc = it["return_code"]
+                if rc != SUCCESS and rc != 0:
+                    failed = True
+                    break
+            _, addrs, _, (span, area_name, target_db) = self._converted(req_items)
+            s7items = [_answer(addr, it) for addr, it in zip(addrs, items, strict=True)]
+            code = FUNCTIONS[fc]
+            action = OtAction(operation=code.operation, address=span,  # type: ignore[arg-type]
+                              values=s7items[0].values if len(items) == 1 else None,
+                              target=self._target(target_db, area_name or code.object))
+            if len(self.answers) >= 256:
+                self.answers.clear()
+            hit = self.answers[(id(fields), id(req_items))] = (fields, req_items, s7items, failed,
+                                                               action)  # fmt: skip
+        _, _, s7items, failed, action = hit
+        outcome: Literal["success", "failure"] = (
+            "failure" if failed or h.error_class else "success")  # fmt: skip
         code = FUNCTIONS[fc]
         ecls, ecode = h.error_class, h.error_code
         error = None
         if ecls or ecode:
             error = (ERROR_CODES.get((ecls << 8) | ecode)  # type: ignore[operator]
                      or ERROR_CLASSES.get(ecls) or f"unknown-{ecls}")  # fmt: skip
-        action = OtAction(operation=code.operation, address=span,  # type: ignore[arg-type]
-                          values=s7items[0].values if len(items) == 1 else None,
-                          target=self._target(target_db, area_name or code.object))
         s7 = S7comm(rosctr=ACK_DATA, rosctr_name=ROSCTR[ACK_DATA], pdu_reference=h.pdu_reference,
                     rack=self.rack, slot=self.slot, function_code=fc, function=code.name,
                     error_class=ecls, error_code=ecode, error=error, item_count=fields["item_count"],
