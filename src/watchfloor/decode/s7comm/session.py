@@ -77,13 +77,17 @@ class S7Session:
         segments = self.segments[d]
         while pos < end:
             # fast path: a whole TPKT holding a whole S7comm PDU in one DT (class 0, EOT)
-            stop = pos + ((buf[pos + 2] << 8) | buf[pos + 3]) if pos + 8 <= end else end + 1
+            stop = pos + ((buf[pos + 2] << 8) | buf[pos + 3]) if pos + 7 <= end else end + 1
             if (stop <= end and buf[pos] == 3 and buf[pos + 4] == 2 and buf[pos + 5] == DT
-                    and buf[pos + 6] == 0x80 and buf[pos + 7] == PROTOCOL_ID and stop >= pos + 8
-                    and not buf[pos + 1] and not segments.parts and not segments.overflow):  # fmt: skip
-                self._s7(d, buf[pos + 7 : stop], frame, ts_ns)
-                pos = stop
-                continue
+                    and not buf[pos + 1] and stop >= pos + 7):  # fmt: skip
+                if (buf[pos + 6] == 0x80 and stop >= pos + 8 and buf[pos + 7] == PROTOCOL_ID
+                        and not segments.parts and not segments.overflow):  # fmt: skip
+                    self._s7(d, buf[pos + 7 : stop], frame, ts_ns)
+                    pos = stop
+                    continue
+                if stop == pos + 7 and not buf[pos + 6] & 0x80:
+                    pos = stop  # an empty DT that does not end a TSDU (some stacks send one
+                    continue  # after each PDU): it adds nothing to reassemble
             try:
                 start, stop = parse_tpkt(buf, pos)
             except NeedMoreData:
