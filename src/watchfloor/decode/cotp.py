@@ -118,6 +118,8 @@ class Reassembler:
                 self.overflow = False
             return None
         if not parts:
+            if not payload and not eot:  # an empty DT before the data adds nothing
+                return None
             self.first_frame = frame
         parts.append(payload)
         self.size += len(payload)

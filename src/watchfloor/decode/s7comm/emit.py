@@ -27,6 +27,7 @@ from ...schema import (
 from ...schema.time import rfc3339
 from .constants import (
     ACK,
+    ACK_DATA,
     AREA_DB,
     AREAS,
     CPU_MODES,
@@ -38,6 +39,7 @@ from .constants import (
     PLC_CONTROL,
     PLUS_FUNCTIONS,
     PLUS_OPCODES,
+    READ_VAR,
     RETURN_CODES,
     ROSCTR,
     SUCCESS,
@@ -47,6 +49,7 @@ from .constants import (
     UD_SUBFUNCTIONS,
     UD_TYPES,
     USERDATA,
+    WRITE_VAR,
 )
 from .wire import Header, PlusPdu
 
@@ -104,6 +107,44 @@ def _kw(f: dict[str, Any], size: int | None = None) -> dict[str, Any]:
     return kw
 
 
+def _answer(addr: S7Item, it: dict[str, Any]) -> S7Item:
+    """A response item: its request's address item with the answer's return code and data (as
+    `replace(addr, **_kw(it, addr.transport_size))`, without the keyword dicts)."""
+    rc = it["return_code"]
+    data = it.get("data")
+    hexed = values = reals = None
+    if data is not None:
+        hexed = data.hex()
+        size = addr.transport_size
+        fmt = _FORMATS.get(size)  # type: ignore[arg-type]
+        if fmt == "B":  # BIT, BYTE: the bytes themselves
+            if data:
+                values = [v & 1 for v in data] if size == 0x01 else list(data)
+        elif fmt is not None:
+            n, rest = divmod(len(data), _WIDTHS[fmt])
+            if n and not rest:
+                vals = list(unpack(f">{n}{fmt}", data))
+                if fmt == "f":
+                    reals = vals
+                else:
+                    values = vals
+    if reals is None:
+        return S7Item(syntax_id=addr.syntax_id, area=addr.area, area_name=addr.area_name,
+                      db_number=addr.db_number, byte_address=addr.byte_address,
+                      bit_address=addr.bit_address, transport_size=addr.transport_size,
+                      transport_size_name=addr.transport_size_name, count=addr.count,
+                      return_code=rc, return_code_name=RETURN_CODES.get(rc) or f"unknown-{rc}",
+                      data_transport_size=it.get("data_transport_size"), length=it.get("length"),
+                      data=hexed, values=values)  # fmt: skip
+    return S7Item(syntax_id=addr.syntax_id, area=addr.area, area_name=addr.area_name,
+                  db_number=addr.db_number, byte_address=addr.byte_address,
+                  bit_address=addr.bit_address, transport_size=addr.transport_size,
+                  transport_size_name=addr.transport_size_name, count=addr.count,
+                  return_code=rc, return_code_name=RETURN_CODES.get(rc) or f"unknown-{rc}",
+                  data_transport_size=it.get("data_transport_size"), length=it.get("length"),
+                  data=hexed, real_values=reals)  # fmt: skip
+
+
 def _span(items: list[dict]) -> Span:
     """Address range, object kind and DB number of a single-item S7ANY access."""
     if len(items) != 1 or "byte_address" not in items[0]:
@@ -145,6 +186,10 @@ class Emitter:
         self.station: str | None = None
         self.tpdu_size: int | None = None
         self.converted: dict[int, _Converted] = {}
+        # read var jobs: event parts made once per parsed job (the session repeats the object)
+        self.read_jobs: dict[int, tuple[dict[str, Any], OtAction, S7comm]] = {}
+        # read/write var answers: items, any item failed, OtAction; by (answer, request items)
+        self.answers: dict[tuple[int, int], tuple[dict, list, list[S7Item], bool, OtAction]] = {}
         self.targets: dict[tuple[int | None, str | None], Target | None] = {}
 
     def connection(self, called_tsap: bytes | None, tpdu_size: int | None) -> None:
@@ -153,6 +198,8 @@ class Emitter:
             self.rack, self.slot = called_tsap[1] >> 5, called_tsap[1] & 0x1F
             self.station = f"rack {self.rack} slot {self.slot}"
             self.targets.clear()
+            self.read_jobs.clear()
+            self.answers.clear()
         if tpdu_size:
             self.tpdu_size = tpdu_size
 
@@ -177,6 +224,104 @@ class Emitter:
             t = self.targets[(db, obj)] = (None if db is None and obj is None and self.station is None
                                            else Target(unit=db, station=self.station, object=obj))  # fmt: skip
         return t  # type: ignore[return-value]
+
+    def _event(self, d: int, ts_ns: int, name: str, outcome: Literal["success", "failure"] | None,
+               duration: int | None, role: Literal["request", "response"], action: OtAction,
+               anomalies: list[str] | None, s7: S7comm) -> Event:  # fmt: skip
+        ends = self.flow.ends
+        return Event(
+            timestamp=rfc3339(ts_ns),
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
+                            action=name, dataset=DATASET, outcome=outcome,
+                            duration=duration),  # fmt: skip
+            source=ends[d],
+            destination=ends[1 - d],
+            network=self.net,
+            ot=Ot(protocol="s7comm", role=role, action=action, anomalies=anomalies, s7comm=s7),
+        )
+
+    def read_job(self, d: int, h: Header, fields: dict[str, Any], ts_ns: int,
+                 anomalies: list[str] | None) -> Event:  # fmt: skip
+        """A read var job whose parameter parsed to `fields` (the session's cached object, repeated
+        by polling): its OtAction and S7comm are made once, each event takes its PDU reference.
+        The same event as `message`."""
+        hit = self.read_jobs.get(id(fields))
+        if hit is None or hit[0] is not fields:
+            if len(self.read_jobs) >= 256:
+                self.read_jobs.clear()
+            items = fields["items"]
+            _, _, s7items, (span, area_name, target_db) = self._converted(items)
+            code = FUNCTIONS[READ_VAR]
+            action = OtAction(operation=code.operation, address=span,  # type: ignore[arg-type]
+                              values=s7items[0].values if len(items) == 1 else None,
+                              target=self._target(target_db, area_name or code.object))
+            s7 = S7comm(rosctr=h.rosctr, rosctr_name=ROSCTR[h.rosctr], pdu_reference=0,
+                        rack=self.rack, slot=self.slot, function_code=READ_VAR,
+                        function=code.name, item_count=fields["item_count"], items=s7items)
+            hit = self.read_jobs[id(fields)] = (fields, action, s7)
+        return self._event(d, ts_ns, FUNCTIONS[READ_VAR].name, None, None, "request", hit[1],
+                           anomalies, replace(hit[2], pdu_reference=h.pdu_reference))
+
+    def write_job(self, d: int, h: Header, fields: dict[str, Any], values: list[dict[str, Any]],
+                  ts_ns: int, anomalies: list[str] | None) -> Event:  # fmt: skip
+        """A write var job of S7ANY items: `fields` holds the (cached) addresses, `values` this
+        PDU's data items. The same event as `message` with the items merged."""
+        items = fields["items"]
+        _, addrs, _, (span, area_name, target_db) = self._converted(items)
+        s7items = [_answer(addr, it) for addr, it in zip(addrs, values, strict=True)]
+        code = FUNCTIONS[WRITE_VAR]
+        action = OtAction(operation=code.operation, address=span,  # type: ignore[arg-type]
+                          values=s7items[0].values if len(items) == 1 else None,
+                          target=self._target(target_db, area_name or code.object))
+        s7 = S7comm(rosctr=h.rosctr, rosctr_name=ROSCTR[h.rosctr], pdu_reference=h.pdu_reference,
+                    rack=self.rack, slot=self.slot, function_code=WRITE_VAR, function=code.name,
+                    item_count=fields["item_count"], items=s7items)  # fmt: skip
+        return self._event(d, ts_ns, code.name, None, None, "request", action, anomalies, s7)
+
+    def rw_response(self, d: int, h: Header, fc: int, fields: dict[str, Any], ts_ns: int,
+                    request: Request, anomalies: list[str] | None) -> Event | None:
+        """A read/write var answer paired with a request of as many items, built directly (the
+        same event as `message`); None when `message` has to do it."""
+        req = request[3]
+        req_items = req.get("items")
+        items = fields["items"]
+        if req_items is None or len(req_items) != len(items) or not _BORROWED.isdisjoint(req):
+            return None
+        # polling answers repeat: the session hands the same parsed fields for the same bytes,
+        # so items, item outcome and OtAction are made once per (answer, request items)
+        hit = self.answers.get((id(fields), id(req_items)))
+        if hit is None or hit[0] is not fields or hit[1] is not req_items:
+            failed = False
+            for it in items:
+                rc = it["return_code"]
+                if rc != SUCCESS and rc != 0:
+                    failed = True
+                    break
+            _, addrs, _, (span, area_name, target_db) = self._converted(req_items)
+            s7items = [_answer(addr, it) for addr, it in zip(addrs, items, strict=True)]
+            code = FUNCTIONS[fc]
+            action = OtAction(operation=code.operation, address=span,  # type: ignore[arg-type]
+                              values=s7items[0].values if len(items) == 1 else None,
+                              target=self._target(target_db, area_name or code.object))
+            if len(self.answers) >= 256:
+                self.answers.clear()
+            hit = self.answers[(id(fields), id(req_items))] = (fields, req_items, s7items, failed,
+                                                               action)  # fmt: skip
+        _, _, s7items, failed, action = hit
+        outcome: Literal["success", "failure"] = (
+            "failure" if failed or h.error_class else "success")  # fmt: skip
+        code = FUNCTIONS[fc]
+        ecls, ecode = h.error_class, h.error_code
+        error = None
+        if ecls or ecode:
+            error = (ERROR_CODES.get((ecls << 8) | ecode)  # type: ignore[operator]
+                     or ERROR_CLASSES.get(ecls) or f"unknown-{ecls}")  # fmt: skip
+        s7 = S7comm(rosctr=ACK_DATA, rosctr_name=ROSCTR[ACK_DATA], pdu_reference=h.pdu_reference,
+                    rack=self.rack, slot=self.slot, function_code=fc, function=code.name,
+                    error_class=ecls, error_code=ecode, error=error, item_count=fields["item_count"],
+                    items=s7items, request_frame=request[0])  # fmt: skip
+        return self._event(d, ts_ns, code.name, outcome, ts_ns - request[1], "response", action,
+                           anomalies, s7)
 
     def message(self, d: int, h: Header, fc: int | None, group: int | None, sub: int | None,
                 fields: dict[str, Any], is_request: bool | None, ts_ns: int,

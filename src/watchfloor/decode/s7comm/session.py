@@ -26,9 +26,10 @@ from .constants import (
     READ_VAR,
     SZL_SUBFUNCTION,
     USERDATA,
+    WRITE_VAR,
 )
 from .wire import Header, PlusPdu, block_function, clock, parse_header, parse_job, parse_plus, parse_userdata
-from .wire import plus_frame, szl_request, szl_response
+from .wire import data_items, plus_frame, szl_request, szl_response, write_addresses
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -58,6 +59,10 @@ class S7Session:
         self.plus_open: list[PlusPdu | None] = [None, None]  # a fragmented S7comm-plus message
         self.next_expiry = 0
         self.read_jobs: dict[bytes, dict[str, Any]] = {}  # parsed read var jobs, by parameter
+        # write var jobs by parameter: the addresses as request fields, or None when an item is
+        # not an S7ANY address (parse_job then merges its specification with its data)
+        self.write_jobs: dict[bytes, dict[str, Any] | None] = {}
+        self.answers: dict[tuple[bytes, bytes], dict[str, Any]] = {}  # parsed read/write answers
 
     # -- stream ----------------------------------------------------------------------------
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
@@ -72,13 +77,17 @@ class S7Session:
         segments = self.segments[d]
         while pos < end:
             # fast path: a whole TPKT holding a whole S7comm PDU in one DT (class 0, EOT)
-            stop = pos + ((buf[pos + 2] << 8) | buf[pos + 3]) if pos + 8 <= end else end + 1
+            stop = pos + ((buf[pos + 2] << 8) | buf[pos + 3]) if pos + 7 <= end else end + 1
             if (stop <= end and buf[pos] == 3 and buf[pos + 4] == 2 and buf[pos + 5] == DT
-                    and buf[pos + 6] == 0x80 and buf[pos + 7] == PROTOCOL_ID and stop >= pos + 8
-                    and not buf[pos + 1] and not segments.parts and not segments.overflow):  # fmt: skip
-                self._s7(d, buf[pos + 7 : stop], frame, ts_ns)
-                pos = stop
-                continue
+                    and not buf[pos + 1] and stop >= pos + 7):  # fmt: skip
+                if (buf[pos + 6] == 0x80 and stop >= pos + 8 and buf[pos + 7] == PROTOCOL_ID
+                        and not segments.parts and not segments.overflow):  # fmt: skip
+                    self._s7(d, buf[pos + 7 : stop], frame, ts_ns)
+                    pos = stop
+                    continue
+                if stop == pos + 7 and not buf[pos + 6] & 0x80:
+                    pos = stop  # an empty DT that does not end a TSDU (some stacks send one
+                    continue  # after each PDU): it adds nothing to reassemble
             try:
                 start, stop = parse_tpkt(buf, pos)
             except NeedMoreData:
@@ -195,6 +204,13 @@ class S7Session:
                 try:
                     if fc == READ_VAR and is_request:  # polling repeats the same job: parse once
                         fields = self.read_jobs.get(h.param) or self._read_job(h)
+                    elif fc == WRITE_VAR and is_request and self._write_job(d, h, frame, ts_ns,
+                                                                            anomalies):  # fmt: skip
+                        return
+                    elif (fc == READ_VAR or fc == WRITE_VAR) and not is_request:
+                        # polled values seldom change: the same answer bytes are parsed once
+                        key = (h.param, h.data)
+                        fields = self.answers.get(key) or self._answer(h, key)
                     else:
                         fields = parse_job(h)
                 except Malformed:
@@ -223,12 +239,54 @@ class S7Session:
                 if kind == 0 and fc is not None and request[2] is not None and request[2] != fc:
                     anomalies = [*(anomalies or ()), "function_mismatch"]
         out = self.out
+        if kind == 0 and "items" in fields and (fc == READ_VAR or fc == WRITE_VAR):
+            if is_request and fc == READ_VAR:
+                out.append(self.emitter.read_job(d, h, fields, ts_ns, anomalies))
+                return
+            if request is not None and rosctr == ACK_DATA:
+                ev = self.emitter.rw_response(d, h, fc, fields, ts_ns, request, anomalies)
+                if ev is not None:
+                    out.append(ev)
+                    return
         out.append(self.emitter.message(d, h, fc, group, sub, fields, is_request, ts_ns, request,
                                         anomalies))  # fmt: skip
         if "szl_records" in fields and not is_request:
             ident = emit.identity(self.flow.src(d), ts_ns, fields["szl_id"], fields["szl_records"])
             if ident is not None:
                 out.append(ident)
+
+    def _write_job(self, d: int, h: Header, frame: int, ts_ns: int,
+                   anomalies: list[str] | None) -> bool:  # fmt: skip
+        """A write var job of S7ANY items: addresses parsed once per parameter, data per PDU;
+        False when `parse_job` has to take it (other items, malformed)."""
+        param = h.param
+        fields = self.write_jobs.get(param, False)
+        try:
+            if fields is False:
+                addrs = write_addresses(param)
+                if len(self.write_jobs) >= 256:
+                    self.write_jobs.clear()
+                fields = self.write_jobs[param] = (
+                    {"item_count": param[1], "items": addrs}
+                    if all("area" in a for a in addrs) else None)  # fmt: skip
+            if fields is None:
+                return False
+            values = data_items(h.data, len(fields["items"]))
+        except (Malformed, StructError, IndexError, ValueError):
+            return False
+        if h.error_class:  # (a job has none)
+            return False
+        self._learn(d, True)
+        self._remember(d, (0, h.pdu_reference), WRITE_VAR, fields, frame, ts_ns)
+        self.out.append(self.emitter.write_job(d, h, fields, values, ts_ns, anomalies))
+        return True
+
+    def _answer(self, h: Header, key: tuple[bytes, bytes]) -> dict[str, Any]:
+        fields = parse_job(h)
+        if len(self.answers) >= 256:
+            self.answers.clear()
+        self.answers[key] = fields
+        return fields
 
     def _read_job(self, h: Header) -> dict[str, Any]:
         fields = parse_job(h)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from struct import Struct, error as StructError
 from typing import Any, NamedTuple
 
+from msgspec import Struct as Record
+
 from .._contract import Malformed
 from .constants import (
     ACK,
@@ -44,7 +46,7 @@ _PLUS = Struct(">BBH")  # protocol id 0x72, version, data length
 Fields = dict[str, Any]  # keys are ot.s7comm names
 
 
-class Header(NamedTuple):
+class Header(Record, frozen=True, gc=False):  # (a C-built record: one per PDU)
     rosctr: int
     pdu_reference: int
     param: bytes  # as far as present
@@ -101,6 +103,15 @@ def _items_request(param: bytes) -> list[Fields]:
     if at != len(param):
         raise Malformed(f"{len(param) - at} bytes after the last item")
     return items
+
+
+def write_addresses(param: bytes) -> list[Fields]:
+    """The variable specifications of a write var job (`parse_job` merges them with their data
+    items; a polling client repeats the addresses, so the session parses them once)."""
+    try:
+        return _items_request(param)
+    except (StructError, IndexError, ValueError) as e:
+        raise Malformed(f"truncated parameter ({e})") from None
 
 
 def data_items(data: bytes, count: int) -> list[Fields]:
