@@ -79,7 +79,7 @@ class Item(NamedTuple):
     area: str | int
     start: int
     size: str | int = "BYTE"
-    count: int = 1
+    count: int = 1  # type: ignore[assignment]  # shadows tuple.count: the S7 item's element count
     db: int = 0
     bit: int = 0
 

@@ -9,7 +9,6 @@ from msgspec.structs import replace
 
 from ...capture.flows import Flow
 from ...schema import (
-    ANOMALY,
     AddressRange,
     Asset,
     Endpoint,
@@ -25,6 +24,7 @@ from ...schema import (
     Target,
 )
 from ...schema.time import rfc3339
+from .._events import anomaly_event
 from .constants import (
     ACK,
     ACK_DATA,
@@ -55,7 +55,6 @@ from .wire import Header, PlusPdu
 
 DATASET = "ot.s7comm"
 _PROTOCOL_TYPE = ["protocol"]
-_ERROR_TYPE = ["error"]
 _CATEGORY = ["network"]
 # bytes per element of an item transport size (bit: one byte holds it)
 _SIZE_BYTES = {0x01: 1, 0x02: 1, 0x03: 1, 0x04: 2, 0x05: 2, 0x06: 4, 0x07: 4, 0x08: 4, 0x09: 2,
@@ -314,8 +313,8 @@ class Emitter:
         ecls, ecode = h.error_class, h.error_code
         error = None
         if ecls or ecode:
-            error = (ERROR_CODES.get((ecls << 8) | ecode)  # type: ignore[operator]
-                     or ERROR_CLASSES.get(ecls) or f"unknown-{ecls}")  # fmt: skip
+            ecls, ecode = ecls or 0, ecode or 0
+            error = ERROR_CODES.get((ecls << 8) | ecode) or ERROR_CLASSES.get(ecls) or f"unknown-{ecls}"
         s7 = S7comm(rosctr=ACK_DATA, rosctr_name=ROSCTR[ACK_DATA], pdu_reference=h.pdu_reference,
                     rack=self.rack, slot=self.slot, function_code=fc, function=code.name,
                     error_class=ecls, error_code=ecode, error=error, item_count=fields["item_count"],
@@ -477,16 +476,7 @@ class Emitter:
         )
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
-        return Event(
-            timestamp=rfc3339(ts_ns),
-            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_ERROR_TYPE,
-                            action=ANOMALY, dataset=DATASET),  # fmt: skip
-            message=text,
-            source=self.flow.src(d),
-            destination=self.flow.dst(d),
-            network=self.net,
-            ot=Ot(protocol="s7comm", anomalies=[code]),
-        )
+        return anomaly_event(self.flow, self.net, "s7comm", d, ts_ns, code, text)
 
 
 def identity(server: Endpoint, ts_ns: int, szl_id: int, records: list[bytes]) -> Event | None:

@@ -102,7 +102,7 @@ class S7Session:
             li = buf[start]
             if buf[start + 1] == DT and li >= 2 and start + 1 + li <= stop:
                 try:
-                    tsdu = segments.add(buf[start + 1 + li : stop], buf[start + 2] & 0x80, frame)
+                    tsdu = segments.add(buf[start + 1 + li : stop], bool(buf[start + 2] & 0x80), frame)
                 except Malformed as e:
                     self._anomaly(d, ts_ns, "reassembly_overflow", str(e))
                     continue
@@ -260,9 +260,10 @@ class S7Session:
         """A write var job of S7ANY items: addresses parsed once per parameter, data per PDU;
         False when `parse_job` has to take it (other items, malformed)."""
         param = h.param
-        fields = self.write_jobs.get(param, False)
         try:
-            if fields is False:
+            if param in self.write_jobs:
+                fields = self.write_jobs[param]
+            else:
                 addrs = write_addresses(param)
                 if len(self.write_jobs) >= 256:
                     self.write_jobs.clear()
