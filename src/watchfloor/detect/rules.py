@@ -200,6 +200,8 @@ class _Plan:
 
         chosen: dict[int, Rule] = {}
         for fieldname, by_key in self.anchors.items():
+            if not view.values(fieldname):  # most anchored fields are absent from most events
+                continue
             for k in keys(fieldname):
                 for rule in by_key.get(k, ()):
                     chosen[id(rule)] = rule
