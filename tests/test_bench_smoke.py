@@ -37,3 +37,11 @@ def test_protocol_benchmark_runs_and_both_tools_see_the_same_messages(tmp_path: 
     row = next(line for line in proc.stdout.splitlines() if line.startswith("modbus "))
     ours, theirs = row.split()[2].split("/")
     assert int(ours.replace(",", "")) > 0 and ours == theirs, row
+
+
+def test_rules_benchmark_runs_and_both_engines_agree(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(BENCH.with_name("rules.py")), "--packets", "2000", "--repeat", "1",
+                           "--naive-events", "500", "--sigma", str(tmp_path / "none"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]  # exits non-zero if the engines disagree
+    assert "OT pack" in proc.stdout and "ev/s" in proc.stdout
