@@ -21,6 +21,7 @@ from typing import Iterable
 import pytest
 
 from . import tshark as T
+from .exceptions import exceptions_for
 
 TRAFFIC = T.SHARED / "tools" / "traffic"
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
@@ -83,6 +84,23 @@ def project_params(pattern: str) -> list:
         return [pytest.param(None, id="no-project-captures",
                              marks=pytest.mark.skip(reason=f"no tests/captures/{pattern} yet"))]
     return [pytest.param(p, id=f"project/{p.name}") for p in caps]
+
+
+def conforms(capture: Path, protocol: str, *, label: str | Path | None = None,
+             ports: set[int] | None = None, events: list | None = None) -> T.Comparison:
+    """Decode `capture`, run tshark on it with the server ports our decoder found (plus `ports`),
+    and assert both agree frame by frame, modulo the frames recorded in exceptions.py (looked
+    up by `label`, default the capture's path; a zip member's label is "<zip>/<member>")."""
+    if events is None:
+        events = T.run_decoder(capture)
+    derived = T.server_ports(events, T.PROTOCOLS[protocol])
+    cmp = T.check_capture(capture, protocol, ports=derived | (ports or set()),
+                          exceptions=exceptions_for(label or capture, protocol), events=events)
+    print(cmp.summary())
+    if cmp.stale_exceptions:
+        print(f"note: recorded exceptions now agree with Wireshark at frames {cmp.stale_exceptions}")
+    assert cmp.ok, "\n" + cmp.report(limit=20)
+    return cmp
 
 
 def resolve_capture(capture: Path, zip_dir: Path) -> list[Path]:

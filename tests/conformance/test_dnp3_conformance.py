@@ -22,7 +22,6 @@ import pytest
 
 from . import corpus as C
 from . import tshark as T
-from .exceptions import exceptions_for
 
 SPEC = T.PROTOCOLS["dnp3"]
 HAVE_TSHARK = T.tshark_path() is not None
@@ -43,16 +42,7 @@ KNOWN_DIFFERENCES = {
 
 def _check(capture: Path, label: str | None = None, ports: set[int] | None = None,
            events: list | None = None) -> T.Comparison:
-    if events is None:
-        events = T.run_decoder(capture)
-    derived = T.server_ports(events, SPEC)
-    cmp = T.check_capture(capture, "dnp3", ports=derived | (ports or set()),
-                          exceptions=exceptions_for(label or capture, "dnp3"), events=events)
-    print(cmp.summary())
-    if cmp.stale_exceptions:
-        print(f"note: recorded exceptions now agree with Wireshark at frames {cmp.stale_exceptions}")
-    assert cmp.ok, "\n" + cmp.report(limit=20)
-    return cmp
+    return C.conforms(capture, "dnp3", label=label, ports=ports, events=events)
 
 
 @pytest.fixture(scope="session")

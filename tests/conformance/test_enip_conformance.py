@@ -22,7 +22,6 @@ import pytest
 
 from . import corpus as C
 from . import tshark as T
-from .exceptions import exceptions_for
 
 SPEC = T.PROTOCOLS["enip"]
 HAVE_TSHARK = T.tshark_path() is not None
@@ -31,13 +30,7 @@ STACK_SECONDS = 4
 
 
 def _check(capture: Path, ports: set[int] | None = None, events: list | None = None) -> T.Comparison:
-    if events is None:
-        events = T.run_decoder(capture)
-    derived = T.server_ports(events, SPEC)
-    cmp = T.check_capture(capture, "enip", ports=derived | (ports or set()),
-                          exceptions=exceptions_for(capture, "enip"), events=events)
-    print(cmp.summary())
-    assert cmp.ok, "\n" + cmp.report(limit=20)
+    cmp = C.conforms(capture, "enip", ports=ports, events=events)
     n_ours, n_theirs = cmp.counts()
     assert n_ours == n_theirs
     return cmp

@@ -23,7 +23,6 @@ import pytest
 
 from . import corpus as C
 from . import tshark as T
-from .exceptions import exceptions_for
 from .test_modbus_conformance import _PcapWriter
 from watchfloor.decode.iec104.wire import ELEMENTS
 
@@ -35,15 +34,7 @@ STACK_SECONDS = 4
 
 def _check(capture: Path, label: str | None = None, ports: set[int] | None = None,
            events: list | None = None) -> T.Comparison:
-    if events is None:
-        events = T.run_decoder(capture)
-    derived = T.server_ports(events, SPEC)
-    cmp = T.check_capture(capture, "iec104", ports=derived | (ports or set()),
-                          exceptions=exceptions_for(label or capture, "iec104"), events=events)
-    print(cmp.summary())
-    if cmp.stale_exceptions:
-        print(f"note: recorded exceptions now agree with Wireshark at frames {cmp.stale_exceptions}")
-    assert cmp.ok, "\n" + cmp.report(limit=20)
+    cmp = C.conforms(capture, "iec104", label=label, ports=ports, events=events)
     assert sum(map(len, cmp.theirs.values())) > 0, "Wireshark found no IEC 104 in the capture"
     return cmp
 
