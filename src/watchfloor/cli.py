@@ -81,6 +81,20 @@ def _table_row(ev: Event) -> str:
             szl = f"szl={s7.szl_id:#06x}" if s7.szl_id is not None else None
             detail += [x for x in (s7.error, s7.pi_service, ",".join(s7.blocks or ()), s7.filename,
                                    szl, s7.cpu_mode_name, s7.clock) if x]  # fmt: skip
+        dnp3, iec, cip = ot.dnp3, ot.iec104, ot.cip
+        if dnp3 is not None:
+            detail.append(f"{dnp3.source}->{dnp3.destination}")
+            if dnp3.objects:
+                detail.append("objects=" + ",".join(f"g{o.group}v{o.variation}" for o in dnp3.objects[:6]))
+            if dnp3.iin_flags:
+                detail.append("iin=" + ",".join(dnp3.iin_flags))
+        if iec is not None:
+            detail += [x for x in (iec.type_name, iec.cot_name, "negative" if iec.negative else None,
+                                   "test" if iec.test else None) if x]  # fmt: skip
+        if cip is not None:
+            detail += [x for x in (cip.service_name, cip.class_name, cip.symbol, cip.status_name) if x]
+            if cip.nested:
+                detail.append("nested=" + ",".join(n.service_name for n in cip.nested[:6]))
         if a.address:
             detail.append(f"addr={a.address.start}-{a.address.end}")
         if a.values:
