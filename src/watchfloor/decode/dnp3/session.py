@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
+from .._pending import Pending
 from . import emit
 from .constants import (
     FUNCTIONS,
+    LINK_CONTROL_ONLY,
     LINK_PRIMARY,
     LINK_SECONDARY,
-    LINK_CONTROL_ONLY,
     LINK_USER_DATA,
     MAX_REASSEMBLY,
     RESPONSES,
@@ -46,8 +47,7 @@ class Dnp3Session:
         # (direction, source, destination) → [next transport sequence, parts, octets, frames]
         self.assemblies: dict[tuple[int, int, int], list] = {}
         # (master, outstation, application sequence) → (frame, ts, function code, operation)
-        self.pending: dict[tuple[int, int, int], tuple[int, int, int, str]] = {}
-        self.flooded = False
+        self.pending: Pending[tuple[int, int, int], tuple[int, int, int, str]] = Pending(MAX_PENDING)
         self.odd_link = False  # the frame completing the fragment has a non-user-data function
         self.requests_lost = [False, False]  # a gap in this direction since its last message
         self.responses_lost_at = -1
@@ -224,17 +224,9 @@ class Dnp3Session:
             self.out.append(emit.identity(self.flow.src(d), ts_ns, attributes))
 
     def _remember(self, d: int, key: tuple[int, int, int], req: tuple[int, int, int, str]) -> None:
-        pending = self.pending
-        pending.pop(key, None)  # a reused sequence number replaces the older request
-        if len(pending) >= MAX_PENDING:
-            if not self.flooded:
-                self.flooded = True
-                self._anomaly(d, req[1], "flooded", f"more than {MAX_PENDING} requests "
-                              "outstanding; the oldest are dropped")  # fmt: skip
-            del pending[next(iter(pending))]
-        else:
-            self.flooded = False
-        pending[key] = req
+        if self.pending.add(key, req):  # a reused key replaces the older request
+            self._anomaly(d, req[1], "flooded", f"more than {MAX_PENDING} requests outstanding; "
+                          "the oldest are dropped")  # fmt: skip
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9

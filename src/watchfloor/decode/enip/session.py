@@ -9,15 +9,18 @@ and their request's).
 
 from __future__ import annotations
 
-from struct import Struct, error as StructError
-
-from msgspec.structs import replace
+from struct import Struct
+from struct import error as StructError
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from msgspec.structs import replace
+
 from ...schema import OtAction
-from ...schema.events import Cip as CipStruct, EnipIo
+from ...schema.events import Cip as CipStruct
+from ...schema.events import EnipIo
 from ...schema.time import rfc3339
 from .._contract import Malformed, NeedMoreData
+from .._pending import Pending
 from . import emit
 from .constants import (
     CLASS_CONNECTION_MANAGER,
@@ -187,8 +190,8 @@ class EnipSession:
         self.buf = [b"", b""]
         self.resync = [False, False]
         self.requests_lost = False
-        self.pending: dict[tuple, tuple[int, int, View | None]] = {}  # key → frame, ts, request
-        self.flooded = False
+        # key → frame, ts, request
+        self.pending: Pending[tuple, tuple[int, int, View | None]] = Pending(MAX_PENDING)
         self.next_expiry = 0
         self.io: dict[tuple[int, int], list[Any]] = {}
         self.io_flooded = False
@@ -516,17 +519,9 @@ class EnipSession:
                 anomalies.append("malformed_cip")
 
     def _remember(self, d: int, key: tuple, view: View | None, frame: int, ts_ns: int) -> None:
-        pending = self.pending
-        pending.pop(key, None)
-        if len(pending) >= MAX_PENDING:
-            if not self.flooded:
-                self.flooded = True
-                self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
-                              "outstanding; the oldest are dropped")  # fmt: skip
-            del pending[next(iter(pending))]
-        else:
-            self.flooded = False
-        pending[key] = (frame, ts_ns, view)
+        if self.pending.add(key, (frame, ts_ns, view)):  # a reused key replaces the older request
+            self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests outstanding; "
+                          "the oldest are dropped")  # fmt: skip
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9

@@ -9,9 +9,9 @@ from __future__ import annotations
 from struct import Struct
 from typing import TYPE_CHECKING
 
+from ...schema import Iec104
 from .._contract import Malformed, NeedMoreData
 from . import emit
-from ...schema import Iec104
 from .constants import (
     ACT,
     ACTTERM,
@@ -20,8 +20,8 @@ from .constants import (
     DEACT,
     MAX_LENGTH,
     MIN_LENGTH,
-    REQ,
     NOT_ON_104,
+    REQ,
     SEQ_MODULO,
     START,
     TYPES,

@@ -10,6 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
+from .._pending import Pending
 from . import emit
 from .constants import FUNCTIONS, MAX_ADU, function_name
 from .probe import DEFAULT_PORTS, header_plausible
@@ -41,8 +42,8 @@ class ModbusSession:
         self.buf = [b"", b""]
         self.datagrams = flow.transport == "udp"
         self.resync = [False, False]
-        self.pending: dict[int, tuple[int, int, int, Pdu]] = {}  # tid → frame, ts, fc, request
-        self.flooded = False
+        # tid → frame, ts, fc, request
+        self.pending: Pending[int, tuple[int, int, int, Pdu]] = Pending(MAX_PENDING)
         self.exceptions: deque[int] = deque(maxlen=STORM_COUNT)
         self.storm_quiet_until = 0
         self.next_expiry = 0
@@ -187,17 +188,9 @@ class ModbusSession:
             out.append(emit.identity(self.flow.src(d), ts_ns, pdu["objects"]))
 
     def _remember(self, d: int, tid: int, fc: int, pdu: Pdu, frame: int, ts_ns: int) -> None:
-        pending = self.pending
-        pending.pop(tid, None)  # a reused id replaces the older request
-        if len(pending) >= MAX_PENDING:
-            if not self.flooded:
-                self.flooded = True
-                self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
-                              "outstanding; the oldest are dropped")  # fmt: skip
-            del pending[next(iter(pending))]
-        else:
-            self.flooded = False
-        pending[tid] = (frame, ts_ns, fc, pdu)
+        if self.pending.add(tid, (frame, ts_ns, fc, pdu)):  # a reused key replaces the older request
+            self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests outstanding; "
+                          "the oldest are dropped")  # fmt: skip
 
     def _count_exception(self, d: int, ts_ns: int) -> None:
         ex = self.exceptions

@@ -11,6 +11,7 @@ from struct import error as StructError
 from typing import TYPE_CHECKING, Any
 
 from .._contract import Malformed, NeedMoreData
+from .._pending import Pending
 from ..cotp import CC, CR, DT, Reassembler, parse_connection, parse_tpkt, tpdu_size, tpkt_plausible
 from . import emit
 from .constants import (
@@ -28,8 +29,21 @@ from .constants import (
     USERDATA,
     WRITE_VAR,
 )
-from .wire import Header, PlusPdu, block_function, clock, parse_header, parse_job, parse_plus, parse_userdata
-from .wire import data_items, plus_frame, szl_request, szl_response, write_addresses
+from .wire import (
+    Header,
+    PlusPdu,
+    block_function,
+    clock,
+    data_items,
+    parse_header,
+    parse_job,
+    parse_plus,
+    parse_userdata,
+    plus_frame,
+    szl_request,
+    szl_response,
+    write_addresses,
+)
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -40,7 +54,7 @@ MAX_PENDING = 500
 MAX_TSDU = 1 << 16  # S7comm PDUs are at most 960 bytes, S7comm-plus frames 64 KiB
 UNANSWERED_NS = 30 * 10**9
 
-Pending = tuple[int, int, int | None, dict[str, Any]]  # frame, ts, function, request fields
+Request = tuple[int, int, int | None, dict[str, Any]]  # frame, ts, function, request fields
 
 
 class S7Session:
@@ -51,10 +65,10 @@ class S7Session:
         self.buf = [b"", b""]
         self.resync = [False, False]
         self.segments = (Reassembler(MAX_TSDU), Reassembler(MAX_TSDU))
-        self.pending: dict[tuple[int, int], Pending] = {}  # (kind, reference) → request
+        # (kind, reference) → request
+        self.pending: Pending[tuple[int, int], Request] = Pending(MAX_PENDING)
         self.requests_lost = False
         self.responses_lost_at = -1
-        self.flooded = False
         self.foreign_reported = False
         self.plus_open: list[PlusPdu | None] = [None, None]  # a fragmented S7comm-plus message
         self.next_expiry = 0
@@ -380,17 +394,9 @@ class S7Session:
     # -- pairing ---------------------------------------------------------------------------
     def _remember(self, d: int, key: tuple[int, int], fc: int | None, fields: dict[str, Any],
                   frame: int, ts_ns: int) -> None:  # fmt: skip
-        pending = self.pending
-        pending.pop(key, None)
-        if len(pending) >= MAX_PENDING:
-            if not self.flooded:
-                self.flooded = True
-                self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
-                              "outstanding; the oldest are dropped")  # fmt: skip
-            del pending[next(iter(pending))]
-        else:
-            self.flooded = False
-        pending[key] = (frame, ts_ns, fc, fields)
+        if self.pending.add(key, (frame, ts_ns, fc, fields)):  # a reused key replaces the older request
+            self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests outstanding; "
+                          "the oldest are dropped")  # fmt: skip
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
