@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
-from ..schema import Event, EventMeta, Related, RuleRef, Technique, Threat
-from . import FRAMEWORK_NAMESPACES, SEVERITY, techniques
+from ..schema import Event, EventMeta
+from .record import alert_event
 from .rules import Rule, RuleIndex, event_logsource
 from .sigma import View
 
@@ -20,21 +20,18 @@ from .sigma import View
 def alert(rule: Rule, event: Event, n: int, kind: Literal["alert", "signal"] = "alert") -> Event:
     """The alert for `rule` matching `event` (the n-th alert of that event); kind `signal` for a
     match that only feeds correlations (see `correlate`)."""
-    found = techniques(rule.tags)
-    frameworks = [t for t in rule.tags if t.lower().startswith(FRAMEWORK_NAMESPACES)]
-    return Event(
-        timestamp=event.timestamp,
-        event=EventMeta(id=f"{event.event.id}-a{n}", kind=kind, category=list(event.event.category),
-                        action=event.event.action, dataset="watchfloor.detect",
-                        severity=SEVERITY.get(rule.level or "", 3)),
-        message=f"{rule.title}: {event.message}" if event.message else rule.title,
-        source=event.source, destination=event.destination, network=event.network,
-        observer=event.observer, ot=event.ot, pcap=event.pcap,
-        rule=RuleRef(id=rule.id, name=rule.title, description=rule.description, ruleset=rule.path),
-        threat=Threat(framework="MITRE ATT&CK", technique=Technique(id=found)) if found else None,
-        tags=frameworks or None,
-        related=Related(events=[event.event.id]),
-    )  # fmt: skip
+    meta = EventMeta(
+        id=f"{event.event.id}-a{n}",
+        kind=kind,
+        category=list(event.event.category),
+        action=event.event.action,
+        dataset="watchfloor.detect",
+        severity=rule.severity,
+    )
+    message = f"{rule.title}: {event.message}" if event.message else rule.title
+    return alert_event(
+        event, meta, message, rule.ref(), rule.threat(), rule.frameworks(), [event.event.id]
+    )
 
 
 class Detector:

@@ -29,8 +29,8 @@ from typing import Any
 import msgspec
 from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
 
-from ..schema import Event, EventMeta, Related, RuleRef, Technique, Threat
-from . import FRAMEWORK_NAMESPACES, SEVERITY, techniques
+from ..schema import Event, EventMeta
+from .record import RuleInfo, alert_event
 from .sigma import View
 
 MAX_GROUPS = 10_000
@@ -44,13 +44,7 @@ class CorrelationError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Correlation:
-    id: str
-    title: str
-    level: str | None
-    tags: tuple[str, ...]
-    description: str | None
-    path: str
+class Correlation(RuleInfo):
     type: str
     rules: tuple[str, ...]  # ids of the referenced rules, in order
     group_by: tuple[str, ...]
@@ -103,10 +97,7 @@ def from_sigma(item: SigmaCorrelationRule, path: str, rule_id: Mapping[int, str]
             if id(getattr(r, "rule", None)) in rule_id
         }
     return Correlation(
-        id=str(item.id) if item.id else str(item.name or item.title), title=item.title,
-        level=item.level.name.lower() if item.level else None,
-        tags=tuple(f"{t.namespace}.{t.name}" for t in item.tags), description=item.description,
-        path=path, type=kind, rules=tuple(refs), group_by=tuple(item.group_by or ()), aliases=aliases,
+        **RuleInfo.fields(item, path, str(item.name or item.title)), type=kind, rules=tuple(refs), group_by=tuple(item.group_by or ()), aliases=aliases,
         timespan_ns=item.timespan.seconds * 1_000_000_000, op=op, count=count, field=fieldname,
         generate=bool(item.generate),
     )  # fmt: skip
@@ -215,8 +206,6 @@ class Correlator:
 def correlation_alert(
     c: Correlation, i: int, match: Mapping[str, Any], key: tuple, ids: list[str]
 ) -> Event:
-    found = techniques(c.tags)
-    frameworks = [t for t in c.tags if t.lower().startswith(FRAMEWORK_NAMESPACES)]
     base = msgspec.convert(match, Event)
     groups = ", ".join(f"{g}={v[0] if v else '-'}" for g, v in zip(c.group_by, key, strict=True))
     span = c.timespan_ns // 1_000_000_000
@@ -226,15 +215,13 @@ def correlation_alert(
         "temporal": "all rules matched",
         "temporal_ordered": "rules matched in order",
     }[c.type]
-    return Event(
-        timestamp=match["@timestamp"],
-        event=EventMeta(id=f"{match['event']['id']}-c{i}", kind="alert", category=list(match["event"]["category"]),
-                        action="correlation", dataset="watchfloor.detect", severity=SEVERITY.get(c.level or "", 3)),
-        message=f"{c.title}: {what} within {span} s" + (f" ({groups})" if groups else ""),
-        source=base.source, destination=base.destination, network=base.network, observer=base.observer,
-        ot=base.ot, pcap=base.pcap,
-        rule=RuleRef(id=c.id, name=c.title, description=c.description, ruleset=c.path),
-        threat=Threat(framework="MITRE ATT&CK", technique=Technique(id=found)) if found else None,
-        tags=frameworks or None,
-        related=Related(events=ids[-100:]),
-    )  # fmt: skip
+    meta = EventMeta(
+        id=f"{match['event']['id']}-c{i}",
+        kind="alert",
+        category=list(base.event.category),
+        action="correlation",
+        dataset="watchfloor.detect",
+        severity=c.severity,
+    )
+    message = f"{c.title}: {what} within {span} s" + (f" ({groups})" if groups else "")
+    return alert_event(base, meta, message, c.ref(), c.threat(), c.frameworks(), ids[-100:])

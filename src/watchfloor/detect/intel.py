@@ -22,7 +22,8 @@ from typing import Any
 
 import netaddr
 
-from ..schema import Event, EventMeta, Related, RuleRef, Threat, ThreatIndicator
+from ..schema import Event, EventMeta, RuleRef, Threat, ThreatIndicator
+from .record import alert_event
 from .sigma import View
 
 Kind = str  # "ip", "domain", "url", "md5", "sha1", "sha256", "ja3", "ja4", "user_agent"
@@ -333,17 +334,28 @@ def _severity(confidence: int | None) -> int:
 
 def intel_alert(ev: Event, ind: Indicator, fieldname: str, value: Any, n: int) -> Event:
     name = f"Threat intelligence match: {ind.kind} {ind.value}"
-    return Event(
-        timestamp=ev.timestamp,
-        event=EventMeta(id=f"{ev.event.id}-i{n}", kind="alert", category=["threat"],
-                        type=["indicator"], action=ev.event.action, dataset="watchfloor.intel",
-                        severity=_severity(ind.confidence)),
-        message=f"{name} in {fieldname} ({value}); indicator {ind.id}"
-                + (f" \"{ind.name}\"" if ind.name else "") + f" from {ind.source}",
-        source=ev.source, destination=ev.destination, network=ev.network, observer=ev.observer,
-        ot=ev.ot, pcap=ev.pcap,
-        rule=RuleRef(id=f"intel:{ind.id}", name=name, description=ind.name, ruleset=ind.source),
-        threat=Threat(indicator=ThreatIndicator(type=ind.kind, value=ind.value, provider=ind.source,
-                                                confidence=ind.confidence, matched_field=fieldname)),
-        related=Related(events=[ev.event.id]),
-    )  # fmt: skip
+    meta = EventMeta(
+        id=f"{ev.event.id}-i{n}",
+        kind="alert",
+        category=["threat"],
+        type=["indicator"],
+        action=ev.event.action,
+        dataset="watchfloor.intel",
+        severity=_severity(ind.confidence),
+    )
+    message = (
+        f"{name} in {fieldname} ({value}); indicator {ind.id}"
+        + (f' "{ind.name}"' if ind.name else "")
+        + f" from {ind.source}"
+    )
+    rule = RuleRef(id=f"intel:{ind.id}", name=name, description=ind.name, ruleset=ind.source)
+    threat = Threat(
+        indicator=ThreatIndicator(
+            type=ind.kind,
+            value=ind.value,
+            provider=ind.source,
+            confidence=ind.confidence,
+            matched_field=fieldname,
+        )
+    )
+    return alert_event(ev, meta, message, rule, threat, None, [ev.event.id])  # fmt: skip

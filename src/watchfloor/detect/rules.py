@@ -24,6 +24,7 @@ from sigma.rule import SigmaRule
 
 from .correlate import Correlation, CorrelationError
 from .correlate import from_sigma as correlation_from_sigma
+from .record import RuleInfo
 from .sigma import CompileError, Predicate, Requirement, View, compile_rule, value_keys
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -31,13 +32,7 @@ LogSourceKey = tuple[str | None, str | None, str | None]  # category, product, s
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    title: str
-    level: str | None
-    tags: tuple[str, ...]
-    description: str | None
-    path: str
+class Rule(RuleInfo):
     logsource: LogSourceKey
     predicate: Predicate = field(repr=False, compare=False)
     requires: tuple[Requirement, ...] = field(default=(), repr=False, compare=False)
@@ -136,12 +131,7 @@ def load(
             parsed.append((item, name))
             ls = item.logsource
             rule = Rule(
-                id=str(item.id) if item.id else f"{path.stem}",
-                title=item.title,
-                level=item.level.name.lower() if item.level else None,
-                tags=tuple(f"{t.namespace}.{t.name}" for t in item.tags),
-                description=item.description,
-                path=name,
+                **RuleInfo.fields(item, name, path.stem),
                 logsource=(ls.category, ls.product, ls.service),
                 predicate=predicate,
                 requires=tuple(requires),
