@@ -23,13 +23,13 @@ import operator
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import msgspec
 from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition
 
 from ..schema import Event, EventMeta
+from ..schema.time import parse_rfc3339
 from .record import RuleInfo, alert_event
 from .sigma import View
 
@@ -111,11 +111,6 @@ class _Group:
     stages: list = field(default_factory=list)  # temporal_ordered: stage → (start ts, ids)
 
 
-def _ns(timestamp: str) -> int:
-    when = datetime.fromisoformat(timestamp)
-    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
-
-
 class Correlator:
     """Feeds matches (alert or signal events as stored, in time order) through every correlation."""
 
@@ -133,7 +128,9 @@ class Correlator:
     def feed(self, match: Mapping[str, Any]) -> Iterator[Event]:
         rule = match["rule"]["id"]
         view = View(match)
-        ts = _ns(match["@timestamp"])
+        ts = parse_rfc3339(match["@timestamp"])
+        if ts is None:  # stored events always carry a valid time; anything else is not a match
+            return
         for i in self.by_rule.get(rule, ()):
             c = self.correlations[i]
             key = tuple(view.values(self._field(c, rule, g))[:1] or (None,) for g in c.group_by)

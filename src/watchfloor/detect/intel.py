@@ -23,6 +23,7 @@ from typing import Any
 import netaddr
 
 from ..schema import Event, EventMeta, RuleRef, Threat, ThreatIndicator
+from ..schema.time import parse_rfc3339
 from .record import alert_event
 from .sigma import View
 
@@ -247,16 +248,6 @@ def load(sources: Iterable[str | Path]) -> Loaded:
 # -- matching ------------------------------------------------------------------------------------
 
 
-def _ts(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value)  # 3.11 reads a trailing Z
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 class IntelMatcher:
     """Indicators indexed per kind; `__call__` turns a batch of events into intel alerts."""
 
@@ -276,6 +267,9 @@ class IntelMatcher:
             value = ind.value.lower() if ind.kind != "url" else ind.value
             self.exact.setdefault(ind.kind, {}).setdefault(value, []).append(ind)
         self.count = len(indicators)
+        # validity windows in ns, parsed once (indicators without one are always valid)
+        self.windows = {i: (parse_rfc3339(i.valid_from), parse_rfc3339(i.valid_until))
+                        for i in indicators if i.valid_from or i.valid_until}  # fmt: skip
 
     def _hits(self, kind: Kind, value: Any) -> list[Indicator]:
         text = str(value)
@@ -304,13 +298,15 @@ class IntelMatcher:
             for f in fields:
                 for value in view.values(f):
                     for ind in self._hits(kind, value):
-                        if ind.valid_from or ind.valid_until:
-                            when = when or _ts(
-                                view.values("@timestamp")[0] if view.values("@timestamp") else None
-                            )
-                            start, end = _ts(ind.valid_from), _ts(ind.valid_until)
+                        window = self.windows.get(ind)
+                        if window is not None:
+                            if when is None:
+                                stamp = view.values("@timestamp")
+                                when = parse_rfc3339(stamp[0] if stamp else None)
+                            start, end = window
                             if when is not None and (
-                                (start and when < start) or (end and when > end)
+                                (start is not None and when < start)
+                                or (end is not None and when > end)
                             ):
                                 continue
                         out.append((ind, f, value))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 _second = -1
 _prefix = ""
@@ -19,3 +20,17 @@ def rfc3339(ts_ns: int) -> str:
         _second, _prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
     us, ns = divmod(frac, 1000)
     return f"{_prefix}{frac:09d}Z" if ns else f"{_prefix}{us:06d}Z"
+
+
+def parse_rfc3339(text: str | None) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 / ISO 8601 time (UTC when it names no zone;
+    fractions beyond microseconds are dropped); None when absent or not a time."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
