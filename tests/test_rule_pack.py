@@ -79,6 +79,8 @@ def test_ingest_raises_alerts_and_alerts_prints_the_contract(tmp_path: Path) -> 
         assert {t.split(".")[0] for t in a["tags"]} == {"caf", "nis2", "iec62443"}
     listen_only = [a for a in alerts if a["rule"]["name"] == "Modbus force listen-only mode"]
     assert all(a["ot"]["modbus"]["subfunction"] == 4 and a["ot"]["role"] == "request" for a in listen_only)
+    one_rule = run("alerts", "--db", str(db), "--rule", listen_only[0]["rule"]["id"], "--format", "jsonl").stdout
+    assert [json.loads(x)["event"]["id"] for x in one_rule.splitlines()] == [a["event"]["id"] for a in listen_only]
     critical = run("alerts", "--db", str(db), "--severity", "critical").stdout
     assert "Modbus force listen-only mode" in critical and "Modbus device identification read" not in critical
     quiet = run("ingest", str(capture), "--db", str(tmp_path / "b.duckdb"), "--no-detect").stdout

@@ -283,13 +283,19 @@ def _correlate(store, source_id: str, correlations) -> int:  # type: ignore[no-u
     return len(alerts)
 
 
-def _intel(sources: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    from .detect.intel import IntelError, IntelMatcher, load
+def _load_intel(sources: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from .detect.intel import IntelError, load
 
     try:
-        loaded = load(sources)
+        return load(sources)
     except IntelError as e:
         raise click.ClickException(str(e)) from None
+
+
+def _intel(sources: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    from .detect.intel import IntelMatcher
+
+    loaded = _load_intel(sources)
     if loaded.skipped:
         _warn(f"{len(loaded.skipped):,} indicator(s) skipped, e.g. {loaded.skipped[0]} "
               "(see `watchfloor intel check`)")  # fmt: skip
@@ -383,11 +389,11 @@ def _alert_row(ev: Event) -> str:
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many alerts.")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
-def alerts(db: Path, fmt: str, severity: str | None, **filters: object) -> None:
+def alerts(db: Path, fmt: str, severity: str | None, rule: str | None, **filters: object) -> None:
     """List stored alerts, oldest first (jsonl: one alert record per line)."""
     store = _open_read(db)
     flt = EventFilter(kind="alert", min_severity=SEVERITY[severity] if severity else None,
-                      **filters)  # type: ignore[arg-type]  # fmt: skip
+                      rules=(rule,) if rule else None, **filters)  # type: ignore[arg-type]  # fmt: skip
     out = sys.stdout.buffer
     if fmt == "table":
         out.write((_ALERT_HEAD + "\n").encode())
@@ -515,12 +521,7 @@ def intel() -> None:
 @click.argument("sources", nargs=-1, required=True, metavar="FILE|URL...")
 def intel_check(sources: tuple[str, ...]) -> None:
     """Load indicators and report what will be matched (per kind) and what was skipped, and why."""
-    from .detect.intel import IntelError, load
-
-    try:
-        loaded = load(sources)
-    except IntelError as e:
-        raise click.ClickException(str(e)) from None
+    loaded = _load_intel(sources)
     kinds: dict[str, int] = {}
     for ind in loaded.indicators:
         kinds[ind.kind] = kinds.get(ind.kind, 0) + 1

@@ -141,11 +141,11 @@ class Sensor:
         st.events += len(batch)
         for ev in batch:
             kind = ev.event.kind
-            if kind == "alert" or kind == "signal":
-                if kind == "alert":
-                    st.alerts += 1
-                else:
-                    st.signals += 1
+            if kind == "alert":
+                st.alerts += 1
+                continue
+            if kind == "signal":
+                st.signals += 1
                 continue
             proto = ev.ot.protocol if ev.ot is not None else "other"
             st.protocols[proto] = st.protocols.get(proto, 0) + 1

@@ -23,8 +23,7 @@ class EventFilter:
     kind: str | None = None  # None: events and assets (alerts and signals have their own uses)
     ip: str | None = None  # either side
     anomaly: str | None = None
-    rule: str | None = None  # alerts of this rule id
-    rules: tuple[str, ...] | None = None  # alerts and signals of these rule ids
+    rules: tuple[str, ...] | None = None  # matches of these rule ids (with kind None: alerts and signals)
     source: str | None = None  # events of one ingested capture (its source id)
     min_severity: int | None = None  # alerts at least this severe (event.severity)
     since: str | None = None  # RFC 3339 / ISO 8601

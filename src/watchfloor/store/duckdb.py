@@ -226,7 +226,6 @@ class DuckDBStore:
             ("event.action = ?", flt.action),
             ("event.kind = ?", flt.kind),
             ("list_contains(ot.anomalies, ?)", flt.anomaly),
-            ("rule.id = ?", flt.rule),
             ("starts_with(event.id, ?)", f"{flt.source}-" if flt.source else None),
             ("event.severity >= ?", flt.min_severity),
             ('"@timestamp" >= CAST(? AS TIMESTAMPTZ)', flt.since),
