@@ -95,8 +95,11 @@ def test_live_stacks(stack_captures) -> None:
             assert cmp.counts()[0] >= 8, "too few DCP messages captured"
             actions = {T.get_path(e, "event.action") for e in events}
             assert {"dcp_identify", "dcp_get", "dcp_set"} <= actions, actions
-            names = {T.get_path(e, "asset.name") for e in events if T.get_path(e, "event.kind") == "asset"}
+            names = {T.get_path(e, "ot.profinet_dcp.name_of_station") for e in events
+                     if T.get_path(e, "ot.role") == "response"}
             assert "loop-io-device" in names, names
+            paired = [e for e in events if T.get_path(e, "ot.profinet_dcp.request_frame")]
+            assert paired, "no DCP response was paired with its request"
         except AssertionError as e:
             failures.append(f"{stack}: {e}")
     assert not failures, "\n\n".join(failures)

@@ -104,7 +104,7 @@ def parse_alarm(payload: bytes) -> Pdu:
         if btype in (0x0001, 0x0002):  # AlarmNotification high/low
             atype, api, slot, subslot = Struct("!HIHH").unpack_from(body, 6)
             pdu.update(alarm_type=atype, api=api, slot=slot, subslot=subslot)
-            if len(body) >= 28:  # ModuleIdent(4), SubmoduleIdent(4), AlarmSpecifier(2)
+            if len(body) >= 26:  # ModuleIdent(4), SubmoduleIdent(4), AlarmSpecifier(2)
                 pdu["alarm_specifier"] = _U16.unpack_from(body, 24)[0]
     return pdu
 
