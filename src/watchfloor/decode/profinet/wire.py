@@ -152,12 +152,14 @@ _NDR_LE, _NDR_BE = Struct("<IIIII"), Struct(">IIIII")
 
 def pnio_body(pdu: Pdu, body: bytes) -> None:
     """Five NDR words (byte order of the header) frame the blocks: ArgsMaximum (request) or
-    PNIOStatus (response, always big-endian), ArgsLength, MaximumCount, Offset, ActualCount."""
+    PNIOStatus (response: ErrorCode in the most significant byte), ArgsLength, MaximumCount,
+    Offset, ActualCount."""
     if pdu["packet_type"] not in (0, 2) or len(body) < 20:
         return
-    count = (_NDR_LE if pdu["little"] else _NDR_BE).unpack_from(body)[4]
+    words = (_NDR_LE if pdu["little"] else _NDR_BE).unpack_from(body)
+    count = words[4]
     if pdu["packet_type"] == 2:
-        pdu["status"] = int.from_bytes(body[:4], "big")
+        pdu["status"] = words[0]
     blocks = body[20 : 20 + count]
     types: list[int] = []
     at = 0
