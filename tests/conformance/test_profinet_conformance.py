@@ -34,21 +34,27 @@ def _check(capture: Path, events: list | None = None) -> T.Comparison:
     return cmp
 
 
-def _io_opnums(capture: Path, events: list) -> None:
-    """Every IO-CM call we report is a PNIO DCE/RPC request/response with Wireshark's opnum."""
-    ours = {(T.get_path(e, "pcap.frame"), T.get_path(e, "ot.profinet_io.opnum"))
-            for e in events if T.get_path(e, "ot.profinet_io") is not None}
+def _io_opnums(capture: Path, events: list) -> int:
+    """Every IO-CM call we report is a PNIO call at the same frame in Wireshark, with its
+    ``dcerpc.opnum`` and, for record reads and writes, its (first) ``pn_io.index``. Returns the
+    number of calls compared."""
+    ours = {T.get_path(e, "pcap.frame"): (T.get_path(e, "ot.profinet_io.opnum"),
+                                          T.get_path(e, "ot.profinet_io.index"))
+            for e in events if T.get_path(e, "ot.profinet_io") is not None}  # fmt: skip
     if not ours:
-        return
+        return 0
     out = T._tshark(["-r", str(capture), "-Y", "dcerpc.opnum && (pn_io_device || pn_io_controller "
-                     "|| pn_io_supervisor || pn_io_parameterserver)", "-T", "fields", "-e",
-                     "frame.number", "-e", "dcerpc.opnum"], timeout=600)
-    theirs = set()
+                     "|| pn_io_supervisor || pn_io_parameterserver)", "-T", "fields", "-e", "frame.number", "-e", "dcerpc.opnum", "-e",
+                     "pn_io.index"], timeout=600)  # fmt: skip
+    theirs = {}
     for line in out.splitlines():
-        num, _, op = line.partition("\t")
+        num, op, index = (line.split("\t") + ["", ""])[:3]
         if num.strip() and op.strip():
-            theirs.add((int(num), int(op.split(",")[0])))
-    assert ours <= theirs, sorted(ours - theirs)[:10]
+            theirs[int(num)] = (int(op.split(",")[0]), int(index.split(",")[0], 0) if index else None)
+    wrong = {f: (v, theirs.get(f)) for f, v in ours.items()
+             if f not in theirs or v[0] != theirs[f][0] or (v[1] is not None and v[1] != theirs[f][1])}
+    assert not wrong, sorted(wrong.items())[:10]
+    return len(ours)
 
 
 @pytest.mark.tshark
@@ -58,7 +64,7 @@ def _io_opnums(capture: Path, events: list) -> None:
 def test_corpus(capture: Path) -> None:
     events = T.run_decoder(capture)
     _check(capture, events)
-    _io_opnums(capture, events)
+    print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark")
 
 
 @pytest.mark.tshark
@@ -67,7 +73,7 @@ def test_corpus(capture: Path) -> None:
 def test_project_captures(capture: Path) -> None:
     events = T.run_decoder(capture)
     _check(capture, events)
-    _io_opnums(capture, events)
+    print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark")
 
 
 STACKS = {"pn-dcp-scapy": ("pn_dcp_scapy.py", 0)}  # layer 2: the port is unused
