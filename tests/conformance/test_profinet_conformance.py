@@ -14,6 +14,7 @@ Captures:
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,47 @@ def _io_opnums(capture: Path, events: list) -> int:
     wrong = {f: (v, theirs.get(f)) for f, v in ours.items()
              if f not in theirs or v[0] != theirs[f][0] or (v[1] is not None and v[1] != theirs[f][1])}
     assert not wrong, sorted(wrong.items())[:10]
+    missed = sorted(set(theirs) - set(ours))
+    assert not missed, f"PNIO calls Wireshark decodes and we do not, at frames {missed[:10]}"
+    return len(ours)
+
+
+_CYCLIC = ("(pn_rt.frame_id >= 0x0100 && pn_rt.frame_id <= 0x0fff) || "
+           "(pn_rt.frame_id >= 0x8000 && pn_rt.frame_id <= 0xfbff)")
+
+
+def _rt_counts(capture: Path, events: list) -> int:
+    """Our cyclic summaries count, per sender and frame id, the frames Wireshark shows as PROFINET
+    RT with a cyclic frame id. Returns the number of frames compared."""
+    ours: Counter = Counter()
+    for e in events:
+        if T.get_path(e, "ot.profinet_rt") is not None:
+            ours[(T.get_path(e, "source.mac"), T.get_path(e, "ot.profinet_rt.frame_id"))] += \
+                T.get_path(e, "ot.profinet_rt.packets")
+    out = T._tshark(["-r", str(capture), "-Y", _CYCLIC, "-T", "fields", "-e", "eth.src", "-e",
+                     "sll.src.eth", "-e", "pn_rt.frame_id"], timeout=600)  # fmt: skip
+    theirs: Counter = Counter()
+    for line in out.splitlines():
+        eth, sll, fid = (line.split("\t") + ["", ""])[:3]
+        if fid.strip():
+            theirs[((eth or sll).strip() or None, int(fid.split(",")[0], 0))] += 1
+    assert ours == theirs, (sorted((ours - theirs).items())[:5], sorted((theirs - ours).items())[:5])
+    return sum(ours.values())
+
+
+def _alarms(capture: Path, events: list) -> int:
+    """RTA alarm PDUs: the same frames as Wireshark, with its PDU type and alarm type."""
+    ours = {T.get_path(e, "pcap.frame"): (T.get_path(e, "ot.profinet_alarm.pdu_type"),
+                                          T.get_path(e, "ot.profinet_alarm.alarm_type"))
+            for e in events if T.get_path(e, "ot.profinet_alarm") is not None}  # fmt: skip
+    out = T._tshark(["-r", str(capture), "-Y", "pn_rt.frame_id == 0xfc01 || pn_rt.frame_id == 0xfe01",
+                     "-T", "fields", "-e", "frame.number", "-e", "pn_io.pdu_type.type", "-e",
+                     "pn_io.alarm_type"], timeout=600)  # fmt: skip
+    theirs = {}
+    for line in out.splitlines():
+        num, ptype, atype = (line.split("\t") + ["", ""])[:3]
+        theirs[int(num)] = (int(ptype, 0) if ptype else None, int(atype, 0) if atype else None)
+    assert ours == theirs, (sorted(ours.items())[:5], sorted(theirs.items())[:5])
     return len(ours)
 
 
@@ -64,7 +106,9 @@ def _io_opnums(capture: Path, events: list) -> int:
 def test_corpus(capture: Path) -> None:
     events = T.run_decoder(capture)
     _check(capture, events)
-    print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark")
+    print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark; "
+          f"rt: {_rt_counts(capture, events)} cyclic frames counted alike; "
+          f"{_alarms(capture, events)} alarm PDUs agree")
 
 
 @pytest.mark.tshark
@@ -73,7 +117,9 @@ def test_corpus(capture: Path) -> None:
 def test_project_captures(capture: Path) -> None:
     events = T.run_decoder(capture)
     _check(capture, events)
-    print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark")
+    print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark; "
+          f"rt: {_rt_counts(capture, events)} cyclic frames counted alike; "
+          f"{_alarms(capture, events)} alarm PDUs agree")
 
 
 STACKS = {"pn-dcp-scapy": ("pn_dcp_scapy.py", 0)}  # layer 2: the port is unused
