@@ -20,11 +20,11 @@ from .constants import (
     DEVICE_ROLES,
     HELLO,
     IDENTIFY,
-    SET,
     IO_OPNUMS,
     PNIO_INTERFACES,
     RPC_PACKET_TYPES,
     RTA_PDU_TYPES,
+    SET,
     VENDORS,
 )
 from .wire import block_name

@@ -15,7 +15,7 @@ from .._contract import WireError
 from .._pending import Pending
 from . import emit
 from .constants import ALARM_FRAME_IDS, DCP_FRAME_IDS, HELLO, rt_class
-from .wire import dcp_fields, frame_id, parse_alarm, parse_dcp, parse_rpc, pnio_body
+from .wire import dcp_fields, frame_id, parse_alarm, parse_dcp, parse_rpc, parse_rt, pnio_body
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -107,12 +107,7 @@ class L2Session:
 
     # -- cyclic data ---------------------------------------------------------------------------
     def _rt(self, d: int, fid: int, data: bytes, frame: int, ts_ns: int) -> None:
-        if len(data) < 6:
-            self.out.append(self.emitter.anomaly(d, ts_ns, "malformed", f"cyclic frame {frame} "
-                                                 "too short for an APDU status"))  # fmt: skip
-            return
-        cycle = data[-4] << 8 | data[-3]
-        status, transfer = data[-2], data[-1]
+        cycle, status, transfer = parse_rt(data)
         key = (d, fid)
         st = self.rt.get(key)
         if st is None:

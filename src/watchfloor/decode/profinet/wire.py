@@ -14,6 +14,7 @@ from typing import Any
 from .._contract import Malformed, NeedMoreData
 from .constants import (
     ALARM_FRAME_IDS,
+    BLOCK_ERRORS,
     BLOCK_TYPES,
     CONTROL_BLOCKS,
     GET,
@@ -21,6 +22,7 @@ from .constants import (
     IDENTIFY,
     PNIO_UUID_TAIL,
     SET,
+    option_name,
 )
 
 _U16 = Struct("!H")
@@ -28,6 +30,8 @@ _DCP = Struct("!HBBIHH")  # frame id, service id, service type, xid, delay/reser
 _BLOCK = Struct("!BBH")  # option, suboption, block length
 _APDU = Struct("!HBB")  # cycle counter, data status, transfer status
 _RTA = Struct("!HHHBBHHH")  # frame id, dst, src, pdu type, add flags, send seq, ack seq, var len
+_ALARM = Struct("!HIHH")  # alarm type, API, slot, subslot
+_U16_2 = Struct("!HH")
 
 Pdu = dict[str, Any]
 
@@ -102,7 +106,7 @@ def parse_alarm(payload: bytes) -> Pdu:
     if pdu["pdu_type"] == 1 and len(body) >= 20:  # BlockHeader(6), AlarmType, API, Slot, Subslot
         btype = _U16.unpack_from(body)[0]
         if btype in (0x0001, 0x0002):  # AlarmNotification high/low
-            atype, api, slot, subslot = Struct("!HIHH").unpack_from(body, 6)
+            atype, api, slot, subslot = _ALARM.unpack_from(body, 6)
             pdu.update(alarm_type=atype, api=api, slot=slot, subslot=subslot)
             if len(body) >= 26:  # ModuleIdent(4), SubmoduleIdent(4), AlarmSpecifier(2)
                 pdu["alarm_specifier"] = _U16.unpack_from(body, 24)[0]
@@ -117,9 +121,7 @@ RPC_HEADER = 80
 
 def uuid_text(raw: bytes, little: bool) -> str:
     """A DCE UUID as text; the first three fields follow the header's byte order."""
-    if little:
-        raw = raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
-    h = raw.hex()
+    h = _uuid_be(raw, little).hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -164,7 +166,7 @@ def pnio_body(pdu: Pdu, body: bytes) -> None:
     types: list[int] = []
     at = 0
     while at + 6 <= len(blocks) and len(types) < 64:
-        btype, blen = _BH.unpack_from(blocks, at)
+        btype, blen = _U16_2.unpack_from(blocks, at)
         types.append(btype)
         _block(pdu, btype, blocks[at + 6 : at + 4 + blen])
         if blen < 2 or btype in (0x0008, 0x0009, 0x8008, 0x8009):  # record data follows
@@ -174,7 +176,6 @@ def pnio_body(pdu: Pdu, body: bytes) -> None:
         pdu["blocks"] = types
 
 
-_BH = Struct("!HH")
 _AR = Struct("!H16sH")
 _RW = Struct("!H16sIHH2xHI")
 _CTRL = Struct("!2x16sH2xH")
@@ -204,14 +205,10 @@ def block_name(btype: int) -> str:
 
 
 # -- DCP blocks → fields ----------------------------------------------------------------------------
-_U16_2 = Struct("!HH")
-
 
 def dcp_fields(sid: int, stype: int, blocks: list[tuple[int, int, bytes]]) -> tuple[Pdu, list[str]]:
     """What the blocks say, as ProfinetDcp fields, and the names of blocks too short for their
     content (decoded as far as they go)."""
-    from .constants import BLOCK_ERRORS, option_name
-
     f: Pdu = {}
     bad: list[str] = []
     info = has_block_info(sid, stype)
