@@ -83,6 +83,31 @@ def _rt_counts(capture: Path, events: list) -> int:
     return sum(ours.values())
 
 
+_DCP_DEEP = (("xid", "pn_dcp.xid"), ("name_of_station", "pn_dcp.suboption_device_nameofstation"),
+             ("vendor_id", "pn_dcp.suboption_vendor_id"), ("device_id", "pn_dcp.suboption_device_id"),
+             ("ip", "pn_dcp.suboption_ip_ip"))  # fmt: skip
+
+
+def _dcp_deep(capture: Path, events: list) -> int:
+    """Beyond the contract: Xid, NameOfStation, vendor and device id, IP address of every DCP
+    message equal Wireshark's on the same frame. Returns the number of values compared."""
+    ours = {T.get_path(e, "pcap.frame"): tuple(T.normalize(T.get_path(e, f"ot.profinet_dcp.{f}"))
+                                               for f, _ in _DCP_DEEP)
+            for e in events if T.get_path(e, "ot.profinet_dcp") is not None}  # fmt: skip
+    if not ours:
+        return 0
+    args = ["-r", str(capture), "-Y", "pn_dcp", "-T", "fields", "-e", "frame.number"]
+    for _, ws in _DCP_DEEP:
+        args += ["-e", ws]
+    theirs = {}
+    for line in T._tshark(args, timeout=600).splitlines():
+        cols = line.split("\t")
+        theirs[int(cols[0])] = tuple(T.normalize(c.split(",")[0]) for c in cols[1 : 1 + len(_DCP_DEEP)])
+    wrong = {f: (v, theirs.get(f)) for f, v in ours.items() if theirs.get(f) != v}
+    assert not wrong, sorted(wrong.items())[:5]
+    return sum(v is not None for vals in ours.values() for v in vals)
+
+
 def _alarms(capture: Path, events: list) -> int:
     """RTA alarm PDUs: the same frames as Wireshark, with its PDU type and alarm type."""
     ours = {T.get_path(e, "pcap.frame"): (T.get_path(e, "ot.profinet_alarm.pdu_type"),
@@ -106,6 +131,7 @@ def _alarms(capture: Path, events: list) -> int:
 def test_corpus(capture: Path) -> None:
     events = T.run_decoder(capture)
     _check(capture, events)
+    print(f"dcp: {_dcp_deep(capture, events)} deeper values agree")
     print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark; "
           f"rt: {_rt_counts(capture, events)} cyclic frames counted alike; "
           f"{_alarms(capture, events)} alarm PDUs agree")
@@ -117,6 +143,7 @@ def test_corpus(capture: Path) -> None:
 def test_project_captures(capture: Path) -> None:
     events = T.run_decoder(capture)
     _check(capture, events)
+    print(f"dcp: {_dcp_deep(capture, events)} deeper values agree")
     print(f"io-cm: {capture}: {_io_opnums(capture, events)} calls agree with Wireshark; "
           f"rt: {_rt_counts(capture, events)} cyclic frames counted alike; "
           f"{_alarms(capture, events)} alarm PDUs agree")

@@ -82,6 +82,11 @@ def has_block_info(sid: int, stype: int) -> bool:
     return stype != 0 or sid in (SET, HELLO)
 
 
+def text(b: bytes) -> str:
+    """A name field: it ends at the first NUL (some stacks pad the block with zeros)."""
+    return b.split(b"\0", 1)[0].decode("latin-1")
+
+
 def ip4(b: bytes) -> str:
     return socket.inet_ntoa(b)
 
@@ -187,7 +192,7 @@ def _block(pdu: Pdu, btype: int, b: bytes) -> None:
         art, uuid, key = _AR.unpack_from(b)
         pdu.update(ar_type=art, ar_uuid=uuid_text(uuid, False), session_key=key)
         nlen = _U16.unpack_from(b, 50)[0]
-        pdu["station_name"] = b[52 : 52 + nlen].decode("latin-1")
+        pdu["station_name"] = text(b[52 : 52 + nlen])
     elif btype in (0x8101,) and len(b) >= 20:
         art, uuid, key = _AR.unpack_from(b)
         pdu.update(ar_type=art, ar_uuid=uuid_text(uuid, False), session_key=key)
@@ -258,7 +263,7 @@ def dcp_fields(sid: int, stype: int, blocks: list[tuple[int, int, bytes]]) -> tu
             f["mac"] = value[:6].hex(":")
         elif option == 2 and sub in (1, 2, 6):
             key = {1: "vendor_value", 2: "name_of_station", 6: "alias_name"}[sub]
-            f[key] = value.decode("latin-1")
+            f[key] = text(value)
         elif option == 2 and sub == 3:
             if len(value) < 4:
                 bad.append(name)
