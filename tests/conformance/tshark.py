@@ -239,6 +239,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         port_options=decode_as("tcp.port", "tpkt", (102,)),
         standard_ports=(102,),
     ),
+    # PROFINET DCP: layer 2 (EtherType 0x8892), no ports; one DCP PDU per frame.
+    "profinet_dcp": ProtocolSpec(
+        name="profinet_dcp",
+        fields=(("ot.profinet_dcp.service_id", "pn_dcp.service_id"),
+                ("ot.profinet_dcp.service_type", "pn_dcp.service_type")),
+        transport="ether",
+    ),
 }
 
 

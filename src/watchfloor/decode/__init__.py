@@ -5,8 +5,10 @@ from .dnp3 import DECODER as DNP3
 from .enip import DECODER as ENIP
 from .iec104 import DECODER as IEC104
 from .modbus import DECODER as MODBUS
+from .profinet import DECODER as PROFINET
+from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP)
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]
