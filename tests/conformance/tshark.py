@@ -239,6 +239,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         port_options=decode_as("tcp.port", "tpkt", (102,)),
         standard_ports=(102,),
     ),
+    # One record per control packet; several packets in one segment are zipped in order.
+    "mqtt": ProtocolSpec(
+        name="mqtt",
+        fields=(("ot.mqtt.message_type", "mqtt.msgtype"),),
+        port_options=decode_as("tcp.port", "mqtt", (1883,)),
+        standard_ports=(1883,),
+    ),
 }
 
 

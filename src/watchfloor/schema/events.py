@@ -505,6 +505,59 @@ class S7commPlus(_Record):
     request_frame: int | None = None
 
 
+class Mqtt(_Record):
+    """One MQTT control packet (3.1, 3.1.1, 5.0). The password is never kept, only its presence."""
+
+    message_type: Annotated[int, Meta(description="Control packet type 1-15 (as Wireshark).")]
+    message_type_name: Annotated[str, Meta(description="e.g. publish, or unknown-<n>.")]
+    client_id: Annotated[
+        str | None, Meta(description="The CONNECT's client identifier, on every packet of it.")
+    ] = None
+    protocol_name: str | None = None
+    protocol_level: int | None = None
+    protocol_version: Annotated[str | None, Meta(description="3.1, 3.1.1 or 5.0.")] = None
+    connect_flags: int | None = None
+    clean_session: Annotated[bool | None, Meta(description="5.0: clean start.")] = None
+    keep_alive: Annotated[int | None, Meta(description="Seconds.")] = None
+    username_present: bool | None = None
+    username: str | None = None
+    password_present: bool | None = None
+    will_topic: str | None = None
+    will_qos: int | None = None
+    will_retain: bool | None = None
+    will_payload_length: int | None = None
+    session_present: bool | None = None
+    packet_id: int | None = None
+    dup: bool | None = None
+    qos: int | None = None
+    retain: bool | None = None
+    topic: Annotated[
+        str | None, Meta(description="PUBLISH topic (resolved from a 5.0 topic alias); on an "
+                         "acknowledgement, the acknowledged PUBLISH's.")
+    ] = None
+    topic_alias: int | None = None
+    payload_length: int | None = None
+    topic_filters: Annotated[
+        list[str] | None, Meta(description="SUBSCRIBE/UNSUBSCRIBE filters (and on their acks).")
+    ] = None
+    requested_qos: list[int] | None = None
+    subscription_options: Annotated[
+        list[int] | None, Meta(description="Options byte per filter (5.0: QoS, no local, ...).")
+    ] = None
+    reason_code: Annotated[
+        int | None, Meta(description="CONNACK return code (3.1.1) or 5.0 reason code.")
+    ] = None
+    reason: str | None = None
+    reason_codes: Annotated[list[int] | None, Meta(description="SUBACK/UNSUBACK, per filter.")] = None
+    reasons: list[str] | None = None
+    reason_string: str | None = None
+    authentication_method: str | None = None
+    assigned_client_id: str | None = None
+    user_properties: Annotated[list[str] | None, Meta(description="5.0 name=value pairs.")] = None
+    properties: Annotated[list[str] | None, Meta(description="5.0 property names present.")] = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -519,6 +572,7 @@ class Ot(_Record):
     dnp3: Dnp3 | None = None
     s7comm: S7comm | None = None
     s7comm_plus: S7commPlus | None = None
+    mqtt: Mqtt | None = None
 
 
 class Asset(_Record):
