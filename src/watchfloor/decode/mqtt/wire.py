@@ -227,6 +227,8 @@ def _ack(first: int, buf: bytes, pos: int, end: int, v5: bool) -> Fields:
     if end - pos < 2:
         raise Malformed("acknowledgement without its packet identifier")
     f: Fields = {"packet_id": (buf[pos] << 8) | buf[pos + 1]}
+    if v5:
+        f["reason_code"] = 0  # 5.0 §3.4.2.1: no reason code means 0x00 success
     if end - pos > 2:
         if not v5:
             raise Malformed(f"{end - pos - 2} bytes after the packet identifier")
@@ -280,8 +282,8 @@ def _suback(first: int, buf: bytes, pos: int, end: int, v5: bool) -> Fields:
 
 def _reason(first: int, buf: bytes, pos: int, end: int, v5: bool) -> Fields:
     """DISCONNECT and AUTH (5.0): an optional reason code, then properties."""
-    if pos == end:
-        return {}
+    if pos == end:  # 5.0 §3.14.2.1, §3.15.2.1: no reason code means 0x00
+        return {"reason_code": 0} if v5 else {}
     if not v5:
         raise Malformed(f"{end - pos} bytes in a 3.1.1 DISCONNECT")
     f: Fields = {"reason_code": buf[pos]}
