@@ -123,14 +123,14 @@ class BacnetSession:
         elif t == ABORT:  # either side may abort the transaction of the client's invoke id
             key = (1 - d, f["invoke_id"]) if f["from_server"] else (d, f["invoke_id"])
             request = self.pending.pop(key, None)
-        elif t is None and "network_message_type" not in f:
+        elif "apdu_type" not in f and "network_message_type" not in f:
             fn = f["bvlc_function"]
             if fn in _BVLC_REQUESTS:
                 self._remember((d, _BVLL), frame, ts_ns, f, d)
             elif fn in _BVLC_RESPONSES:
                 request = self.pending.pop((1 - d, _BVLL), None)
         self.out.append(self.emitter.message(d, f, ts_ns, request, anomalies))
-        if t == UNCONFIRMED and f.get("service") == 0 and "vendor_id" in f:
+        if t == UNCONFIRMED and f.get("service") == 0 and "max_apdu_accepted" in f:
             self.out.append(emit.device(self.flow.src(d), f, ts_ns))
 
     def _remember(self, key: tuple[int, int], frame: int, ts_ns: int, f: Fields, d: int) -> None:

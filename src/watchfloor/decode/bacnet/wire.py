@@ -125,7 +125,7 @@ def parse_npdu(buf: bytes, pos: int, end: int, f: Fields) -> int:
         raise Malformed("NPDU header runs past the datagram") from None
     if pos > end:
         raise Malformed("NPDU header runs past the datagram")
-    if mtype in NETWORK_LISTS and (end - pos) % 2 == 0:
+    if mtype in NETWORK_LISTS and end > pos and (end - pos) % 2 == 0:
         f["networks"] = [(buf[p] << 8) | buf[p + 1] for p in range(pos, end, 2)]
     elif mtype == 0x03 and end - pos >= 3:
         f["network_reject_reason"] = buf[pos]
@@ -142,17 +142,16 @@ def parse_apdu(buf: bytes, pos: int, end: int, f: Fields) -> int:
         raise Malformed("NPDU without an APDU")
     b = buf[pos]
     t = b >> 4
-    f["apdu_type"] = t
-    need = {CONFIRMED: 4, UNCONFIRMED: 2, SIMPLE_ACK: 3, COMPLEX_ACK: 3, SEGMENT_ACK: 4,
-            ERROR: 3, REJECT: 3, ABORT: 3}.get(t)  # fmt: skip
-    if need is None:
+    need = _HEADER.get(t)
+    if need is None:  # reserved PDU types 8-15
+        f["apdu_type"] = t
         return pos + 1
     seg = t in (CONFIRMED, COMPLEX_ACK) and bool(b & 8)
     if seg:
         need += 2
-    if end - pos < need:
-        # what the header has so far is kept by the caller; the service may be missing
+    if end - pos < need:  # not an APDU yet: its type is not reported (nor by Wireshark)
         raise Malformed(f"{APDU_NAME[t]} header shorter than {need} octets")
+    f["apdu_type"] = t
     if t == CONFIRMED:
         f["segmented"], f["more_follows"] = seg, bool(b & 4)
         f["segmented_response_accepted"] = bool(b & 2)
@@ -189,5 +188,7 @@ def parse_apdu(buf: bytes, pos: int, end: int, f: Fields) -> int:
     return p + 1
 
 
+_HEADER = {CONFIRMED: 4, UNCONFIRMED: 2, SIMPLE_ACK: 3, COMPLEX_ACK: 3, SEGMENT_ACK: 4, ERROR: 3,
+           REJECT: 3, ABORT: 3}  # fmt: skip
 APDU_NAME = ("Confirmed-Request", "Unconfirmed-Request", "SimpleACK", "ComplexACK", "SegmentACK",
              "Error", "Reject", "Abort")  # fmt: skip
