@@ -367,11 +367,11 @@ def _range(r: _Reader, f: Fields) -> None:
     r.pos = r.end
 
 
-def parse_service(buf: bytes, pos: int, end: int, f: Fields) -> bool:
+def parse_service(buf: bytes, pos: int, end: int, f: Fields, whole: bool = False) -> bool:
     """The parameters of the service in `f` (after parse_apdu), into `f`. False when the service's
-    parameters are not decoded (segmented messages included)."""
+    parameters are not decoded: a segment is decoded only once reassembled (`whole`)."""
     t, service = f["apdu_type"], f.get("service")
-    if f.get("segmented"):
+    if f.get("segmented") and not whole:
         return False
     if t == CONFIRMED:
         parse = _CONFIRMED.get(service)  # type: ignore[arg-type]

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from ...schema import Event
 
 MAX_PENDING = 255  # one per invoke id and direction, at most
+MAX_REASSEMBLIES = 16  # segmented messages being reassembled per flow
+MAX_MESSAGE = 1 << 20  # octets of one reassembled message (a window of 127 x 1476 is ~187 KB)
 UNANSWERED_NS = 30 * 10**9  # well beyond the APDU timeout (default 3 s, 3 retries)
 _RESPONSES = frozenset((SIMPLE_ACK, COMPLEX_ACK, ERROR, REJECT))
 _BVLC_REQUESTS = frozenset((0x01, 0x02, 0x05, 0x06, 0x08))
@@ -49,6 +51,8 @@ class BacnetSession:
         self.emitter = emit.Emitter(flow)
         # (requesting direction, invoke id or _BVLL) → frame, ts, fields
         self.pending: Pending[tuple[int, int], tuple[int, int, Fields]] = Pending(MAX_PENDING)
+        # (sending direction, invoke id, PDU type) → service data of the segments so far
+        self.segments: dict[tuple[int, int, int], list[bytes]] = {}
         self.next_expiry = 0
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
@@ -73,12 +77,13 @@ class BacnetSession:
         if declared != len(data):
             anomalies.append("length_mismatch")
         if npdu >= 0:
-            self._npdu(data, npdu, len(data), f, anomalies)
+            self._npdu(d, data, npdu, len(data), f, anomalies)
         self._message(d, f, frame, ts_ns, anomalies or None)
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns, UNANSWERED_NS)
 
-    def _npdu(self, data: bytes, npdu: int, end: int, f: Fields, anomalies: list[str]) -> None:
+    def _npdu(self, d: int, data: bytes, npdu: int, end: int, f: Fields,
+              anomalies: list[str]) -> None:  # fmt: skip
         try:
             apdu = parse_npdu(data, npdu, end, f)
         except Malformed:
@@ -102,10 +107,41 @@ class BacnetSession:
             anomalies.append("unknown_service")
         if t == CONFIRMED and f["bvlc_function"] == _BROADCAST:
             anomalies.append("confirmed_request_broadcast")
+        whole = False
+        if f.get("segmented"):
+            joined = self._reassemble(d, f, data[start:end], anomalies)
+            if joined is None:
+                return
+            data, start, end, whole = joined, 0, len(joined), True
         try:
-            parse_service(data, start, end, f)
+            parse_service(data, start, end, f, whole)
         except Malformed:
             anomalies.append("malformed_service")
+
+    def _reassemble(self, d: int, f: Fields, part: bytes, anomalies: list[str]) -> bytes | None:
+        """Segments of one message (20.1.2.11, 5.3): the service data of all of them once the
+        last (more-follows clear) arrives in sequence; None before. Bounded: MAX_REASSEMBLIES
+        messages per flow, MAX_MESSAGE octets each; a segment out of sequence drops the message."""
+        key = (d, f["invoke_id"], f["apdu_type"])
+        seq = f["sequence_number"]
+        parts = self.segments.pop(key, None)
+        if seq == 0:
+            parts = [part]
+        elif parts is None or len(parts) != seq:
+            if parts is not None or seq:
+                anomalies.append("segment_lost")
+            return None
+        else:
+            parts.append(part)
+        if not f["more_follows"]:
+            return b"".join(parts)
+        if sum(map(len, parts)) > MAX_MESSAGE:
+            anomalies.append("segmented_message_too_long")
+            return None
+        if len(self.segments) >= MAX_REASSEMBLIES:
+            del self.segments[next(iter(self.segments))]
+        self.segments[key] = parts
+        return None
 
     def _message(self, d: int, f: Fields, frame: int, ts_ns: int,
                  anomalies: list[str] | None) -> None:  # fmt: skip

@@ -27,7 +27,7 @@ OBJECT_TYPES: dict[int, str] = {
     59: "lift", 60: "staging", 61: "audit_log", 62: "audit_reporter",
 }  # fmt: skip
 
-# Clause 21 BACnetPropertyIdentifier
+# Clause 21 BACnetPropertyIdentifier (95, deleted since 135-1995, kept: devices still answer it)
 PROPERTIES: dict[int, str] = {
     0: "acked_transitions", 1: "ack_required", 2: "action", 3: "action_text", 4: "active_text",
     5: "active_vt_sessions", 6: "alarm_value", 7: "alarm_values", 8: "all",
@@ -53,7 +53,7 @@ PROPERTIES: dict[int, str] = {
     78: "object_property_reference", 79: "object_type", 80: "optional", 81: "out_of_service",
     82: "output_units", 83: "event_parameters", 84: "polarity", 85: "present_value",
     86: "priority", 87: "priority_array", 88: "priority_for_writing", 89: "process_identifier",
-    90: "program_change", 91: "program_location", 92: "program_state", 93: "proportional_constant",
+    90: "program_change", 91: "program_location", 92: "program_state", 93: "proportional_constant", 95: "protocol_conformance_class",
     94: "proportional_constant_units", 96: "protocol_object_types_supported",
     97: "protocol_services_supported", 98: "protocol_version", 99: "read_only",
     100: "reason_for_halt", 102: "recipient_list", 103: "reliability", 104: "relinquish_default",

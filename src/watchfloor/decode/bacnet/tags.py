@@ -11,7 +11,7 @@ from .tables import OBJECT_TYPES
 _F = Struct(">f")
 _D = Struct(">d")
 OPEN, CLOSE, APP, CTX = 0, 1, 2, 3
-MAX_VALUES = 64  # values kept per message (bounded output)
+MAX_VALUES = 1024  # values kept per message (bounded output; an object-list is often hundreds)
 MAX_TEXT = 256  # characters kept per string value
 
 # A tag: (kind, tag number, content start, content end). For APP boolean the value sits in the
@@ -98,8 +98,16 @@ def character_string(buf: bytes, start: int, stop: int) -> str:
         text = raw.decode("utf-16-be", "replace")
     elif charset == 3:
         text = raw.decode("utf-32-be", "replace")
-    else:  # 5 ISO 8859-1; 1 and 2 (DBCS, JIS) are rendered byte for byte
+    elif charset == 5:
         text = raw.decode("latin-1")
+    elif charset == 1 and len(raw) >= 2:  # IBM/Microsoft DBCS: a 2-octet code page first
+        page = (raw[0] << 8) | raw[1]
+        try:
+            text = raw[2:].decode(f"cp{page}", "replace")
+        except LookupError:
+            text = f"cp{page}:{raw[2:].hex()}"
+    else:  # JIS X 0208 (2) and reserved sets: the octets, hex
+        text = f"charset-{charset}:{raw.hex()}"
     return text[:MAX_TEXT]
 
 
