@@ -78,11 +78,33 @@ def describe(f: Fields) -> tuple[str, str, str | None]:
     return name, op, ("request" if t == 0 else "response")
 
 
+_NAMED_KEYS = {code: (label, table) for code, label, table in _NAMED}
+_NAMED_KEYS["reject_reason"] = ("reject_reason_name", REJECT_REASONS)
+_BVLC_NAMES = {k: c.name for k, c in BVLC_FUNCTIONS.items()}
+_BORROWED = ("object_type", "object_instance", "property_id", "array_index")
+MAX_ACTIONS = 1024  # ot.action objects kept per flow (events are read-only once emitted)
+
+
 class Emitter:
+    """Builds one flow's events; objects shared by its events (network, endpoints, the
+    `ot.action` of an operation on an object) are made once."""
+
     def __init__(self, flow: Flow) -> None:
         self.flow = flow
         self.net = Network(transport=flow.transport, protocol="bacnet",
                            community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
+        self.actions: dict[tuple, OtAction] = {}
+
+    def _action(self, op: str, otype: str | None, inst: int | None) -> OtAction:
+        key = (op, otype, inst)
+        act = self.actions.get(key)
+        if act is None:
+            target = Target(object=otype) if otype is not None else None
+            span = AddressRange(start=inst, end=inst) if otype is not None and inst is not None else None
+            act = OtAction(operation=op, target=target, address=span)  # type: ignore[arg-type]
+            if len(self.actions) < MAX_ACTIONS:
+                self.actions[key] = act
+        return act
 
     def message(self, d: int, f: Fields, ts_ns: int, request: tuple[int, int, Fields] | None,
                 anomalies: list[str] | None) -> Event:  # fmt: skip
@@ -94,37 +116,31 @@ class Emitter:
         if request is not None:
             request_frame, req_ts, req = request
             duration = ts_ns - req_ts
-            for key in ("object_type", "object_instance", "property_id", "array_index"):
+            for key in _BORROWED:
                 if key not in f and key in req:
                     f[key] = req[key]
-        if t in (SIMPLE_ACK, COMPLEX_ACK):
-            outcome = "success"
-        elif t in (ERROR, REJECT) or (t == ABORT and role == "response"):
-            outcome = "failure"
+        if t is not None:
+            if t == SIMPLE_ACK or t == COMPLEX_ACK:
+                outcome = "success"
+            elif t == ERROR or t == REJECT or (t == ABORT and role == "response"):
+                outcome = "failure"
+            if t < 8:
+                f["apdu_type_name"] = APDU_TYPES[t]
+            if "service" in f:
+                f["service_name"] = name
         elif "bvlc_result_code" in f:
             outcome = "failure" if f["bvlc_result_code"] else "success"
-        for code, label, table in _NAMED:
-            if code in f and f[code] is not None:
-                f[label] = _name(table, f[code])
-        if "reject_reason" in f:
-            f["reject_reason_name"] = _name(REJECT_REASONS, f["reject_reason"])
+        for code in [k for k in f if k in _NAMED_KEYS]:
+            value = f[code]
+            if value is not None:
+                label, table = _NAMED_KEYS[code]
+                f[label] = table.get(value) or f"unknown-{value}"
         if "properties" in f:
             f["properties"] = [_access(a) for a in f["properties"]]
-        if t is not None and t < 8:
-            f["apdu_type_name"] = APDU_TYPES[t]
-        fn = BVLC_FUNCTIONS.get(f["bvlc_function"])
-        f["bvlc_function_name"] = fn.name if fn else f"unknown-{f['bvlc_function']}"
+        fn = f["bvlc_function"]
+        f["bvlc_function_name"] = _BVLC_NAMES.get(fn) or f"unknown-{fn}"
         if "network_message_type" in f:
             f["network_message"] = name
-        if "service" in f and t is not None:
-            f["service_name"] = name
-        target = span = None
-        otype = f.get("object_type")
-        if otype is not None:
-            target = Target(object=f["object_type_name"])
-            inst = f.get("object_instance")
-            if inst is not None:
-                span = AddressRange(start=inst, end=inst)
         ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
@@ -134,7 +150,7 @@ class Emitter:
             destination=ends[1 - d],
             network=self.net,
             ot=Ot(protocol="bacnet", role=role,  # type: ignore[arg-type]
-                  action=OtAction(operation=op, target=target, address=span),  # type: ignore[arg-type]
+                  action=self._action(op, f.get("object_type_name"), f.get("object_instance")),
                   anomalies=anomalies, bacnet=Bacnet(request_frame=request_frame, **f)),  # fmt: skip
         )
 
@@ -143,15 +159,13 @@ class Emitter:
 
 
 def _access(a: Fields) -> BacnetProperty:
-    out = dict(a)
-    if out.get("object_type") is not None:
-        out["object_type_name"] = _name(OBJECT_TYPES, out["object_type"])
-    if out.get("property_id") is not None:
-        out["property_name"] = _name(PROPERTIES, out["property_id"])
-    if "error_class" in out:
-        out["error_class_name"] = _name(ERROR_CLASSES, out["error_class"])
-        out["error_code_name"] = _name(ERROR_CODES, out["error_code"])
-    return BacnetProperty(**out)
+    otype, prop = a.get("object_type"), a.get("property_id")
+    if "error_class" in a:
+        a = {**a, "error_class_name": _name(ERROR_CLASSES, a["error_class"]),
+             "error_code_name": _name(ERROR_CODES, a["error_code"])}  # fmt: skip
+    return BacnetProperty(
+        object_type_name=None if otype is None else OBJECT_TYPES.get(otype) or f"unknown-{otype}",
+        property_name=None if prop is None else PROPERTIES.get(prop) or f"unknown-{prop}", **a)
 
 
 def device(sender: Endpoint, f: Fields, ts_ns: int) -> Event:

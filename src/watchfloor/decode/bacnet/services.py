@@ -29,24 +29,33 @@ Access = dict[str, Any]  # one object/property access of a list (→ schema Bacn
 
 
 class _Reader:
-    """Sequential reading of one service's tagged parameters."""
+    """Sequential reading of one service's tagged parameters. The next tag is parsed once and
+    kept (`peek` then `ctx` read it twice otherwise)."""
 
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "pos", "end", "_at", "_tag")
 
     def __init__(self, buf: bytes, pos: int, end: int) -> None:
         self.buf, self.pos, self.end = buf, pos, end
+        self._at = -1
+        self._tag: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def _next(self) -> tuple[int, int, int, int]:
+        if self._at != self.pos:
+            self._tag = tag(self.buf, self.pos, self.end)
+            self._at = self.pos
+        return self._tag
 
     def peek(self) -> tuple[int, int] | None:
         """(kind, number) of the next tag, None at the end."""
         if self.pos >= self.end:
             return None
-        kind, number, _, _ = tag(self.buf, self.pos, self.end)
+        kind, number, _, _ = self._next()
         return kind, number
 
     def ctx(self, number: int, optional: bool = False) -> tuple[int, int] | None:
         """The content span of context tag `number` (None when optional and absent)."""
         if self.pos < self.end:
-            kind, n, start, stop = tag(self.buf, self.pos, self.end)
+            kind, n, start, stop = self._next()
             if kind == CTX and n == number:
                 self.pos = stop
                 return start, stop
@@ -65,7 +74,7 @@ class _Reader:
     def app(self, number: int) -> tuple[int, int, int]:
         """(tag position, content start, content end) of application tag `number`."""
         at = self.pos
-        kind, n, start, stop = tag(self.buf, at, self.end)
+        kind, n, start, stop = self._next()
         if kind != APP or n != number:
             raise Malformed(f"application tag {number} expected")
         self.pos = stop
@@ -73,7 +82,7 @@ class _Reader:
 
     def opening(self, number: int, optional: bool = False) -> bool:
         if self.pos < self.end:
-            kind, n, start, _ = tag(self.buf, self.pos, self.end)
+            kind, n, start, _ = self._next()
             if kind == OPEN and n == number:
                 self.pos = start
                 return True
@@ -82,7 +91,7 @@ class _Reader:
         raise Malformed(f"opening tag {number} expected")
 
     def closing(self, number: int) -> None:
-        kind, n, start, _ = tag(self.buf, self.pos, self.end)
+        kind, n, start, _ = self._next()
         if kind != CLOSE or n != number:
             raise Malformed(f"closing tag {number} expected")
         self.pos = start

@@ -19,11 +19,37 @@ MAX_TEXT = 256  # characters kept per string value
 Tag = tuple[int, int, int, int]
 
 
+def _short(b: int) -> tuple[int, int, int] | None:
+    """(kind, number, content length) of a one-octet tag with its length in the octet."""
+    number, lvt = b >> 4, b & 7
+    if number == 15 or (lvt == 5 and not (b & 8 == 0 and number == 1)):
+        return None
+    if b & 8:
+        if lvt == 6:
+            return OPEN, number, -1
+        if lvt == 7:
+            return CLOSE, number, -1
+        return CTX, number, lvt
+    return APP, number, 0 if number == 1 else lvt
+
+
+_SHORT = [_short(b) for b in range(256)]
+
+
 def tag(buf: bytes, pos: int, end: int) -> Tag:
     """The tag at `pos` (20.2.1): kind, number, and where its content lies."""
     if pos >= end:
         raise Malformed("tag expected past the end of the APDU")
     b = buf[pos]
+    short = _SHORT[b]
+    if short is not None:  # the common case: one octet, length 0-4 or an opening/closing tag
+        kind, number, n = short
+        if n < 0:
+            return kind, number, pos + 1, pos + 1
+        stop = pos + 1 + n
+        if stop > end:
+            raise Malformed(f"tag content of {n} bytes runs past the APDU")
+        return kind, number, pos + 1, stop
     number, lvt = b >> 4, b & 7
     pos += 1
     if number == 15:  # extended tag number
