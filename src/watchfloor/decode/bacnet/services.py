@@ -25,6 +25,7 @@ from .tags import (
 )
 
 Fields = dict[str, Any]
+_SHORT_CONTEXT = frozenset((8, 9, 10, 11, 12))  # context class, length 0-4 in the tag octet
 Access = dict[str, Any]  # one object/property access of a list (→ schema BacnetProperty)
 
 
@@ -64,10 +65,24 @@ class _Reader:
         raise Malformed(f"context tag {number} expected")
 
     def ctx_unsigned(self, number: int, optional: bool = False) -> int | None:
+        pos, buf = self.pos, self.buf
+        if pos < self.end and number < 15:  # fast path: a one-octet tag holding its length
+            b = buf[pos]
+            if b >> 4 == number and b & 0x0F in _SHORT_CONTEXT:
+                stop = pos + 1 + (b & 7)
+                if stop > self.end:
+                    raise Malformed(f"context tag {number} runs past the APDU")
+                self.pos = stop
+                return int.from_bytes(buf[pos + 1 : stop], "big")
         span = self.ctx(number, optional)
-        return None if span is None else unsigned(self.buf, *span)
+        return None if span is None else unsigned(buf, *span)
 
     def ctx_object(self, number: int, optional: bool = False) -> tuple[int, int] | None:
+        pos, buf = self.pos, self.buf
+        if pos + 5 <= self.end and buf[pos] == (number << 4) | 0x0C:  # [n], 4 octets
+            self.pos = pos + 5
+            v = int.from_bytes(buf[pos + 1 : pos + 5], "big")
+            return v >> 22, v & 0x3FFFFF
         span = self.ctx(number, optional)
         return None if span is None else object_id(self.buf, *span)
 
