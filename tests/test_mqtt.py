@@ -318,3 +318,11 @@ def test_random_bytes_never_escape_the_session(chunks: list[bytes], dirs: list[i
 @pytest.mark.parametrize("capture", sorted(CAPTURES.glob("*.pcap")), ids=lambda p: p.name)
 def test_project_captures_decode_without_decoder_errors(capture: Path) -> None:
     assert _msgs(_events(capture))
+
+
+def test_unknown_protocol_level() -> None:
+    out: list[Event] = []
+    s = MqttSession(_Flow(), out)  # type: ignore[arg-type]
+    s.feed(0, m.connect("x", version=6), 1, 1)
+    got = [e.ot.anomalies for e in out if e.ot and e.ot.mqtt]
+    assert "unsupported_protocol" in got[0]

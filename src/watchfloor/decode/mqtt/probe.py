@@ -18,7 +18,7 @@ def header_plausible(first: int) -> bool:
     return REQUIRED_FLAGS.get(t) == first & 15
 
 
-def _strong(first: int, data: bytes, start: int, fields: dict) -> bool:
+def _strong(first: int, fields: dict) -> bool:
     """Evidence enough on any port: a CONNECT naming the protocol, or a PUBLISH to a topic that
     is printable text."""
     t = first >> 4
@@ -61,6 +61,6 @@ def probe(data: bytes, on_default_port: bool = False) -> bool:
                 fields = parse_packet(first, data, start, end, True)
             except Malformed:
                 return False
-        strong = strong or _strong(first, data, start, fields)
+        strong = strong or _strong(first, fields)
         pos = end
     return strong

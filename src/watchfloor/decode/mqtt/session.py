@@ -27,6 +27,7 @@ from .constants import (
     REQUIRED_FLAGS,
     SUBSCRIBE,
     UNSUBSCRIBE,
+    VERSIONS,
     packet_name,
 )
 from .probe import header_plausible
@@ -199,7 +200,8 @@ class MqttSession:
         level = fields["protocol_level"]
         self.version = level
         self.client_id = fields.get("client_id")
-        if PROTOCOL_NAMES.get(fields["protocol_name"].encode()) != min(level, 4):
+        named = PROTOCOL_NAMES.get(fields["protocol_name"].encode())
+        if level not in VERSIONS or named != min(level, 4):
             anomalies.append("unsupported_protocol")
         if fields["connect_flags"] & 1:
             anomalies.append("reserved_flag_set")
