@@ -246,6 +246,25 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
                 ("ot.profinet_dcp.service_type", "pn_dcp.service_type")),
         transport="ether",
     ),
+    # One record per control packet; several packets in one segment are zipped in order.
+    "mqtt": ProtocolSpec(
+        name="mqtt",
+        fields=(("ot.mqtt.message_type", "mqtt.msgtype"),),
+        port_options=decode_as("tcp.port", "mqtt", (1883,)),
+        standard_ports=(1883,),
+    ),
+    # One record per BVLL message (one per datagram). BACnet over Ethernet/ARCNET/MS-TP has no
+    # BVLC: those frames are not BACnet/IP and are left out on both sides (require).
+    "bacnet": ProtocolSpec(
+        name="bacnet",
+        fields=(("ot.bacnet.bvlc_function", "bvlc.function"), ("ot.bacnet.apdu_type", "bacapp.type"),
+                ("ot.bacnet.service", ("bacapp.confirmed_service", "bacapp.unconfirmed_service"))),
+        port_options=decode_as("udp.port", "bvlc", (47808,)),
+        standard_ports=(47808,),
+        transport="udp",
+        require=("ot.bacnet.bvlc_function",),
+        display_filter="bvlc",
+    ),
 }
 
 

@@ -1,14 +1,18 @@
 """Protocol decoders: one package per protocol, each exporting a DECODER manifest."""
 
 from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
+from .bacnet import DECODER as BACNET
 from .dnp3 import DECODER as DNP3
 from .enip import DECODER as ENIP
 from .iec104 import DECODER as IEC104
 from .modbus import DECODER as MODBUS
+from .mqtt import DECODER as MQTT
 from .profinet import DECODER as PROFINET
 from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO)
+DECODERS: tuple[DecoderManifest, ...] = (
+    MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO, MQTT, BACNET,
+)  # fmt: skip
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

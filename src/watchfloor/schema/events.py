@@ -612,6 +612,164 @@ class ProfinetIo(_Record):
     slot: int | None = None
     subslot: int | None = None
     record_length: int | None = None
+class Mqtt(_Record):
+    """One MQTT control packet (3.1, 3.1.1, 5.0). The password is never kept, only its presence."""
+
+    message_type: Annotated[int, Meta(description="Control packet type 1-15 (as Wireshark).")]
+    message_type_name: Annotated[str, Meta(description="e.g. publish, or unknown-<n>.")]
+    client_id: Annotated[
+        str | None, Meta(description="The CONNECT's client identifier, on every packet of it.")
+    ] = None
+    protocol_name: str | None = None
+    protocol_level: int | None = None
+    protocol_version: Annotated[str | None, Meta(description="3.1, 3.1.1 or 5.0.")] = None
+    connect_flags: int | None = None
+    clean_session: Annotated[bool | None, Meta(description="5.0: clean start.")] = None
+    keep_alive: Annotated[int | None, Meta(description="Seconds.")] = None
+    username_present: bool | None = None
+    username: str | None = None
+    password_present: bool | None = None
+    will_topic: str | None = None
+    will_qos: int | None = None
+    will_retain: bool | None = None
+    will_payload_length: int | None = None
+    session_present: bool | None = None
+    packet_id: int | None = None
+    dup: bool | None = None
+    qos: int | None = None
+    retain: bool | None = None
+    topic: Annotated[
+        str | None, Meta(description="PUBLISH topic (resolved from a 5.0 topic alias); on an "
+                         "acknowledgement, the acknowledged PUBLISH's.")
+    ] = None
+    topic_alias: int | None = None
+    payload_length: int | None = None
+    topic_filters: Annotated[
+        list[str] | None, Meta(description="SUBSCRIBE/UNSUBSCRIBE filters (and on their acks).")
+    ] = None
+    requested_qos: list[int] | None = None
+    subscription_options: Annotated[
+        list[int] | None, Meta(description="Options byte per filter (5.0: QoS, no local, ...).")
+    ] = None
+    reason_code: Annotated[
+        int | None, Meta(description="CONNACK return code (3.1.1) or 5.0 reason code.")
+    ] = None
+    reason: str | None = None
+    reason_codes: Annotated[list[int] | None, Meta(description="SUBACK/UNSUBACK, per filter.")] = None
+    reasons: list[str] | None = None
+    reason_string: str | None = None
+    authentication_method: str | None = None
+    assigned_client_id: str | None = None
+    user_properties: Annotated[list[str] | None, Meta(description="5.0 name=value pairs.")] = None
+    properties: Annotated[list[str] | None, Meta(description="5.0 property names present.")] = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
+class BacnetProperty(_Record):
+    """One object/property of a BACnet list service (RPM, WPM, COV notification, CreateObject)."""
+
+    object_type: int | None = None
+    object_type_name: str | None = None
+    instance: int | None = None
+    property_id: int | None = None
+    property_name: str | None = None
+    array_index: int | None = None
+    values: Annotated[list[str] | None, Meta(description="Application values as text.")] = None
+    priority: int | None = None
+    error_class: int | None = None
+    error_class_name: str | None = None
+    error_code: int | None = None
+    error_code_name: str | None = None
+
+
+class Bacnet(_Record):
+    """One BACnet/IP BVLL message: BVLC, NPDU and (if any) APDU with its service parameters."""
+
+    bvlc_function: Annotated[int, Meta(description="BVLC function (as Wireshark bvlc.function).")]
+    bvlc_function_name: str
+    bvlc_result_code: int | None = None
+    bvlc_result: str | None = None
+    forwarded_from: Annotated[
+        str | None, Meta(description="Forwarded-NPDU: original B/IP address (ip:port).")
+    ] = None
+    table_entries: Annotated[
+        list[str] | None, Meta(description="BDT / FDT entries, or the FDT entry to delete.")
+    ] = None
+    foreign_device_ttl: Annotated[int | None, Meta(description="Seconds.")] = None
+    expecting_reply: bool | None = None
+    network_priority: int | None = None
+    destination_network: int | None = None
+    destination_address: Annotated[str | None, Meta(description="DADR, hex; empty = broadcast.")] = None
+    source_network: int | None = None
+    source_address: Annotated[str | None, Meta(description="SADR, hex.")] = None
+    hop_count: int | None = None
+    network_message_type: int | None = None
+    network_message: str | None = None
+    networks: list[int] | None = None
+    network_reject_reason: int | None = None
+    network_reject_reason_name: str | None = None
+    apdu_type: Annotated[int | None, Meta(description="PDU type 0-7 (as Wireshark bacapp.type).")] = None
+    apdu_type_name: str | None = None
+    service: Annotated[
+        int | None, Meta(description="Service choice (bacapp.confirmed_service / unconfirmed_service).")
+    ] = None
+    service_name: str | None = None
+    invoke_id: int | None = None
+    segmented: bool | None = None
+    more_follows: bool | None = None
+    segmented_response_accepted: bool | None = None
+    sequence_number: int | None = None
+    window_size: int | None = None
+    negative_ack: bool | None = None
+    from_server: bool | None = None
+    max_segments: int | None = None
+    max_apdu: Annotated[int | None, Meta(description="Max APDU the requester accepts.")] = None
+    object_type: int | None = None
+    object_type_name: str | None = None
+    object_instance: int | None = None
+    property_id: int | None = None
+    property_name: str | None = None
+    array_index: int | None = None
+    values: Annotated[list[str] | None, Meta(description="Application values as text.")] = None
+    priority: Annotated[int | None, Meta(description="Write priority 1-16.")] = None
+    properties: list[BacnetProperty] | None = None
+    device_type: int | None = None
+    device_type_name: str | None = None
+    device_instance: int | None = None
+    max_apdu_accepted: int | None = None
+    segmentation_supported: int | None = None
+    segmentation_supported_name: str | None = None
+    vendor_id: Annotated[
+        int | None, Meta(description="I-Am vendor identifier, or a proprietary network message's.")
+    ] = None
+    low_limit: int | None = None
+    high_limit: int | None = None
+    object_name: str | None = None
+    subscriber_process_id: int | None = None
+    issue_confirmed: bool | None = None
+    lifetime: Annotated[int | None, Meta(description="Seconds (subscription / time remaining).")] = None
+    cancellation: bool | None = None
+    reinitialize_state: int | None = None
+    reinitialize_state_name: str | None = None
+    enable_disable: int | None = None
+    enable_disable_name: str | None = None
+    duration_minutes: int | None = None
+    password_present: Annotated[
+        bool | None, Meta(description="ReinitializeDevice / DCC: a password was sent (never kept).")
+    ] = None
+    file_access: Annotated[str | None, Meta(description="stream or record.")] = None
+    file_start: int | None = None
+    file_count: Annotated[int | None, Meta(description="Octets or records requested / written.")] = None
+    end_of_file: bool | None = None
+    data_length: Annotated[int | None, Meta(description="File octets carried (not kept).")] = None
+    error_class: int | None = None
+    error_class_name: str | None = None
+    error_code: int | None = None
+    error_code_name: str | None = None
+    reject_reason: int | None = None
+    reject_reason_name: str | None = None
+    abort_reason: int | None = None
+    abort_reason_name: str | None = None
     request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
 
 
@@ -633,6 +791,8 @@ class Ot(_Record):
     profinet_rt: ProfinetRt | None = None
     profinet_alarm: ProfinetAlarm | None = None
     profinet_io: ProfinetIo | None = None
+    mqtt: Mqtt | None = None
+    bacnet: Bacnet | None = None
 
 
 class Asset(_Record):
@@ -651,6 +811,13 @@ class Asset(_Record):
     serial: str | None = None
     name: str | None = None
     url: str | None = None
+    device_id: Annotated[
+        int | None, Meta(description="Protocol device number, e.g. the BACnet device instance.")
+    ] = None
+    vendor_id: Annotated[
+        int | None, Meta(description="Numeric vendor identifier, e.g. the BACnet vendor id.")
+    ] = None
+    max_apdu: Annotated[int | None, Meta(description="Largest APDU the device accepts (BACnet).")] = None
 
 
 class RuleRef(_Record):

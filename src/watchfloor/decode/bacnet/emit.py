@@ -1,0 +1,186 @@
+"""BACnet/IP messages → schema events: one per BVLL message, and device observations (I-Am)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ...capture.flows import Flow
+from ...schema import AddressRange, Asset, Endpoint, Event, EventMeta, Network, Ot, OtAction, Target
+from ...schema.events import Bacnet, BacnetProperty
+from ...schema.time import rfc3339
+from .._events import anomaly_event
+from .constants import (
+    ABORT,
+    APDU_TYPES,
+    BVLC_FUNCTIONS,
+    BVLC_RESULTS,
+    COMPLEX_ACK,
+    CONFIRMED_SERVICES,
+    ERROR,
+    NETWORK_MESSAGES,
+    REJECT,
+    REJECT_NETWORK_REASONS,
+    SEGMENT_ACK,
+    SIMPLE_ACK,
+    UNCONFIRMED,
+    UNCONFIRMED_SERVICES,
+)
+from .tables import (
+    ABORT_REASONS,
+    DCC_STATES,
+    ERROR_CLASSES,
+    ERROR_CODES,
+    OBJECT_TYPES,
+    PROPERTIES,
+    REINITIALIZE_STATES,
+    REJECT_REASONS,
+    SEGMENTATION,
+)
+
+DATASET = "ot.bacnet"
+_PROTOCOL_TYPE = ["protocol"]
+_CATEGORY = ["network"]
+Fields = dict[str, Any]
+# field holding a code → (field for its name, table)
+_NAMED = (("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
+          ("abort_reason", "abort_reason_name", ABORT_REASONS),
+          ("reinitialize_state", "reinitialize_state_name", REINITIALIZE_STATES),
+          ("enable_disable", "enable_disable_name", DCC_STATES),
+          ("segmentation_supported", "segmentation_supported_name", SEGMENTATION),
+          ("property_id", "property_name", PROPERTIES), ("object_type", "object_type_name", OBJECT_TYPES),
+          ("device_type", "device_type_name", OBJECT_TYPES),
+          ("bvlc_result_code", "bvlc_result", BVLC_RESULTS),
+          ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS))  # fmt: skip
+
+
+def _name(table: dict[int, str], code: int) -> str:
+    return table.get(code) or f"unknown-{code}"
+
+
+def describe(f: Fields) -> tuple[str, str, str | None]:
+    """(event.action, ot.action.operation, ot.role) of a decoded message."""
+    t = f.get("apdu_type")
+    service = f.get("service")
+    if t is None:
+        mtype = f.get("network_message_type")
+        if mtype is not None:
+            c = NETWORK_MESSAGES.get(mtype)
+            return (c.name, c.operation, c.role) if c else (f"unknown-network-message-{mtype}", "other", None)
+        c = BVLC_FUNCTIONS.get(f["bvlc_function"])
+        return (c.name, c.operation, c.role) if c else (f"unknown-bvlc-{f['bvlc_function']}", "other", None)
+    if t == UNCONFIRMED:
+        c = UNCONFIRMED_SERVICES.get(service)  # type: ignore[arg-type]
+        return (c.name, c.operation, c.role) if c else (f"unknown-{service}", "other", None)
+    if t in (SEGMENT_ACK, REJECT, ABORT) or service is None:
+        role = "response" if t in (REJECT, SIMPLE_ACK, COMPLEX_ACK, ERROR) or f.get("from_server") else "request"
+        return (APDU_TYPES[t] if t < 8 else f"unknown-apdu-{t}"), "other", role
+    name, op = CONFIRMED_SERVICES.get(service) or (f"unknown-{service}", "other")
+    return name, op, ("request" if t == 0 else "response")
+
+
+_NAMED_KEYS = {code: (label, table) for code, label, table in _NAMED}
+_NAMED_KEYS["reject_reason"] = ("reject_reason_name", REJECT_REASONS)
+_BVLC_NAMES = {k: c.name for k, c in BVLC_FUNCTIONS.items()}
+_BORROWED = ("object_type", "object_instance", "property_id", "array_index")
+MAX_ACTIONS = 1024  # ot.action objects kept per flow (events are read-only once emitted)
+
+
+class Emitter:
+    """Builds one flow's events; objects shared by its events (network, endpoints, the
+    `ot.action` of an operation on an object) are made once."""
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.net = Network(transport=flow.transport, protocol="bacnet",
+                           community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
+        self.actions: dict[tuple, OtAction] = {}
+
+    def _action(self, op: str, otype: str | None, inst: int | None) -> OtAction:
+        key = (op, otype, inst)
+        act = self.actions.get(key)
+        if act is None:
+            target = Target(object=otype) if otype is not None else None
+            span = AddressRange(start=inst, end=inst) if otype is not None and inst is not None else None
+            act = OtAction(operation=op, target=target, address=span)  # type: ignore[arg-type]
+            if len(self.actions) < MAX_ACTIONS:
+                self.actions[key] = act
+        return act
+
+    def message(self, d: int, f: Fields, ts_ns: int, request: tuple[int, int, Fields] | None,
+                anomalies: list[str] | None) -> Event:  # fmt: skip
+        name, op, role = describe(f)
+        t = f.get("apdu_type")
+        outcome: Literal["success", "failure"] | None = None
+        duration = request_frame = None
+        f = dict(f)
+        if request is not None:
+            request_frame, req_ts, req = request
+            duration = ts_ns - req_ts
+            for key in _BORROWED:
+                if key not in f and key in req:
+                    f[key] = req[key]
+        if t is not None:
+            if t == SIMPLE_ACK or t == COMPLEX_ACK:
+                outcome = "success"
+            elif t == ERROR or t == REJECT or (t == ABORT and role == "response"):
+                outcome = "failure"
+            if t < 8:
+                f["apdu_type_name"] = APDU_TYPES[t]
+            if "service" in f:
+                f["service_name"] = name
+        elif "bvlc_result_code" in f:
+            outcome = "failure" if f["bvlc_result_code"] else "success"
+        for code in [k for k in f if k in _NAMED_KEYS]:
+            value = f[code]
+            if value is not None:
+                label, table = _NAMED_KEYS[code]
+                f[label] = table.get(value) or f"unknown-{value}"
+        if "properties" in f:
+            f["properties"] = [_access(a) for a in f["properties"]]
+        fn = f["bvlc_function"]
+        f["bvlc_function_name"] = _BVLC_NAMES.get(fn) or f"unknown-{fn}"
+        if "network_message_type" in f:
+            f["network_message"] = name
+        ends = self.flow.ends
+        return Event(
+            timestamp=rfc3339(ts_ns),
+            event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
+                            action=name, dataset=DATASET, outcome=outcome, duration=duration),  # fmt: skip
+            source=ends[d],
+            destination=ends[1 - d],
+            network=self.net,
+            ot=Ot(protocol="bacnet", role=role,  # type: ignore[arg-type]
+                  action=self._action(op, f.get("object_type_name"), f.get("object_instance")),
+                  anomalies=anomalies, bacnet=Bacnet(request_frame=request_frame, **f)),  # fmt: skip
+        )
+
+    def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
+        return anomaly_event(self.flow, self.net, "bacnet", d, ts_ns, code, text)
+
+
+def _access(a: Fields) -> BacnetProperty:
+    otype, prop = a.get("object_type"), a.get("property_id")
+    if "error_class" in a:
+        a = {**a, "error_class_name": _name(ERROR_CLASSES, a["error_class"]),
+             "error_code_name": _name(ERROR_CODES, a["error_code"])}  # fmt: skip
+    return BacnetProperty(
+        object_type_name=None if otype is None else OBJECT_TYPES.get(otype) or f"unknown-{otype}",
+        property_name=None if prop is None else PROPERTIES.get(prop) or f"unknown-{prop}", **a)
+
+
+def device(sender: Endpoint, f: Fields, ts_ns: int) -> Event:
+    """I-Am → an observation of the device it announces. The device sits at the sender's
+    address unless the NPDU names a source network (it is behind a router: no IP is claimed) or a
+    BBMD forwarded the message (the original B/IP address is the device's)."""
+    ip = mac = None
+    if "source_network" not in f:
+        fwd = f.get("forwarded_from")
+        ip, mac = (fwd.rsplit(":", 1)[0], None) if fwd else (sender.ip, sender.mac)
+    return Event(
+        timestamp=rfc3339(ts_ns),
+        event=EventMeta(id="", kind="asset", category=["host"], type=["info"],
+                        action="device_announcement", dataset=DATASET),  # fmt: skip
+        asset=Asset(ip=ip, mac=mac, device_id=f["object_instance"], vendor_id=f["vendor_id"],
+                    max_apdu=f["max_apdu_accepted"]),  # fmt: skip
+        ot=Ot(protocol="bacnet"),
+    )
