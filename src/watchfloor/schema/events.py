@@ -204,6 +204,8 @@ class Iec104(_Record):
     request_frame: Annotated[
         int | None, Meta(description="Frame of the activation this confirmation answers.")
     ] = None
+
+
 class EnipIdentity(_Record):
     """Identity object attributes (ListIdentity reply, identity Get_Attributes_All)."""
 
@@ -612,6 +614,9 @@ class ProfinetIo(_Record):
     slot: int | None = None
     subslot: int | None = None
     record_length: int | None = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
 class Mqtt(_Record):
     """One MQTT control packet (3.1, 3.1.1, 5.0). The password is never kept, only its presence."""
 
