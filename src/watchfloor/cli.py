@@ -601,9 +601,9 @@ def _load_rules(paths: tuple[Path, ...], pipeline: str | None = None):  # type: 
     from .detect.pipelines import PIPELINES
     from .detect.rules import load, rule_files
 
-    # SigmaHQ's Windows rules always run on our Windows events (the pipeline touches only
-    # product: windows rules); another pipeline is added on request.
-    mapping = PIPELINES["windows"]()
+    # SigmaHQ's Windows and cloud rules always run on our Windows and cloud events (these
+    # pipelines touch only product windows / aws / azure rules); another is added on request.
+    mapping = PIPELINES["windows"]() + PIPELINES["cloud"]()
     if pipeline:
         mapping = mapping + PIPELINES[pipeline]()
     if not sys.stderr.isatty():

@@ -83,4 +83,10 @@ def windows() -> ProcessingPipeline:
     return pipeline()
 
 
-PIPELINES = {"zeek": zeek, "windows": windows}
+def cloud() -> ProcessingPipeline:
+    from .cloud import pipeline
+
+    return pipeline()
+
+
+PIPELINES = {"zeek": zeek, "windows": windows, "cloud": cloud}
