@@ -312,7 +312,7 @@ def _ingest_capture_file(store, path: Path, name: str, observer, workers, force,
                                "complete" if error is None else "damaged"))  # fmt: skip
     elapsed = time.perf_counter() - start
     if error is not None:
-        _warn(f"{name}: {error}")
+        _warn(f"{name}: {str(error).replace(str(path) + ': ', '')}")
     protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
     flows = f"{st.flows:,} flow" + ("" if st.flows == 1 else "s")
     alerts = "" if detector is None else f", {st.alerts:,} alert" + ("" if st.alerts == 1 else "s")
