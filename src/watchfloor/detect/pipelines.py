@@ -77,4 +77,16 @@ def zeek() -> ProcessingPipeline:
                               items=items)  # fmt: skip
 
 
-PIPELINES = {"zeek": zeek}
+def windows() -> ProcessingPipeline:
+    from .windows import pipeline
+
+    return pipeline()
+
+
+def cloud() -> ProcessingPipeline:
+    from .cloud import pipeline
+
+    return pipeline()
+
+
+PIPELINES = {"zeek": zeek, "windows": windows, "cloud": cloud}
