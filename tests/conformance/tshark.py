@@ -239,7 +239,25 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         port_options=decode_as("tcp.port", "tpkt", (102,)),
         standard_ports=(102,),
     ),
+    # MMS: the invoke id and the confirmed service of confirmed requests, responses and errors
+    # (an error carries no service). Initiate, conclude, cancel, reject and unconfirmed PDUs have
+    # neither field on either side and are not records.
+    "mms": ProtocolSpec(
+        name="mms",
+        fields=(("ot.mms.invoke_id", "mms.invokeID"),
+                ("ot.mms.service", ("mms.confirmedServiceRequest", "mms.confirmedServiceResponse"))),
+        port_options=decode_as("tcp.port", "tpkt", (102,)),
+        standard_ports=(102,),
+        extract=lambda ev: _mms_records(ev),
+    ),
 }
+
+
+def _mms_records(ev: Mapping[str, Any]) -> list[Record]:
+    """A confirmed request/response/error PDU is one (invoke id, service) record; others none."""
+    if get_path(ev, "ot.mms.pdu_type") not in (0, 1, 2):
+        return []
+    return [(normalize(get_path(ev, "ot.mms.invoke_id")), normalize(get_path(ev, "ot.mms.service")))]
 
 
 def _enip_records(ev: Mapping[str, Any]) -> list[Record]:

@@ -4,9 +4,10 @@ from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
 from .dnp3 import DECODER as DNP3
 from .enip import DECODER as ENIP
 from .iec104 import DECODER as IEC104
+from .mms import DECODER as MMS
 from .modbus import DECODER as MODBUS
 from .s7comm import DECODER as S7COMM
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP)
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, MMS)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

@@ -505,6 +505,81 @@ class S7commPlus(_Record):
     request_frame: int | None = None
 
 
+class MmsName(_Record):
+    """An MMS object name. IEC 61850: the domain is the logical device, the item
+    LN$FC$DO$DA (e.g. LLN0$CO$Pos$Oper)."""
+
+    scope: Annotated[str, Meta(description="vmd, domain or aa (association-specific).")]
+    item: str
+    domain: str | None = None
+
+
+class Mms(_Record):
+    pdu_type: Annotated[
+        int | None, Meta(description="MMSpdu choice: 0 confirmed request ... 13 conclude error.")
+    ] = None
+    pdu: Annotated[str | None, Meta(description="e.g. confirmed_request, unconfirmed.")] = None
+    invoke_id: int | None = None
+    service: Annotated[
+        int | None, Meta(description="Confirmed service request/response number (as Wireshark).")
+    ] = None
+    service_name: Annotated[str | None, Meta(description="Name, or unknown-<n>.")] = None
+    unconfirmed_service: Annotated[int | None, Meta(description="0 informationReport ...")] = None
+    unconfirmed_service_name: str | None = None
+    variables: Annotated[list[MmsName] | None, Meta(description="Variables named.")] = None
+    variable_list: Annotated[MmsName | None, Meta(description="Named variable list (data set).")] = None
+    values: Annotated[
+        list[str] | None, Meta(description="Data values as text; failure:<DataAccessError>.")
+    ] = None
+    values_omitted: Annotated[int | None, Meta(description="Values/names beyond the kept ones.")] = None
+    failures: Annotated[list[int] | None, Meta(description="DataAccessError codes of failed items.")] = None
+    failure_names: list[str] | None = None
+    results: Annotated[int | None, Meta(description="Write response: results (items).")] = None
+    object_class: Annotated[int | None, Meta(description="GetNameList object class.")] = None
+    object_class_name: str | None = None
+    scope: Annotated[str | None, Meta(description="GetNameList scope: vmd, domain or aa.")] = None
+    domain: Annotated[str | None, Meta(description="Domain (logical device) named by the service.")] = None
+    continue_after: str | None = None
+    identifiers: Annotated[list[str] | None, Meta(description="GetNameList / fileDirectory names.")] = None
+    more_follows: bool | None = None
+    deletable: bool | None = None
+    program_invocation: str | None = None
+    file_name: str | None = None
+    new_file_name: str | None = None
+    frsm_id: Annotated[int | None, Meta(description="File read state machine id.")] = None
+    file_size: int | None = None
+    data_length: int | None = None
+    ulsm_id: int | None = None
+    vendor: Annotated[str | None, Meta(description="Identify response.")] = None
+    model: str | None = None
+    revision: str | None = None
+    error_class: Annotated[int | None, Meta(description="ServiceError class (choice number).")] = None
+    error_class_name: str | None = None
+    error_code: int | None = None
+    error_text: str | None = None
+    reject_type: Annotated[int | None, Meta(description="RejectPDU reason choice.")] = None
+    reject_type_name: str | None = None
+    reject_code: int | None = None
+    max_pdu_size: Annotated[int | None, Meta(description="Initiate: local detail.")] = None
+    max_outstanding_calling: int | None = None
+    max_outstanding_called: int | None = None
+    nesting_level: int | None = None
+    version: int | None = None
+    spdu: Annotated[str | None, Meta(description="ISO session SPDU, e.g. connect, data_transfer.")] = None
+    acse: Annotated[str | None, Meta(description="ACSE APDU: aarq, aare, rlrq, rlre, abrt.")] = None
+    acse_result: Annotated[int | None, Meta(description="AARE result: 0 accepted.")] = None
+    acse_reason: int | None = None
+    abort_source: int | None = None
+    application_context: str | None = None
+    calling_ap_title: str | None = None
+    calling_ae_qualifier: int | None = None
+    called_ap_title: str | None = None
+    called_ae_qualifier: int | None = None
+    responding_ap_title: str | None = None
+    responding_ae_qualifier: int | None = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -519,6 +594,7 @@ class Ot(_Record):
     dnp3: Dnp3 | None = None
     s7comm: S7comm | None = None
     s7comm_plus: S7commPlus | None = None
+    mms: Mms | None = None
 
 
 class Asset(_Record):
