@@ -29,7 +29,7 @@ from .schema import Event, Observer, Pcap, is_message
 class Stats:
     packets: int = 0
     bytes: int = 0
-    skipped: int = 0  # neither TCP nor UDP over IP (ARP, LLDP, layer-2 protocols, broken headers)
+    skipped: int = 0  # neither TCP/UDP over IP nor a decoder's EtherType (ARP, LLDP, broken headers)
     events: int = 0
     flows: int = 0
     alerts: int = 0
@@ -73,13 +73,14 @@ class Sensor:
         by_key = flows.by_key
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch
+        ethertypes = frozenset().union(*(dec.ethertypes for dec in self.decoders))
         frame = ts = last = size = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
         try:
             for frame, ts, linktype, data, wire_len in packets:
                 size += len(data)
-                t = dissect(linktype, data, ts, defrag, wire_len)
+                t = dissect(linktype, data, ts, defrag, wire_len, ethertypes)
                 if t is None:
                     stats.skipped += 1
                     continue
@@ -95,7 +96,7 @@ class Sensor:
                 if proto == IPPROTO_TCP:
                     flow.tcp(d, seq, flags, payload, missing, frame, ts)
                 else:
-                    flow.udp(d, payload, frame, ts)
+                    flow.udp(d, payload, frame, ts)  # a datagram or a layer-2 frame
                 last = frame  # events are attributed to frames of this shard only: ids never clash
                 if ts >= flows.next_sweep:
                     flows.sweep(frame, ts)
@@ -155,8 +156,9 @@ class Sensor:
 def flow_shard(src: bytes, sport: int, dst: bytes, dport: int, shards: int) -> int:
     """Which of `shards` sensors decodes a flow: a hash of both endpoints in a fixed order, so
     both directions agree. (Cheap XOR mixes fail on plants where client ports and server
-    addresses both count up.)"""
-    a, b = src + sport.to_bytes(2, "big"), dst + dport.to_bytes(2, "big")
+    addresses both count up.) A layer-2 stream hashes its MACs and EtherType (its VLAN is
+    above the low 16 bits of its tag and left out): all its frames go to one sensor."""
+    a, b = src + (sport & 0xFFFF).to_bytes(2, "big"), dst + (dport & 0xFFFF).to_bytes(2, "big")
     return zlib.crc32(a + b if a < b else b + a) % shards
 
 

@@ -250,6 +250,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         standard_ports=(102,),
         extract=lambda ev: _mms_records(ev),
     ),
+    # PROFINET DCP: layer 2 (EtherType 0x8892), no ports; one DCP PDU per frame.
+    "profinet_dcp": ProtocolSpec(
+        name="profinet_dcp",
+        fields=(("ot.profinet_dcp.service_id", "pn_dcp.service_id"),
+                ("ot.profinet_dcp.service_type", "pn_dcp.service_type")),
+        transport="ether",
+    ),
 }
 
 

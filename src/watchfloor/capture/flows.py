@@ -3,6 +3,11 @@
 Direction 0 is the side that sent the first packet seen, 1 the other. `initiator` is the side that
 opened the connection when the handshake was seen (None for a mid-stream start), so decoders can
 tell client from server by session state rather than by port.
+
+A layer-2 stream (`proto == ETHER`: frames of one EtherType between two MAC addresses in one
+VLAN, see `packets.dissect`) is a flow too, with the same table, bounds and idle expiry: it has
+MAC-only endpoints, no ports and no Community ID, and each frame is fed to the session whole,
+like a UDP datagram. Its decoder is the one that declared its EtherType.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from struct import pack
 from typing import TYPE_CHECKING
 
 from ..schema import Endpoint
-from .packets import ACK, FIN, RST, SYN
+from .packets import ACK, ETHER, FIN, RST, SYN, l2_ethertype
 from .tcp import MASK, Chunk, Gap, TcpStream
 
 if TYPE_CHECKING:
@@ -50,17 +55,24 @@ class Flow:
     __slots__ = (
         "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams",
         "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed", "preamble",
+        "ethertype",
     )  # fmt: skip
 
     def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
                  macs: tuple[bytes | None, bytes | None], vlan: int | None, ts_ns: int,
                  decoders: Sequence[DecoderManifest], out: list[Event]) -> None:  # fmt: skip
         self.ips, self.ports, self.proto, self.vlan = (src, dst), (sport, dport), proto, vlan
-        self.ends = (
-            Endpoint(ip=ip_text(src), port=sport, mac=mac_text(macs[0])),
-            Endpoint(ip=ip_text(dst), port=dport, mac=mac_text(macs[1])),
-        )
-        self.community_id = community_id(src, sport, dst, dport, proto)
+        self.ethertype: int | None = None
+        if proto == ETHER:  # src/dst are the MACs, the ports the stream's tag
+            self.ethertype = l2_ethertype(sport)
+            self.ends = (Endpoint(mac=mac_text(macs[0])), Endpoint(mac=mac_text(macs[1])))
+            self.community_id: str | None = None  # Community ID hashes IP flows only
+        else:
+            self.ends = (
+                Endpoint(ip=ip_text(src), port=sport, mac=mac_text(macs[0])),
+                Endpoint(ip=ip_text(dst), port=dport, mac=mac_text(macs[1])),
+            )
+            self.community_id = community_id(src, sport, dst, dport, proto)
         self.initiator: int | None = None
         self.streams = (TcpStream(), TcpStream()) if proto == 6 else None
         self.last_ts = ts_ns
@@ -72,7 +84,8 @@ class Flow:
 
     @property
     def transport(self) -> str:
-        return "tcp" if self.proto == 6 else "udp"
+        proto = self.proto
+        return "tcp" if proto == 6 else "udp" if proto == 17 else "ether"
 
     def src(self, d: int) -> Endpoint:
         return self.ends[d]
@@ -103,6 +116,7 @@ class Flow:
                 self.close(frame, ts_ns, "closed")
 
     def udp(self, d: int, payload: bytes, frame: int, ts_ns: int) -> None:
+        """One UDP datagram's payload, or one layer-2 frame's: a message each, no stream."""
         self.last_ts = ts_ns
         self._deliver(d, payload, frame, ts_ns)
 
@@ -120,9 +134,12 @@ class Flow:
                     pre[d] = None  # what follows is not contiguous with what was kept
                 return
             self.probes_left -= 1
-            transport, (p0, p1) = self.transport, self.ports
-            candidates = [(p0 in dec.default_ports or p1 in dec.default_ports, dec)
-                          for dec in self.decoders if transport in dec.transports]
+            transport, (p0, p1), etype = self.transport, self.ports, self.ethertype
+            if etype is not None:  # the EtherType is the "port": its decoders are asked
+                candidates = [(True, dec) for dec in self.decoders if etype in dec.ethertypes]
+            else:
+                candidates = [(p0 in dec.default_ports or p1 in dec.default_ports, dec)
+                              for dec in self.decoders if transport in dec.transports]
             # The protocol registered for the port is asked first: another decoder's probe may
             # also accept these bytes, but the port is the better evidence when both fit.
             candidates.sort(key=lambda c: not c[0])

@@ -1,4 +1,4 @@
-"""Raw frames → IP datagrams → TCP/UDP segments.
+"""Raw frames → IP datagrams → TCP/UDP segments, or layer-2 frames of the EtherTypes asked for.
 
 Link types: Ethernet (802.1Q / QinQ tags), Linux cooked v1 and v2, raw IPv4/IPv6, BSD loopback.
 IPv4 fragments are reassembled (bounded); IPv6 extension headers are walked, fragments included.
@@ -13,6 +13,9 @@ from typing import NamedTuple
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
 VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
 IPPROTO_TCP, IPPROTO_UDP = 6, 17
+# The "protocol" of a layer-2 stream (a frame whose EtherType a decoder declared): not an IP
+# protocol number, so it never meets a TCP/UDP flow's key.
+ETHER = 0x100
 IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140))  # hop-by-hop, routing, dst-opts, AH, ...
 
 _u16 = Struct("!H").unpack_from
@@ -38,22 +41,15 @@ def link_frame(linktype: int, data: bytes) -> LinkFrame | None:
         if len(data) < 14:
             return None
         dst, src, etype = _ETH.unpack_from(data)
-        off, vlan = 14, None
-        while etype in VLAN_TPIDS and len(data) >= off + 4:
-            if vlan is None:
-                vlan = _u16(data, off)[0] & 0x0FFF  # outermost tag names the VLAN
-            etype = _u16(data, off + 2)[0]
-            off += 4
-        return LinkFrame(etype, data[off:], src, dst, vlan)
+        return _untagged(etype, data, 14, src, dst)
     if linktype == 113:  # Linux cooked v1: protocol is the last field of a 16-byte header
         if len(data) < 16:
             return None
-        return LinkFrame(_u16(data, 14)[0], data[16:], _sll_addr(data[4:6], data[6:14]), None, None)
+        return _untagged(_u16(data, 14)[0], data, 16, _sll_addr(data[4:6], data[6:14]), None)
     if linktype == 276:  # Linux cooked v2: protocol first, 20-byte header
         if len(data) < 20:
             return None
-        return LinkFrame(_u16(data, 0)[0], data[20:], _sll_addr(data[10:11], data[12:20]), None,
-                         None)  # fmt: skip
+        return _untagged(_u16(data, 0)[0], data, 20, _sll_addr(data[11:12], data[12:20]), None)
     if linktype in (101, 12, 14, 228, 229):  # raw IP: the version nibble decides
         if not data:
             return None
@@ -66,6 +62,19 @@ def link_frame(linktype: int, data: bytes) -> LinkFrame | None:
             family = int.from_bytes(data[:4], "big")
         return LinkFrame(ETH_IPV4 if family == 2 else ETH_IPV6, data[4:], None, None, None)
     return None
+
+
+def _untagged(etype: int, data: bytes, off: int, src: bytes | None,
+              dst: bytes | None) -> LinkFrame:  # fmt: skip
+    """The frame after its VLAN tags (a cooked capture keeps them when the kernel did not strip
+    them); the outermost tag names the VLAN."""
+    vlan = None
+    while etype in VLAN_TPIDS and len(data) >= off + 4:
+        if vlan is None:
+            vlan = _u16(data, off)[0] & 0x0FFF
+        etype = _u16(data, off + 2)[0]
+        off += 4
+    return LinkFrame(etype, data[off:], src, dst, vlan)
 
 
 def _sll_addr(alen: bytes, addr: bytes) -> bytes | None:
@@ -195,7 +204,9 @@ def udp_datagram(payload: bytes) -> tuple[int, int, bytes] | None:
 
 # (proto, src, sport, dst, dport, seq, flags, payload, missing, src_mac, dst_mac, vlan); seq and
 # flags are 0 for UDP; `missing` counts payload bytes the snap length cut off. A plain tuple: one
-# is made per packet.
+# is made per packet. A layer-2 frame (proto ETHER) has its MACs (b"" where the link layer does
+# not say) as src/dst and `l2_tag(ethertype, vlan)` as both ports, so that the flow table keys
+# it by (MACs, EtherType, VLAN) like any flow and both directions meet in one flow.
 Transport = tuple[int, bytes, int, bytes, int, int, int, bytes, int, bytes | None, bytes | None,
                   int | None]  # fmt: skip
 
@@ -212,11 +223,25 @@ def _snapped(missing: int, data: bytes, wire_len: int | None) -> int:
 _ETH_IPV4_TCP = Struct("!6s6s4xH2xHxB2x4s4sHHI4xBB")
 
 
+def l2_tag(ethertype: int, vlan: int | None) -> int:
+    """The port number of a layer-2 stream: its EtherType and VLAN (none and 0 differ)."""
+    return (0 if vlan is None else vlan + 1) << 16 | ethertype
+
+
+def l2_ethertype(tag: int) -> int:
+    return tag & 0xFFFF
+
+
+_NO_ETHERTYPES: frozenset[int] = frozenset()
+
+
 def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
-            wire_len: int | None = None) -> Transport | None:  # fmt: skip
-    """A frame's TCP or UDP payload with its addressing; None for anything else. `wire_len` is the
-    frame's length on the wire: payload counts as cut off only where the capture snapped the
-    frame, not where a header merely claims more than there is."""
+            wire_len: int | None = None,
+            ethertypes: frozenset[int] = _NO_ETHERTYPES) -> Transport | None:  # fmt: skip
+    """A frame's TCP or UDP payload with its addressing, or for a frame of one of `ethertypes`
+    (after any VLAN tags) its layer-2 payload (Ethernet padding included); None for anything
+    else. `wire_len` is the frame's length on the wire: payload counts as cut off only where the
+    capture snapped the frame, not where a header merely claims more than there is."""
     if linktype == 1 and len(data) >= 54 and data[12:15] == b"\x08\x00\x45":
         dst_mac, src_mac, total, frag, proto, src, dst, sport, dport, seq, off, flags = \
             _ETH_IPV4_TCP.unpack_from(data)  # fmt: skip
@@ -231,6 +256,11 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
     lf = link_frame(linktype, data)
     if lf is None:
         return None
+    if lf.ethertype in ethertypes:
+        tag = l2_tag(lf.ethertype, lf.vlan)
+        missing = 0 if wire_len is None else max(wire_len - len(data), 0)
+        return (ETHER, lf.src_mac or b"", tag, lf.dst_mac or b"", tag, 0, 0, lf.payload, missing,
+                lf.src_mac, lf.dst_mac, lf.vlan)  # fmt: skip
     dg = ip_datagram(lf.ethertype, lf.payload, ts_ns, defrag)
     if dg is None:
         return None

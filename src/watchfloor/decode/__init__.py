@@ -6,8 +6,11 @@ from .enip import DECODER as ENIP
 from .iec104 import DECODER as IEC104
 from .mms import DECODER as MMS
 from .modbus import DECODER as MODBUS
+from .profinet import DECODER as PROFINET
+from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, MMS)
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO,
+                                         MMS)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

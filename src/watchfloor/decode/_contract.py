@@ -52,6 +52,14 @@ class DecoderManifest:
     # True: the flow's first bytes that no probe accepted are probed again together with the
     # next chunk, and the session's `preamble(d, data)` learns from the other direction's.
     preamble: bool = False
+    # Layer-2 decoders (transport "ether") name the EtherTypes they read (after VLAN tags; never
+    # IPv4/IPv6). The sensor then hands over each frame of those EtherTypes, per stream of one
+    # (source MAC, destination MAC, EtherType, VLAN) in both directions: the session is created
+    # by `session(flow, out)` when `probe(payload, True)` accepts a frame and is fed every frame's
+    # payload (from the EtherType on, Ethernet padding included) as one `feed` call, like a UDP
+    # datagram; `flow.transport` is "ether", `flow.ethertype` the EtherType, endpoints carry MACs
+    # only. Streams share the flow table's bounds and idle expiry; `gap` is never called.
+    ethertypes: frozenset[int] = frozenset()
 
 
 class ProbeFn(Protocol):

@@ -580,6 +580,116 @@ class Mms(_Record):
     request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
 
 
+class ProfinetDcp(_Record):
+    """One PROFINET DCP PDU (EtherType 0x8892, frame ids 0xFEFC-0xFEFF)."""
+
+    frame_id: int
+    service_id: Annotated[int, Meta(description="3 Get, 4 Set, 5 Identify, 6 Hello (as Wireshark).")]
+    service: Annotated[str, Meta(description="Name, or unknown-<n>.")]
+    service_type: Annotated[int, Meta(description="0 request, 1 response, 5 not supported.")]
+    service_type_name: str
+    xid: int
+    response_delay: Annotated[int | None, Meta(description="Identify request: factor.")] = None
+    options: Annotated[
+        list[str] | None, Meta(description="Blocks' option/suboption names, in order.")
+    ] = None
+    name_of_station: str | None = None
+    alias_name: str | None = None
+    vendor_value: Annotated[str | None, Meta(description="DeviceVendorValue (type of station).")] = None
+    vendor_id: int | None = None
+    device_id: int | None = None
+    device_role: Annotated[int | None, Meta(description="DeviceRoleDetails bits.")] = None
+    device_roles: list[str] | None = None
+    device_instance: Annotated[int | None, Meta(description="High * 256 + low.")] = None
+    ip: str | None = None
+    netmask: str | None = None
+    gateway: str | None = None
+    ip_block_info: Annotated[int | None, Meta(description="IP BlockInfo (DHCP, set, conflict).")] = None
+    mac: Annotated[str | None, Meta(description="Option IP / MAC address block.")] = None
+    block_qualifier: Annotated[int | None, Meta(description="Set: 0 temporary, 1 permanent.")] = None
+    control: Annotated[list[str] | None, Meta(description="Set control blocks (start, ...).")] = None
+    signal_value: int | None = None
+    reset_mode: Annotated[int | None, Meta(description="ResetToFactory BlockQualifier mode.")] = None
+    response_option: Annotated[
+        str | None, Meta(description="Control/Response: option/suboption answered.")
+    ] = None
+    block_error: Annotated[int | None, Meta(description="Control/Response error, 0 = ok.")] = None
+    block_error_name: str | None = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
+class ProfinetRt(_Record):
+    """Cyclic real-time frames of one frame id in one direction, summarised (not per packet)."""
+
+    frame_id: int
+    rt_class: Annotated[str, Meta(description="Frame id class, e.g. rt_class_1.")]
+    packets: int
+    bytes: int
+    first_frame: int
+    last_frame: int
+    first_seen: str
+    last_seen: str
+    first_cycle: Annotated[int, Meta(description="Cycle counter of the first frame.")]
+    last_cycle: int
+    data_status: Annotated[int, Meta(description="Last DataStatus byte.")]
+    data_status_changes: int = 0
+    cycle_repeats: Annotated[int, Meta(description="Frames repeating the last cycle counter.")] = 0
+    cycle_backwards: Annotated[int, Meta(description="Cycle counter going back.")] = 0
+    invalid: Annotated[int, Meta(description="Frames with DataValid clear.")] = 0
+    backup: Annotated[int, Meta(description="Frames from a backup provider (State clear).")] = 0
+    stopped: Annotated[int, Meta(description="Frames with ProviderState stop.")] = 0
+    problem: Annotated[int, Meta(description="Frames with StationProblemIndicator set.")] = 0
+    transfer_errors: Annotated[int, Meta(description="Frames with TransferStatus != 0.")] = 0
+
+
+class ProfinetAlarm(_Record):
+    """An RTA (acyclic real-time) PDU: alarms and their acknowledgements."""
+
+    frame_id: int
+    priority: Literal["high", "low"]
+    pdu_type: int
+    pdu_type_name: str
+    dst_endpoint: int
+    src_endpoint: int
+    send_seq: int
+    ack_seq: int
+    alarm_type: int | None = None
+    alarm_type_name: str | None = None
+    api: int | None = None
+    slot: int | None = None
+    subslot: int | None = None
+    alarm_specifier: int | None = None
+
+
+class ProfinetIo(_Record):
+    """One PROFINET IO context-management call over DCE/RPC (UDP)."""
+
+    opnum: Annotated[int, Meta(description="DCE/RPC opnum (as Wireshark dcerpc.opnum).")]
+    operation: Annotated[str, Meta(description="connect, release, read, write, control, ...")]
+    packet_type: Annotated[int, Meta(description="DCE/RPC packet type (0 request, 2 response).")]
+    packet_type_name: str
+    interface: Annotated[str, Meta(description="device, controller, supervisor, parameter_server.")]
+    activity: Annotated[str, Meta(description="Activity UUID: pairs requests and responses.")]
+    sequence: int
+    fragment: int = 0
+    more_fragments: bool = False
+    status: Annotated[int | None, Meta(description="PNIOStatus (responses), 0 = ok.")] = None
+    blocks: Annotated[list[int] | None, Meta(description="PNIO block types, in order.")] = None
+    block_names: list[str] | None = None
+    ar_uuid: str | None = None
+    ar_type: int | None = None
+    session_key: int | None = None
+    station_name: Annotated[str | None, Meta(description="ARBlockReq CMInitiatorStationName.")] = None
+    control_command: Annotated[int | None, Meta(description="IOD/IOX control command bits.")] = None
+    control: Annotated[list[str] | None, Meta(description="prm_end, application_ready, ...")] = None
+    index: Annotated[int | None, Meta(description="Read/Write record index.")] = None
+    api: int | None = None
+    slot: int | None = None
+    subslot: int | None = None
+    record_length: int | None = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -595,6 +705,10 @@ class Ot(_Record):
     s7comm: S7comm | None = None
     s7comm_plus: S7commPlus | None = None
     mms: Mms | None = None
+    profinet_dcp: ProfinetDcp | None = None
+    profinet_rt: ProfinetRt | None = None
+    profinet_alarm: ProfinetAlarm | None = None
+    profinet_io: ProfinetIo | None = None
 
 
 class Asset(_Record):
