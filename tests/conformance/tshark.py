@@ -246,6 +246,11 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         name="mms",
         fields=(("ot.mms.invoke_id", "mms.invokeID"),
                 ("ot.mms.service", ("mms.confirmedServiceRequest", "mms.confirmedServiceResponse"))),
+        # A capture that starts inside an association lacks the presentation CP that maps context
+        # ids to abstract syntaxes: Wireshark then leaves the PDVs undissected. Its users context
+        # list supplies the conventional mapping (context 3 = MMS, 1.0.9506.2.1); it applies only
+        # where no CP was seen. We tell ACSE from MMS by the PDV's tag and need no table.
+        tshark_options=("-o", 'uat:pres_context_list:"3","1.0.9506.2.1"'),
         port_options=decode_as("tcp.port", "tpkt", (102,)),
         standard_ports=(102,),
         extract=lambda ev: _mms_records(ev),

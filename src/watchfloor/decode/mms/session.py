@@ -20,6 +20,7 @@ from .constants import (
     CONFIRMED_REQUEST,
     CONFIRMED_RESPONSE,
     IDENTIFY,
+    REJECT,
     CANCEL_REQUEST,
     REQUESTS,
     RESPONSES,
@@ -180,8 +181,8 @@ class MmsSession:
             if self.pending.add(key, (frame, ts_ns, pdu, emit.operation(pdu), emit.target(pdu.fields))):
                 self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
                               "outstanding; the oldest are dropped")  # fmt: skip
-        elif t in ANSWERS:
-            asked = ANSWERS[t]
+        elif t in ANSWERS or (t == REJECT and pdu.invoke_id is not None):
+            asked = ANSWERS.get(t, CONFIRMED_REQUEST)  # a reject names the request it refuses
             key = ((1 - d) << 8 | asked, -1 if pdu.invoke_id is None or asked not in (
                 CONFIRMED_REQUEST, CANCEL_REQUEST) else pdu.invoke_id)  # fmt: skip
             request = self.pending.pop(key, None)
