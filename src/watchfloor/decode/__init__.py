@@ -3,6 +3,7 @@
 from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
 from .dnp3 import DECODER as DNP3
 from .enip import DECODER as ENIP
+from .goose import DECODER as GOOSE
 from .iec104 import DECODER as IEC104
 from .mms import DECODER as MMS
 from .modbus import DECODER as MODBUS
@@ -11,6 +12,6 @@ from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
 
 DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO,
-                                         MMS)
+                                         MMS, GOOSE)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

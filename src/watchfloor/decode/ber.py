@@ -11,7 +11,7 @@ value start, value end): the first identifier octet's top three bits (`UNIVERSAL
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ._contract import Malformed
 
@@ -22,8 +22,9 @@ MAX_DEPTH = 16  # nesting a decoder follows before it calls the value malformed
 Tlv = tuple[int, int, int, int]  # class|constructed bits, tag number, value start, value end
 
 
-def tlv(buf: bytes, pos: int, end: int) -> Tlv:
-    """The TLV at `pos`, which must end by `end`."""
+def tlv(buf: bytes, pos: int, end: int, truncated_ok: bool = False) -> Tlv:
+    """The TLV at `pos`, which must end by `end` (unless `truncated_ok`: then its value may
+    run past `end`, and the caller reads what is there)."""
     if pos + 2 > end:
         raise Malformed("BER TLV truncated")
     b0 = buf[pos]
@@ -54,7 +55,7 @@ def tlv(buf: bytes, pos: int, end: int) -> Tlv:
         n = int.from_bytes(buf[pos : pos + k], "big")
         pos += k
     stop = pos + n
-    if stop > end:
+    if stop > end and not truncated_ok:
         raise Malformed(f"BER value of {n} bytes runs past its container")
     return b0 & 0xE0, num, pos, stop
 
@@ -150,6 +151,6 @@ def utc_time(buf: bytes, start: int, end: int) -> str:
         raise Malformed("UtcTime is not 8 bytes")
     secs = int.from_bytes(buf[start : start + 4], "big")
     frac = int.from_bytes(buf[start + 4 : start + 7], "big")
-    us = (frac * 1_000_000) >> 24
-    t = datetime.fromtimestamp(secs, UTC).replace(microsecond=us)
+    us = (frac * 1_000_000 + (1 << 23)) >> 24  # rounded to the nearest microsecond
+    t = datetime.fromtimestamp(secs, UTC) + timedelta(microseconds=us)
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -690,6 +690,56 @@ class ProfinetIo(_Record):
     request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
 
 
+class Goose(_Record):
+    """One GOOSE message (IEC 61850-8-1 Annex A)."""
+
+    appid: int
+    length: Annotated[int, Meta(description="Header length field (APPID onwards).")]
+    simulation: Annotated[bool, Meta(description="Reserved 1 Simulate bit (Ed.2): a test set sent it.")]
+    gocb_ref: Annotated[str | None, Meta(description="GOOSE control block reference (as Wireshark).")] = None
+    time_allowed_to_live: Annotated[int | None, Meta(description="TTL, ms.")] = None
+    dat_set: str | None = None
+    go_id: str | None = None
+    t: Annotated[str | None, Meta(description="Time of the last state change (UtcTime), RFC 3339.")] = None
+    time_quality: int | None = None
+    st_num: Annotated[int | None, Meta(description="State number (as Wireshark).")] = None
+    sq_num: Annotated[int | None, Meta(description="Sequence number (as Wireshark).")] = None
+    test: Annotated[
+        bool | None, Meta(description="PDU element [7]: test (Ed.1), simulation (Ed.2, goose.simulation).")
+    ] = None
+    conf_rev: int | None = None
+    nds_com: Annotated[bool | None, Meta(description="Needs commissioning.")] = None
+    num_dat_set_entries: int | None = None
+    data_entries: Annotated[int | None, Meta(description="Entries actually in allData.")] = None
+    values: Annotated[list[str] | None, Meta(description="allData entries as text (MMS Data).")] = None
+    values_omitted: int | None = None
+
+
+class Sv(_Record):
+    """Summary of one Sampled Values stream (IEC 61850-9-2): one svID from one publisher."""
+
+    sv_id: Annotated[str, Meta(description="Sampled value control block id (as Wireshark sv.svID).")]
+    appid: int
+    packets: int
+    asdus: int
+    first_frame: int
+    last_frame: int
+    first_seen: str
+    last_seen: str
+    simulation: bool = False
+    dat_set: str | None = None
+    conf_rev: int | None = None
+    smp_rate: int | None = None
+    smp_synch: Annotated[int | None, Meta(description="Last: 0 none, 1 local, 2 global.")] = None
+    smp_synch_changes: int = 0
+    conf_rev_changes: int = 0
+    first_smp_cnt: int | None = None
+    last_smp_cnt: int | None = None
+    smp_cnt_gaps: Annotated[int, Meta(description="Jumps forward in smpCnt (lost samples).")] = 0
+    samples_lost: Annotated[int, Meta(description="Sample counts skipped by the jumps.")] = 0
+    out_of_order: Annotated[int, Meta(description="ASDUs with an older or repeated smpCnt.")] = 0
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -705,6 +755,8 @@ class Ot(_Record):
     s7comm: S7comm | None = None
     s7comm_plus: S7commPlus | None = None
     mms: Mms | None = None
+    goose: Goose | None = None
+    sv: Sv | None = None
     profinet_dcp: ProfinetDcp | None = None
     profinet_rt: ProfinetRt | None = None
     profinet_alarm: ProfinetAlarm | None = None
