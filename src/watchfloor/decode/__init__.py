@@ -10,8 +10,9 @@ from .modbus import DECODER as MODBUS
 from .profinet import DECODER as PROFINET
 from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
+from .sv import DECODER as SV
 
 DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO,
-                                         MMS, GOOSE)
+                                         MMS, GOOSE, SV)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]
