@@ -48,6 +48,8 @@ class GooseSession:
         entries = f.get("num_dat_set_entries")
         if entries is not None and "data_entries" in f and entries != f["data_entries"]:
             anomalies.append("entries_mismatch")
+        if "unknown_elements" in f:
+            anomalies.append("unknown_element")
         if f.get("nds_com"):
             anomalies.append("needs_commissioning")
         ref = f.get("gocb_ref")

@@ -61,10 +61,12 @@ def parse(data: bytes) -> tuple[Header, dict[str, Any], list[int | None], bool]:
         while pos < e:
             ccls, n, cs, ce = tlv(data, pos, e)
             pos = ce
-            if ccls == CONTEXT:
+            if ccls == CONTEXT and n < ALL_DATA:
                 _element(data, n, cs, ce, f)
             elif ccls == CONTEXT | CONSTRUCTED and n == ALL_DATA:
                 _all_data(data, cs, ce, f, scalars)
+            else:  # not in IECGoosePdu: skipped, and counted
+                f["unknown_elements"] = f.get("unknown_elements", 0) + 1
     except Malformed:
         complete = False
     return h, f, scalars, complete
