@@ -46,8 +46,13 @@ from watchfloor.testing import write_pcap  # noqa: E402
 GENERATED = T.CORPUS / "generated"
 
 
+# where a protocol's generated capture is not named <protocol>_*.pcap
+SOURCE_GLOBS = {"mms": "iec61850_mms*.pcap"}
+
+
 def default_source(protocol: str) -> Path | None:
-    found = sorted(GENERATED.glob(f"{protocol}_*.pcap"), key=lambda p: p.stat().st_size)
+    glob = SOURCE_GLOBS.get(protocol, f"{protocol}_*.pcap")
+    found = sorted(GENERATED.glob(glob), key=lambda p: p.stat().st_size)
     return found[-1] if found else None
 
 

@@ -11,7 +11,8 @@ value start, value end): the first identifier octet's top three bits (`UNIVERSAL
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from time import gmtime
 
 from ._contract import Malformed
 
@@ -29,6 +30,12 @@ def tlv(buf: bytes, pos: int, end: int, truncated_ok: bool = False) -> Tlv:
         raise Malformed("BER TLV truncated")
     b0 = buf[pos]
     num = b0 & 0x1F
+    n = buf[pos + 1]
+    if num != 0x1F and n < 0x80:  # the usual case: low tag number, short length
+        stop = pos + 2 + n
+        if stop > end and not truncated_ok:
+            raise Malformed(f"BER value of {n} bytes runs past its container")
+        return b0 & 0xE0, num, pos + 2, stop
     pos += 1
     if num == 0x1F:  # high tag number form
         num = 0
@@ -152,5 +159,15 @@ def utc_time(buf: bytes, start: int, end: int) -> str:
     secs = int.from_bytes(buf[start : start + 4], "big")
     frac = int.from_bytes(buf[start + 4 : start + 7], "big")
     us = (frac * 1_000_000 + (1 << 23)) >> 24  # rounded to the nearest microsecond
-    t = datetime.fromtimestamp(secs, UTC) + timedelta(microseconds=us)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if us == 1_000_000:
+        secs, us = secs + 1, 0
+    return f"{_DATE(secs)}.{us:06d}Z"
+
+
+def _date(secs: int) -> str:
+    """Seconds since 1970 (UTC) → YYYY-MM-DDTHH:MM:SS."""
+    t = gmtime(secs)
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+
+
+_DATE = date_text = lru_cache(maxsize=4096)(_date)  # report and GOOSE times repeat across messages

@@ -142,6 +142,21 @@ class Emitter:
         self.flow = flow
         self.net = Network(transport=flow.transport, protocol="mms",
                            community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
+        self.converted: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+    def _convert(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """`fields` in schema form, made once per fields dict (requests served from the parse
+        cache share theirs). The result is shared: never changed after."""
+        if not fields:
+            return fields
+        hit = self.converted.get(id(fields))
+        if hit is not None and hit[0] is fields:
+            return hit[1]
+        conv = _mms_fields(fields)
+        if len(self.converted) >= 512:
+            self.converted.clear()
+        self.converted[id(fields)] = (fields, conv)  # holds `fields`: its id stays unique
+        return conv
 
     def _event(self, d: int, ts_ns: int, action: str, role: Literal["request", "response"] | None,
                act: OtAction | None, mms: Mms, anomalies: list[str] | None,
@@ -163,7 +178,7 @@ class Emitter:
                 anomalies: list[str] | None) -> Event:  # fmt: skip
         """One event per MMS PDU. A response carries its request's operation, target and names."""
         t = pdu.type
-        fields = _mms_fields(pdu.fields)
+        fields = self._convert(pdu.fields)
         outcome: Literal["success", "failure"] | None = None
         duration = request_frame = None
         if t in REQUESTS:
@@ -181,9 +196,12 @@ class Emitter:
             request_frame, req_ts, req, op, req_target = request
             duration = ts_ns - req_ts
             tgt = tgt or req_target
-            for k in _BORROWED:
-                if k in req.fields and k not in fields:
-                    fields[k] = _mms_fields({k: req.fields[k]})[k]
+            asked = self._convert(req.fields)
+            borrowed = {k: asked[k] for k in _BORROWED if k in asked and k not in fields}
+            if borrowed:
+                if "object_class" in borrowed:
+                    borrowed["object_class_name"] = asked["object_class_name"]
+                fields = {**fields, **borrowed}
         if t == CONFIRMED_REQUEST or t == CONFIRMED_RESPONSE:
             action = service_name(pdu.service) or "unknown"
             svc, svc_name = pdu.service, action
@@ -212,7 +230,7 @@ class Emitter:
     def association(self, d: int, upper: Upper, ts_ns: int, anomalies: list[str] | None) -> Event:
         """An ACSE APDU or session SPDU that carries no MMS PDU (release, abort, refuse)."""
         acse = upper.acse
-        action = ACSE_NAMES[acse] if acse is not None else f"session_{SPDU_TYPES.get(upper.spdu, 'unknown')}"
+        action = ACSE_NAMES.get(acse, f"acse-{acse}") if acse is not None else f"session_{SPDU_TYPES.get(upper.spdu, 'unknown')}"
         role: Literal["request", "response"] | None = (
             "request" if acse in (0, 2) else "response" if acse in (1, 3) else None)  # fmt: skip
         mms = Mms(spdu=SPDU_TYPES.get(upper.spdu), acse=ACSE_APDUS.get(acse) if acse is not None else None,  # type: ignore[arg-type]

@@ -36,6 +36,32 @@ def is_mms_tag(b: int) -> bool:
     return (0xA0 <= b <= 0xAD and b not in (0xA5, 0xA6, 0xAB, 0xAC)) or b in (0x85, 0x86, 0x8B, 0x8C)
 
 
+_DT_PREFIX = b"\x01\x00\x01\x00\x61"
+
+
+def data_pdu(tsdu: bytes) -> bytes | None:
+    """The MMS PDU of the usual data message (GIVE TOKENS, DATA TRANSFER, fully-encoded-data of
+    one PDV-list holding one MMS PDU), or None: then `unwrap` takes the general path."""
+    if not tsdu.startswith(_DT_PREFIX):
+        return None
+    end = len(tsdu)
+    try:
+        _, _, s, e = tlv(tsdu, 4, end)
+        cls, num, s, e2 = tlv(tsdu, s, e)
+        if e != end or e2 != e or num != 16 or tsdu[s] != 2:
+            return None
+        ctx = tlv(tsdu, s, e)
+        v = tlv(tsdu, ctx[3], e)
+    except Malformed:
+        return None
+    if v[0] != _CONS_CONTEXT or v[1] != 0 or v[3] != e or v[2] >= e or not is_mms_tag(tsdu[v[2]]):
+        return None
+    return tsdu[v[2] : e]
+
+
+DATA_TRANSFER = Upper(SPDU_DT, None, None, [])
+
+
 def unwrap(tsdu: bytes) -> Upper:
     """A COTP TSDU → its session SPDU type, any ACSE APDU, and the MMS PDU(s) inside."""
     if not tsdu:
@@ -100,7 +126,7 @@ def _presentation(si: int, buf: bytes, pos: int, end: int) -> Upper:
     mms: list[bytes] = []
     for pdv in _pdvs(buf, tlv(buf, pos, end), 0):
         first = buf[pdv[0]]
-        if first & 0xE0 == _ACSE:
+        if first & 0xE0 == _ACSE and first & 0x1F <= 4:  # AARQ, AARE, RLRQ, RLRE, ABRT
             if acse is None:
                 acse, fields, inner = _acse(buf, pdv[0], pdv[1])
                 mms += inner

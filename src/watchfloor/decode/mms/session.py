@@ -3,7 +3,7 @@ roles, request/response pairing by invoke id, Identify facts, anomalies.
 
 All state lives on the session and dies with the flow: one partial TPKT and one partial TSDU per
 direction (at most MAX_TSDU bytes), at most MAX_PENDING outstanding requests, at most
-MAX_CACHE parsed request bodies (polling repeats the same read).
+256 parsed request services (polling repeats the same read).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .constants import (
     RESPONSES,
     SPDU_CN,
 )
-from .osi import NO_SESSION, Upper, unwrap
+from .osi import DATA_TRANSFER, NO_SESSION, Upper, data_pdu, unwrap
 from .wire import Pdu, parse
 
 if TYPE_CHECKING:
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 MAX_PENDING = 500
 MAX_TSDU = 1 << 20  # MMS messages may be long (file transfer, large reports); bounded anyway
 UNANSWERED_NS = 30 * 10**9
-MAX_CACHE = 256
 
 
 class MmsSession:
@@ -52,6 +51,7 @@ class MmsSession:
         self.requests_lost = False
         self.responses_lost_at = -1
         self.next_expiry = 0
+        self.requests: dict[bytes, tuple[int, dict, bool]] = {}  # parsed request services, by bytes
 
     # -- stream ----------------------------------------------------------------------------
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
@@ -145,6 +145,15 @@ class MmsSession:
 
     # -- OSI upper layers and MMS -------------------------------------------------------------
     def _tsdu(self, d: int, tsdu: bytes, frame: int, ts_ns: int) -> None:
+        raw = data_pdu(tsdu)
+        if raw is not None:  # fast path: the usual data transfer of one MMS PDU
+            try:
+                pdu = parse(raw, self.requests)
+            except Malformed as e:
+                self._anomaly(d, ts_ns, "malformed_pdu", f"MMS PDU: {e}")
+                return
+            self._pdu(d, DATA_TRANSFER, pdu, frame, ts_ns)
+            return
         try:
             upper = unwrap(tsdu)
         except (Malformed, IndexError) as e:
@@ -159,7 +168,7 @@ class MmsSession:
             return
         for raw in upper.mms:
             try:
-                pdu = parse(raw)
+                pdu = parse(raw, self.requests)
             except Malformed as e:
                 self._anomaly(d, ts_ns, "malformed_pdu", f"MMS PDU: {e}")
                 continue

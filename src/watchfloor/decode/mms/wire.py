@@ -10,7 +10,7 @@ from struct import unpack
 from typing import Any, NamedTuple
 
 from .._contract import Malformed
-from ..ber import CONSTRUCTED, CONTEXT, UNIVERSAL, Tlv, bits, boolean, children, integer, text, tlv, unsigned, utc_time
+from ..ber import CONSTRUCTED, CONTEXT, UNIVERSAL, Tlv, bits, boolean, children, date_text, integer, text, tlv, unsigned, utc_time
 from .constants import (
     CANCEL_ERROR,
     CANCEL_REQUEST,
@@ -53,8 +53,13 @@ class Pdu(NamedTuple):
     complete: bool  # False: bytes after the PDU, or a service body that did not parse
 
 
-def parse(pdu: bytes) -> Pdu:
-    """One MMSpdu."""
+MAX_CACHE = 256
+
+
+def parse(pdu: bytes, cache: dict[bytes, tuple[int, dict[str, Any], bool]] | None = None) -> Pdu:
+    """One MMSpdu. `cache` (bounded here) keeps the parsed services of confirmed requests by their
+    bytes: a poll repeats the same request with a new invoke id only. Cached fields are shared:
+    callers never change them."""
     cls, num, s, e = tlv(pdu, 0, len(pdu))
     if cls & 0xC0 != CONTEXT or num > 13:
         raise Malformed(f"not an MMSpdu (identifier 0x{pdu[0]:02x})")
@@ -79,6 +84,11 @@ def parse(pdu: bytes) -> Pdu:
         if pos >= e or t[0] & 0xC0 != CONTEXT:  # no (valid) service: reported without one
             return Pdu(num, invoke, None, fields, False)
         service = t[1]
+        if num == CONFIRMED_REQUEST and cache is not None:
+            key = pdu[pos:e]
+            hit = cache.get(key)
+            if hit is not None:
+                return Pdu(num, invoke, hit[0], hit[1], hit[2] and complete)
         try:
             if num == CONFIRMED_REQUEST:
                 _request(pdu, service, t, fields)
@@ -86,6 +96,10 @@ def parse(pdu: bytes) -> Pdu:
                 _response(pdu, service, t, fields)
         except Malformed:
             complete = False
+        if num == CONFIRMED_REQUEST and cache is not None:
+            if len(cache) >= MAX_CACHE:
+                cache.clear()
+            cache[key] = (service, fields, complete)
     elif num == CONFIRMED_ERROR or num == CANCEL_ERROR:
         for c in children(pdu, s, e):
             if c[0] == CONTEXT and c[1] == 0:
@@ -204,12 +218,13 @@ def _binary_time(buf: bytes, s: int, e: int) -> str:
     if e - s == 4:
         return f"ms={int.from_bytes(buf[s:e], 'big')}"
     if e - s == 6:
-        from datetime import UTC, datetime, timedelta
-
         ms, days = int.from_bytes(buf[s : s + 4], "big"), int.from_bytes(buf[s + 4 : e], "big")
-        t = datetime(1984, 1, 1, tzinfo=UTC) + timedelta(days=days, milliseconds=ms)
-        return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        secs = _EPOCH_1984 + days * 86400 + ms // 1000
+        return f"{date_text(secs)}.{ms % 1000:03d}Z"
     raise Malformed("binary-time of unsupported size")
+
+
+_EPOCH_1984 = 441763200  # 1984-01-01T00:00:00Z in seconds since 1970
 
 
 def scalar(buf: bytes, t: Tlv) -> int | None:
