@@ -14,7 +14,7 @@ from .wire import Header
 DATASET = "ot.goose"
 _PROTOCOL_TYPE = ["protocol"]
 _CATEGORY = ["network"]
-_INTERNAL = ("t_raw", "unknown_elements")
+_INTERNAL = ("t_raw", "unknown_elements", "sq_span")
 
 
 class Emitter:

@@ -35,13 +35,28 @@ class GooseSession:
         self.flow, self.out = flow, out
         self.emitter = Emitter(flow)
         self.state: dict[str, State] = {}
+        # APPID → the last parsed message and where its sqNum sits (retransmissions differ only there)
+        self.last: dict[bytes, tuple] = {}
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
-        try:
-            h, f, scalars, complete = parse(data)
-        except WireError as e:
-            self.out.append(self.emitter.anomaly(d, ts_ns, "malformed_pdu", f"GOOSE frame {frame}: {e}"))
-            return
+        last = self.last.get(data[:2])
+        if last is not None and len(data) == last[0] and data[: last[1]] == last[3] and \
+                data[last[2] :] == last[4]:  # fmt: skip
+            # a retransmission: only sqNum differs from the control block's last message
+            h, f, scalars, complete = last[5]
+            f = {**f, "sq_num": int.from_bytes(data[last[1] : last[2]], "big")}
+        else:
+            try:
+                h, f, scalars, complete = parse(data)
+            except WireError as e:
+                self.out.append(self.emitter.anomaly(d, ts_ns, "malformed_pdu", f"GOOSE frame {frame}: {e}"))
+                return
+            span = f.get("sq_span")
+            if span is not None and complete:
+                if len(self.last) >= MAX_STREAMS:
+                    self.last.clear()
+                self.last[data[:2]] = (len(data), span[0], span[1], data[: span[0]], data[span[1] :],
+                                       (h, f, scalars, complete))  # fmt: skip
         anomalies: list[str] = [] if complete else ["malformed_pdu"]
         if complete:
             anomalies += [f"missing_{k}" for k in _REQUIRED if k not in f]

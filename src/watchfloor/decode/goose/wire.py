@@ -89,6 +89,7 @@ def _element(data: bytes, n: int, cs: int, ce: int, f: dict[str, Any]) -> None:
         f["st_num"] = unsigned(data, cs, ce)
     elif n == SQ_NUM:
         f["sq_num"] = unsigned(data, cs, ce)
+        f["sq_span"] = (cs, ce)
     elif n == TEST:
         f["test"] = boolean(data, cs, ce)
     elif n == CONF_REV:
