@@ -272,6 +272,13 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         # reported with an anomaly but is no record: tshark shows no field for it either
         extract=lambda ev: _goose_records(ev),
     ),
+    # SV is summarised per stream, so it is compared per stream (test_goose_conformance.py), not
+    # frame by frame; this entry gives bench/protocols.py the tshark side (one sv.svID per ASDU).
+    "sv": ProtocolSpec(
+        name="sv",
+        fields=(("ot.sv.sv_id", "sv.svID"),),
+        transport="ether",
+    ),
 }
 
 
