@@ -7,7 +7,7 @@ For each protocol the source is a capture made by the real protocol stacks of
 `../shared/tools/traffic` (`../shared/corpus/generated/<protocol>_*.pcap`, the largest), or the one
 given with `--source`. It is too small to time, so it is replayed into a capture of about
 `--packets` packets: copy k shifts every IPv4 address (octets 2-3 XOR k, so each copy has its own
-flows) and its timestamps (copies start 1/8 of the source's duration apart, so about eight
+flows; layer-2 frames without IP: octets 5-6 of both MAC addresses) and its timestamps (copies start 1/8 of the source's duration apart, so about eight
 conversations overlap at any time, merged in time order). Nothing else changes: the same bytes,
 the same mix of messages as the stack produced.
 
@@ -46,13 +46,13 @@ from watchfloor.testing import write_pcap  # noqa: E402
 GENERATED = T.CORPUS / "generated"
 
 
-# where a protocol's generated capture is not named <protocol>_*.pcap
-SOURCE_GLOBS = {"mms": "iec61850_mms*.pcap"}
+# Protocols whose generated captures are named for the stack's tool rather than the protocol.
+SOURCE_GLOBS = {"profinet_dcp": "pn_dcp_*.pcap", "mms": "iec61850_mms*.pcap"}
 
 
 def default_source(protocol: str) -> Path | None:
-    glob = SOURCE_GLOBS.get(protocol, f"{protocol}_*.pcap")
-    found = sorted(GENERATED.glob(glob), key=lambda p: p.stat().st_size)
+    pattern = SOURCE_GLOBS.get(protocol, f"{protocol}_*.pcap")
+    found = sorted(GENERATED.glob(pattern), key=lambda p: p.stat().st_size)
     return found[-1] if found else None
 
 
@@ -64,6 +64,8 @@ def replay(source: Path, packets: int) -> tuple[int, Iterator[tuple[int, bytes]]
         linktype = lt
         lf = link_frame(lt, data)
         ip_off = len(data) - len(lf.payload) if lf is not None and lf.ethertype == ETH_IPV4 else -1
+        if ip_off < 0 and lt == 1 and lf is not None:
+            ip_off = -2  # Ethernet without IP: shift the MACs instead
         base.append((ts, data, ip_off))
     if not base:
         raise SystemExit(f"{source}: no packets")
@@ -74,9 +76,10 @@ def replay(source: Path, packets: int) -> tuple[int, Iterator[tuple[int, bytes]]
     def copy(k: int) -> Iterator[tuple[int, bytes]]:
         shift = k * span // 8
         for ts, data, off in base:
-            if off >= 0 and k:
+            if off != -1 and k:
                 b = bytearray(data)
-                for a in (off + 13, off + 17):  # octets 2-3 of source and destination address
+                # octets 2-3 of source and destination IPv4 address, or 5-6 of both MACs
+                for a in (off + 13, off + 17) if off >= 0 else (4, 10):
                     b[a] ^= k >> 8
                     b[a + 1] ^= k & 0xFF
                 data = bytes(b)

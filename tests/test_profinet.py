@@ -223,3 +223,20 @@ def test_random_io_cm_datagrams_never_crash(items: list) -> None:
     packets += [(True, pn.rpc(ptype, op, junk, activity=act, flags1=0x24 if ptype else 0x20))
                 for _, junk, _, op, ptype in items]
     _run(_udp(packets))
+
+
+def test_identity_observed_on_change_and_multicast_requests_never_flood() -> None:
+    rsp = pn.identify_response(1, "io-1", 0x2A, 0x313)
+    items = [(CTRL, pn.DCP_MULTICAST, pn.dcp(5, 0, x, [pn.block(255, 255)])) for x in range(300)]
+    items += [(DEV, CTRL, rsp)] * 3 + [(DEV, CTRL, pn.identify_response(2, "io-renamed", 0x2A, 0x313))]
+    events = _run(_frames(items))
+    assert not [e for e in events if e.event.action == "anomaly"]  # 300 multicast requests
+    assert [e.asset.name for e in events if e.event.kind == "asset"] == ["io-1", "io-renamed"]
+    later = _run(_frames([(DEV, CTRL, rsp)] * 2, step=700 * 10**9))
+    assert [e.asset.name for e in later if e.event.kind == "asset"] == ["io-1", "io-1"]
+
+
+def test_unanswered_unicast_requests_age_out_before_flooding() -> None:
+    get = [(CTRL, DEV, pn.dcp(3, 0, x, [b"\x02\x02"])) for x in range(300)]
+    assert not [e for e in _run(_frames(get, step=200 * MS)) if e.event.action == "anomaly"]
+    assert [e.ot.anomalies for e in _run(_frames(get)) if e.event.action == "anomaly"] == [["flooded"]]

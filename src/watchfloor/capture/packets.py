@@ -253,6 +253,13 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
                 missing = _snapped(missing, data, wire_len)
             return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, payload, missing, src_mac,
                     dst_mac, None)  # fmt: skip
+    if ethertypes and linktype == 1 and len(data) >= 14:  # untagged layer-2 frame asked for
+        etype = data[12] << 8 | data[13]
+        if etype in ethertypes:
+            tag = l2_tag(etype, None)
+            return (ETHER, data[6:12], tag, data[:6], tag, 0, 0, data[14:],
+                    0 if wire_len is None else max(wire_len - len(data), 0), data[6:12], data[:6],
+                    None)  # fmt: skip
     lf = link_frame(linktype, data)
     if lf is None:
         return None

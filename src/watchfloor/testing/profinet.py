@@ -97,7 +97,7 @@ def ndr(blocks: bytes, *, little: bool = True, status: int | None = None) -> byt
     """The NDR frame of PNIO blocks: ArgsMaximum (or PNIOStatus), ArgsLength, MaximumCount,
     Offset, ActualCount."""
     o = "<" if little else ">"
-    first = struct.pack(">I", status) if status is not None else struct.pack(o + "I", 1024)
+    first = struct.pack(o + "I", 1024 if status is None else status)
     return first + struct.pack(o + "IIII", len(blocks), 1024, 0, len(blocks)) + blocks
 
 
@@ -105,8 +105,10 @@ def pnio_block(btype: int, content: bytes) -> bytes:
     return struct.pack("!HHBB", btype, len(content) + 2, 1, 0) + content
 
 
-def control_block(ar: uuid.UUID, command: int, *, response: bool = False) -> bytes:
-    return pnio_block(0x8110 if response else 0x0110,
+def control_block(ar: uuid.UUID, command: int, *, response: bool = False,
+                  block_type: int = 0x0110) -> bytes:  # fmt: skip
+    """IODControlReq (0x0110; IOXControlReq 0x0112 for ApplicationReady) or its response."""
+    return pnio_block(block_type | (0x8000 if response else 0),
                       b"\x00\x00" + ar.bytes + struct.pack("!HHHH", 1, 0, command, 0))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+from msgspec.structs import replace
 
 from ...capture.flows import Flow
-from ...schema import Asset, Endpoint, Event, EventMeta, Network, Ot, OtAction, Target
+from ...schema import Asset, Event, EventMeta, Network, Ot, OtAction, Target
 from ...schema.events import ProfinetAlarm, ProfinetDcp, ProfinetIo, ProfinetRt
 from ...schema.time import rfc3339
 from .._events import anomaly_event
@@ -17,10 +19,12 @@ from .constants import (
     DCP_SERVICES,
     DEVICE_ROLES,
     HELLO,
+    IDENTIFY,
     IO_OPNUMS,
     PNIO_INTERFACES,
     RPC_PACKET_TYPES,
     RTA_PDU_TYPES,
+    SET,
     VENDORS,
 )
 from .wire import block_name
@@ -33,6 +37,53 @@ _PROTOCOL_TYPE = ["protocol"]
 
 def roles(bits: int) -> list[str]:
     return [name for bit, name in DEVICE_ROLES if bits & bit]
+
+
+class DcpTemplate(NamedTuple):
+    """A DCP PDU analysed once: everything its events share except the Xid and the pairing."""
+
+    service_id: int
+    service_type: int
+    name: str  # event.action
+    msg: ProfinetDcp  # xid 0, no request frame
+    role: Literal["request", "response"] | None
+    action: OtAction
+    outcome: Literal["success", "failure"] | None
+    anomalies: list[str] | None
+    asset: Asset | None  # identity facts a response or Hello states (mac left to the sender)
+
+
+def dcp_template(pdu: dict[str, Any], fields: dict[str, Any], bad: list[str]) -> DcpTemplate:
+    sid, stype = pdu["service_id"], pdu["service_type"]
+    svc = DCP_SERVICES.get(sid)
+    name, op = (svc.name, svc.operation) if svc else (f"unknown-{sid}", "other")
+    for kind in fields.get("control", ()):  # a reset or signal outweighs what else is set
+        op = CONTROL_OPERATIONS.get(kind, op) if op != "control" else op
+    outcome: Literal["success", "failure"] | None = None
+    if stype != 0:
+        outcome = "failure" if stype != 1 or fields.get("block_error") else "success"
+    if "device_role" in fields:
+        fields = {**fields, "device_roles": roles(fields["device_role"])}
+    station = fields.get("name_of_station") if sid == IDENTIFY or stype != 0 else None
+    msg = ProfinetDcp(service=name, service_type_name=DCP_SERVICE_TYPES.get(
+        stype, f"unknown-{stype}"), **{**pdu, "xid": 0}, **fields)  # fmt: skip
+    anomalies = (["block_malformed"] if bad else []) + ([] if svc else ["unknown_service"])
+    asset = None
+    if (stype == 1 and sid != SET or sid == HELLO) and \
+            not {"name_of_station", "vendor_id", "vendor_value"}.isdisjoint(fields):
+        vid, role, ip = fields.get("vendor_id"), fields.get("device_role"), fields.get("ip")
+        asset = Asset(
+            ip=ip if ip and ip != "0.0.0.0" else None,
+            vendor=None if vid is None else VENDORS.get(vid, f"vendor-0x{vid:04x}"),
+            product_code=None if vid is None else f"0x{vid:04x}:0x{fields['device_id']:04x}",
+            model=fields.get("vendor_value"), name=fields.get("name_of_station"),
+            device_type=None if role is None else ",".join(roles(role)) or None,
+        )  # fmt: skip
+    role: Literal["request", "response"] | None = "request" if stype == 0 else "response"
+    return DcpTemplate(sid, stype, f"dcp_{name}", msg, None if sid == HELLO else role,  # Hello:
+                       OtAction(operation=op,  # type: ignore[arg-type]  # nobody answers it
+                                target=Target(station=station) if station else None),
+                       outcome, anomalies or None, asset)  # fmt: skip
 
 
 class Emitter:
@@ -57,54 +108,29 @@ class Emitter:
         )
 
     # -- DCP -------------------------------------------------------------------------------------
-    def dcp(self, d: int, ts_ns: int, pdu: dict[str, Any], fields: dict[str, Any],
-            request: tuple[int, int] | None, anomalies: list[str] | None) -> Event:  # fmt: skip
-        sid, stype = pdu["service_id"], pdu["service_type"]
-        svc = DCP_SERVICES.get(sid)
-        name, op = (svc.name, svc.operation) if svc else (f"unknown-{sid}", "other")
-        for kind in fields.get("control", ()):  # a reset or signal outweighs what else is set
-            op = CONTROL_OPERATIONS.get(kind, op) if op != "control" else op
-        outcome: Literal["success", "failure"] | None = None
-        if stype != 0:
-            err = fields.get("block_error")
-            outcome = "failure" if stype != 1 or err else "success"
-        if "device_role" in fields:
-            fields = {**fields, "device_roles": roles(fields["device_role"])}
+    def dcp(self, d: int, ts_ns: int, tpl: DcpTemplate, xid: int,
+            request: tuple[int, int] | None) -> Event:  # fmt: skip
+        """One DCP message from its analysed form (shared by every frame with the same bytes
+        but the Xid): only the Xid and the pairing are the frame's own."""
         duration = None
-        if request is not None:
-            fields = {**fields, "request_frame": request[0]}
+        if request is None:
+            msg = replace(tpl.msg, xid=xid)
+        else:
+            msg = replace(tpl.msg, xid=xid, request_frame=request[0])
             duration = ts_ns - request[1]
-        station = fields.get("name_of_station") if sid == 5 or stype != 0 else None
-        msg = ProfinetDcp(service=name, service_type_name=DCP_SERVICE_TYPES.get(
-            stype, f"unknown-{stype}"), **pdu, **fields)  # fmt: skip
-        role: Literal["request", "response"] | None = "request" if stype == 0 else "response"
-        ot = Ot(protocol=PROTOCOL, role=None if sid == HELLO else role,  # Hello: nobody answers
-                action=OtAction(operation=op,  # type: ignore[arg-type]
-                                target=Target(station=station) if station else None),
-                anomalies=anomalies, profinet_dcp=msg)  # fmt: skip
-        return self._event(d, ts_ns, f"dcp_{name}", ot, outcome=outcome, duration=duration)
+        ot = Ot(protocol=PROTOCOL, role=tpl.role, action=tpl.action, anomalies=tpl.anomalies,
+                profinet_dcp=msg)  # fmt: skip
+        return self._event(d, ts_ns, tpl.name, ot, outcome=tpl.outcome, duration=duration)
 
-    def identity(self, d: int, ts_ns: int, fields: dict[str, Any]) -> Event | None:
+    def identity(self, d: int, ts_ns: int, asset: Asset) -> Event:
         """A device's Identify/Get response or Hello → asset observation (the sender's facts)."""
-        if not {"name_of_station", "vendor_id", "vendor_value"} & fields.keys():
-            return None
-        src: Endpoint = self.flow.ends[d]
-        vid = fields.get("vendor_id")
-        role = fields.get("device_role")
-        ip = fields.get("ip")
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="asset", category=["host"], type=["info"],
                             action="dcp_identity", dataset=DATASET),  # fmt: skip
-            asset=Asset(
-                ip=ip if ip and ip != "0.0.0.0" else None, mac=src.mac,
-                vendor=None if vid is None else VENDORS.get(vid, f"vendor-0x{vid:04x}"),
-                product_code=None if vid is None else f"0x{vid:04x}:0x{fields['device_id']:04x}",
-                model=fields.get("vendor_value"), name=fields.get("name_of_station"),
-                device_type=None if role is None else ",".join(roles(role)) or None,
-            ),
+            asset=replace(asset, mac=self.flow.ends[d].mac),
             ot=Ot(protocol=PROTOCOL),
-        )  # fmt: skip
+        )
 
     # -- RT ------------------------------------------------------------------------------------
     def rt_summary(self, d: int, ts_ns: int, rt: ProfinetRt) -> Event:

@@ -14,8 +14,8 @@ from ...schema.time import rfc3339
 from .._contract import WireError
 from .._pending import Pending
 from . import emit
-from .constants import ALARM_FRAME_IDS, DCP_FRAME_IDS, DCP_SERVICES, rt_class
-from .wire import dcp_fields, frame_id, parse_alarm, parse_dcp, parse_rpc, pnio_body
+from .constants import ALARM_FRAME_IDS, DCP_FRAME_IDS, HELLO, rt_class
+from .wire import dcp_fields, frame_id, parse_alarm, parse_dcp, parse_rpc, parse_rt, pnio_body
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -28,6 +28,10 @@ MAX_CALL_BYTES = 1 << 20  # a reassembled IO-CM call larger than this is not dec
 MAX_RT_STREAMS = 64  # cyclic frame ids per direction pair; more is a flood
 RT_SUMMARY_NS = 60 * 10**9  # a cyclic stream is summarised once a minute and when it ends
 UNANSWERED_NS = 30 * 10**9
+IDENTITY_REPEAT_NS = 600 * 10**9
+# Analysed DCP PDUs by their bytes but the Xid, shared by the process's streams (bounded).
+MAX_TEMPLATES = 4096
+_TEMPLATES: dict[bytes, emit.DcpTemplate] = {}
 
 
 class L2Session:
@@ -40,6 +44,10 @@ class L2Session:
         # stopped, problem, transfer errors]
         self.rt: dict[tuple[int, int], list[int]] = {}
         self.rt_flooded = False
+        self.identity: dict[int, tuple[Any, int]] = {}  # direction → last asset, when
+        # per direction: is the address frames of that direction are sent to a known unicast one
+        macs = flow.ips  # a layer-2 flow's "addresses" are its MACs (b"" when not captured)
+        self.unicast = (bool(macs[1]) and not macs[1][0] & 1, bool(macs[0]) and not macs[0][0] & 1)
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
         try:
@@ -65,36 +73,41 @@ class L2Session:
 
     # -- DCP -----------------------------------------------------------------------------------
     def _dcp(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
-        pdu, blocks = parse_dcp(data)
-        sid, stype = pdu["service_id"], pdu["service_type"]
-        fields, bad = dcp_fields(sid, stype, blocks)
-        anomalies = ["block_malformed"] if bad else []
-        if sid not in DCP_SERVICES:
-            anomalies.append("unknown_service")
+        key = data[:4] + data[8:]  # everything but the Xid: polls repeat their frames
+        tpl = _TEMPLATES.get(key)
+        if tpl is None:
+            pdu, blocks = parse_dcp(data)
+            fields, bad = dcp_fields(pdu["service_id"], pdu["service_type"], blocks)
+            tpl = emit.dcp_template(pdu, fields, bad)
+            if len(_TEMPLATES) >= MAX_TEMPLATES:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = tpl
+        sid, stype = tpl.service_id, tpl.service_type
+        xid = int.from_bytes(data[4:8], "big")
         request = None
-        key = (pdu["xid"], sid)
-        if stype == 0 and sid != emit.HELLO:
-            if self.pending.add(key, (frame, ts_ns)):
-                self.out.append(self.emitter.anomaly(d, ts_ns, "flooded", f"more than "
-                                                     f"{MAX_PENDING} DCP requests unanswered"))  # fmt: skip
-        elif stype != 0:
-            request = self.pending.get(key)
-            if request is not None and sid != 5:  # every device answers one Identify
-                del self.pending[key]
-        self.out.append(self.emitter.dcp(d, ts_ns, pdu, fields, request, anomalies or None))
-        if stype == 1 and sid != 4 or sid == emit.HELLO:
-            ident = self.emitter.identity(d, ts_ns, fields)
-            if ident is not None:
-                self.out.append(ident)
+        pending = self.pending
+        if stype == 0:
+            # Only a request to a known unicast address is answered on this stream; one that
+            # stayed unanswered for 30 s is given up (DCP retries with a new Xid).
+            if sid != HELLO and self.unicast[d]:
+                while pending and ts_ns - next(iter(pending.values()))[1] > UNANSWERED_NS:
+                    del pending[next(iter(pending))]
+                if pending.add((xid, sid), (frame, ts_ns)):
+                    self.out.append(self.emitter.anomaly(d, ts_ns, "flooded", f"more than "
+                                    f"{MAX_PENDING} DCP requests unanswered"))  # fmt: skip
+        else:
+            request = pending.pop((xid, sid), None)
+        self.out.append(self.emitter.dcp(d, ts_ns, tpl, xid, request))
+        asset = tpl.asset
+        if asset is not None:  # observed again only when the facts change, or every 10 minutes
+            last = self.identity.get(d)
+            if last is None or last[0] != asset or ts_ns - last[1] >= IDENTITY_REPEAT_NS:
+                self.identity[d] = (asset, ts_ns)
+                self.out.append(self.emitter.identity(d, ts_ns, asset))
 
     # -- cyclic data ---------------------------------------------------------------------------
     def _rt(self, d: int, fid: int, data: bytes, frame: int, ts_ns: int) -> None:
-        if len(data) < 6:
-            self.out.append(self.emitter.anomaly(d, ts_ns, "malformed", f"cyclic frame {frame} "
-                                                 "too short for an APDU status"))  # fmt: skip
-            return
-        cycle = data[-4] << 8 | data[-3]
-        status, transfer = data[-2], data[-1]
+        cycle, status, transfer = parse_rt(data)
         key = (d, fid)
         st = self.rt.get(key)
         if st is None:

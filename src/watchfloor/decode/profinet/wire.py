@@ -14,6 +14,7 @@ from typing import Any
 from .._contract import Malformed, NeedMoreData
 from .constants import (
     ALARM_FRAME_IDS,
+    BLOCK_ERRORS,
     BLOCK_TYPES,
     CONTROL_BLOCKS,
     GET,
@@ -21,6 +22,7 @@ from .constants import (
     IDENTIFY,
     PNIO_UUID_TAIL,
     SET,
+    option_name,
 )
 
 _U16 = Struct("!H")
@@ -28,6 +30,8 @@ _DCP = Struct("!HBBIHH")  # frame id, service id, service type, xid, delay/reser
 _BLOCK = Struct("!BBH")  # option, suboption, block length
 _APDU = Struct("!HBB")  # cycle counter, data status, transfer status
 _RTA = Struct("!HHHBBHHH")  # frame id, dst, src, pdu type, add flags, send seq, ack seq, var len
+_ALARM = Struct("!HIHH")  # alarm type, API, slot, subslot
+_U16_2 = Struct("!HH")
 
 Pdu = dict[str, Any]
 
@@ -78,6 +82,11 @@ def has_block_info(sid: int, stype: int) -> bool:
     return stype != 0 or sid in (SET, HELLO)
 
 
+def text(b: bytes) -> str:
+    """A name field: it ends at the first NUL (some stacks pad the block with zeros)."""
+    return b.split(b"\0", 1)[0].decode("latin-1")
+
+
 def ip4(b: bytes) -> str:
     return socket.inet_ntoa(b)
 
@@ -102,7 +111,7 @@ def parse_alarm(payload: bytes) -> Pdu:
     if pdu["pdu_type"] == 1 and len(body) >= 20:  # BlockHeader(6), AlarmType, API, Slot, Subslot
         btype = _U16.unpack_from(body)[0]
         if btype in (0x0001, 0x0002):  # AlarmNotification high/low
-            atype, api, slot, subslot = Struct("!HIHH").unpack_from(body, 6)
+            atype, api, slot, subslot = _ALARM.unpack_from(body, 6)
             pdu.update(alarm_type=atype, api=api, slot=slot, subslot=subslot)
             if len(body) >= 26:  # ModuleIdent(4), SubmoduleIdent(4), AlarmSpecifier(2)
                 pdu["alarm_specifier"] = _U16.unpack_from(body, 24)[0]
@@ -117,9 +126,7 @@ RPC_HEADER = 80
 
 def uuid_text(raw: bytes, little: bool) -> str:
     """A DCE UUID as text; the first three fields follow the header's byte order."""
-    if little:
-        raw = raw[3::-1] + raw[5:3:-1] + raw[7:5:-1] + raw[8:]
-    h = raw.hex()
+    h = _uuid_be(raw, little).hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -152,17 +159,19 @@ _NDR_LE, _NDR_BE = Struct("<IIIII"), Struct(">IIIII")
 
 def pnio_body(pdu: Pdu, body: bytes) -> None:
     """Five NDR words (byte order of the header) frame the blocks: ArgsMaximum (request) or
-    PNIOStatus (response, always big-endian), ArgsLength, MaximumCount, Offset, ActualCount."""
+    PNIOStatus (response: ErrorCode in the most significant byte), ArgsLength, MaximumCount,
+    Offset, ActualCount."""
     if pdu["packet_type"] not in (0, 2) or len(body) < 20:
         return
-    count = (_NDR_LE if pdu["little"] else _NDR_BE).unpack_from(body)[4]
+    words = (_NDR_LE if pdu["little"] else _NDR_BE).unpack_from(body)
+    count = words[4]
     if pdu["packet_type"] == 2:
-        pdu["status"] = int.from_bytes(body[:4], "big")
+        pdu["status"] = words[0]
     blocks = body[20 : 20 + count]
     types: list[int] = []
     at = 0
     while at + 6 <= len(blocks) and len(types) < 64:
-        btype, blen = _BH.unpack_from(blocks, at)
+        btype, blen = _U16_2.unpack_from(blocks, at)
         types.append(btype)
         _block(pdu, btype, blocks[at + 6 : at + 4 + blen])
         if blen < 2 or btype in (0x0008, 0x0009, 0x8008, 0x8009):  # record data follows
@@ -172,7 +181,6 @@ def pnio_body(pdu: Pdu, body: bytes) -> None:
         pdu["blocks"] = types
 
 
-_BH = Struct("!HH")
 _AR = Struct("!H16sH")
 _RW = Struct("!H16sIHH2xHI")
 _CTRL = Struct("!2x16sH2xH")
@@ -184,7 +192,7 @@ def _block(pdu: Pdu, btype: int, b: bytes) -> None:
         art, uuid, key = _AR.unpack_from(b)
         pdu.update(ar_type=art, ar_uuid=uuid_text(uuid, False), session_key=key)
         nlen = _U16.unpack_from(b, 50)[0]
-        pdu["station_name"] = b[52 : 52 + nlen].decode("latin-1")
+        pdu["station_name"] = text(b[52 : 52 + nlen])
     elif btype in (0x8101,) and len(b) >= 20:
         art, uuid, key = _AR.unpack_from(b)
         pdu.update(ar_type=art, ar_uuid=uuid_text(uuid, False), session_key=key)
@@ -202,14 +210,10 @@ def block_name(btype: int) -> str:
 
 
 # -- DCP blocks → fields ----------------------------------------------------------------------------
-_U16_2 = Struct("!HH")
-
 
 def dcp_fields(sid: int, stype: int, blocks: list[tuple[int, int, bytes]]) -> tuple[Pdu, list[str]]:
     """What the blocks say, as ProfinetDcp fields, and the names of blocks too short for their
     content (decoded as far as they go)."""
-    from .constants import BLOCK_ERRORS, option_name
-
     f: Pdu = {}
     bad: list[str] = []
     info = has_block_info(sid, stype)
@@ -259,7 +263,7 @@ def dcp_fields(sid: int, stype: int, blocks: list[tuple[int, int, bytes]]) -> tu
             f["mac"] = value[:6].hex(":")
         elif option == 2 and sub in (1, 2, 6):
             key = {1: "vendor_value", 2: "name_of_station", 6: "alias_name"}[sub]
-            f[key] = value.decode("latin-1")
+            f[key] = text(value)
         elif option == 2 and sub == 3:
             if len(value) < 4:
                 bad.append(name)
