@@ -47,7 +47,7 @@ GENERATED = T.CORPUS / "generated"
 
 
 # Protocols whose generated captures are named for the stack's tool rather than the protocol.
-SOURCE_GLOBS = {"profinet_dcp": "pn_dcp_*.pcap"}
+SOURCE_GLOBS = {"profinet_dcp": "pn_dcp_*.pcap", "mms": "iec61850_mms*.pcap"}
 
 
 def default_source(protocol: str) -> Path | None:

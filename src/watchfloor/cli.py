@@ -96,6 +96,16 @@ def _table_row(ev: Event) -> str:
             detail += [x for x in (cip.service_name, cip.class_name, cip.symbol, cip.status_name) if x]
             if cip.nested:
                 detail.append("nested=" + ",".join(n.service_name for n in cip.nested[:6]))
+        mms, goose, sv = ot.mms, ot.goose, ot.sv
+        if mms is not None:
+            names = [f"{n.domain}/{n.item}" if n.domain else n.item
+                     for n in [*(mms.variables or ())[:4], *([mms.variable_list] if mms.variable_list else [])]]
+            detail += [x for x in (",".join(names), mms.domain if not names else None, mms.file_name,
+                                   mms.error_class_name, mms.reject_type_name) if x]  # fmt: skip
+        if goose is not None:
+            detail.append(f"{goose.gocb_ref} st={goose.st_num} sq={goose.sq_num}")
+        if sv is not None:
+            detail.append(f"{sv.sv_id} asdus={sv.asdus} lost={sv.samples_lost}")
         if a.address:
             detail.append(f"addr={a.address.start}-{a.address.end}")
         if a.values:

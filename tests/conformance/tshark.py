@@ -239,6 +239,22 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         port_options=decode_as("tcp.port", "tpkt", (102,)),
         standard_ports=(102,),
     ),
+    # MMS: the invoke id and the confirmed service of confirmed requests, responses and errors
+    # (an error carries no service). Initiate, conclude, cancel, reject and unconfirmed PDUs have
+    # neither field on either side and are not records.
+    "mms": ProtocolSpec(
+        name="mms",
+        fields=(("ot.mms.invoke_id", "mms.invokeID"),
+                ("ot.mms.service", ("mms.confirmedServiceRequest", "mms.confirmedServiceResponse"))),
+        # A capture that starts inside an association lacks the presentation CP that maps context
+        # ids to abstract syntaxes: Wireshark then leaves the PDVs undissected. Its users context
+        # list supplies the conventional mapping (context 3 = MMS, 1.0.9506.2.1); it applies only
+        # where no CP was seen. We tell ACSE from MMS by the PDV's tag and need no table.
+        tshark_options=("-o", 'uat:pres_context_list:"3","1.0.9506.2.1"'),
+        port_options=decode_as("tcp.port", "tpkt", (102,)),
+        standard_ports=(102,),
+        extract=lambda ev: _mms_records(ev),
+    ),
     # PROFINET DCP: layer 2 (EtherType 0x8892), no ports; one DCP PDU per frame.
     "profinet_dcp": ProtocolSpec(
         name="profinet_dcp",
@@ -265,7 +281,36 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         require=("ot.bacnet.bvlc_function",),
         display_filter="bvlc",
     ),
+    # GOOSE: layer 2 (EtherType 0x88B8), no ports; one GOOSE PDU per frame.
+    "goose": ProtocolSpec(
+        name="goose",
+        fields=(("ot.goose.gocb_ref", "goose.gocbRef"), ("ot.goose.st_num", "goose.stNum"),
+                ("ot.goose.sq_num", "goose.sqNum")),
+        transport="ether",
+        # a frame whose PDU yields none of the three (malformed from its first element) is
+        # reported with an anomaly but is no record: tshark shows no field for it either
+        extract=lambda ev: _goose_records(ev),
+    ),
+    # SV is summarised per stream, so it is compared per stream (test_goose_conformance.py), not
+    # frame by frame; this entry gives bench/protocols.py the tshark side (one sv.svID per ASDU).
+    "sv": ProtocolSpec(
+        name="sv",
+        fields=(("ot.sv.sv_id", "sv.svID"),),
+        transport="ether",
+    ),
 }
+
+
+def _goose_records(ev: Mapping[str, Any]) -> list[Record]:
+    rec = tuple(normalize(get_path(ev, f"ot.goose.{k}")) for k in ("gocb_ref", "st_num", "sq_num"))
+    return [rec] if any(v is not None for v in rec) else []
+
+
+def _mms_records(ev: Mapping[str, Any]) -> list[Record]:
+    """A confirmed request/response/error PDU is one (invoke id, service) record; others none."""
+    if get_path(ev, "ot.mms.pdu_type") not in (0, 1, 2):
+        return []
+    return [(normalize(get_path(ev, "ot.mms.invoke_id")), normalize(get_path(ev, "ot.mms.service")))]
 
 
 def _enip_records(ev: Mapping[str, Any]) -> list[Record]:

@@ -4,15 +4,18 @@ from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
 from .bacnet import DECODER as BACNET
 from .dnp3 import DECODER as DNP3
 from .enip import DECODER as ENIP
+from .goose import DECODER as GOOSE
 from .iec104 import DECODER as IEC104
+from .mms import DECODER as MMS
 from .modbus import DECODER as MODBUS
 from .mqtt import DECODER as MQTT
 from .profinet import DECODER as PROFINET
 from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
+from .sv import DECODER as SV
 
 DECODERS: tuple[DecoderManifest, ...] = (
-    MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO, MQTT, BACNET,
+    MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO, MQTT, BACNET, MMS, GOOSE, SV,
 )  # fmt: skip
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

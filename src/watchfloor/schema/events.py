@@ -529,6 +529,81 @@ class S7commPlus(_Record):
     request_frame: int | None = None
 
 
+class MmsName(_Record):
+    """An MMS object name. IEC 61850: the domain is the logical device, the item
+    LN$FC$DO$DA (e.g. LLN0$CO$Pos$Oper)."""
+
+    scope: Annotated[str, Meta(description="vmd, domain or aa (association-specific).")]
+    item: str
+    domain: str | None = None
+
+
+class Mms(_Record):
+    pdu_type: Annotated[
+        int | None, Meta(description="MMSpdu choice: 0 confirmed request ... 13 conclude error.")
+    ] = None
+    pdu: Annotated[str | None, Meta(description="e.g. confirmed_request, unconfirmed.")] = None
+    invoke_id: int | None = None
+    service: Annotated[
+        int | None, Meta(description="Confirmed service request/response number (as Wireshark).")
+    ] = None
+    service_name: Annotated[str | None, Meta(description="Name, or unknown-<n>.")] = None
+    unconfirmed_service: Annotated[int | None, Meta(description="0 informationReport ...")] = None
+    unconfirmed_service_name: str | None = None
+    variables: Annotated[list[MmsName] | None, Meta(description="Variables named.")] = None
+    variable_list: Annotated[MmsName | None, Meta(description="Named variable list (data set).")] = None
+    values: Annotated[
+        list[str] | None, Meta(description="Data values as text; failure:<DataAccessError>.")
+    ] = None
+    values_omitted: Annotated[int | None, Meta(description="Values/names beyond the kept ones.")] = None
+    failures: Annotated[list[int] | None, Meta(description="DataAccessError codes of failed items.")] = None
+    failure_names: list[str] | None = None
+    results: Annotated[int | None, Meta(description="Write response: results (items).")] = None
+    object_class: Annotated[int | None, Meta(description="GetNameList object class.")] = None
+    object_class_name: str | None = None
+    scope: Annotated[str | None, Meta(description="GetNameList scope: vmd, domain or aa.")] = None
+    domain: Annotated[str | None, Meta(description="Domain (logical device) named by the service.")] = None
+    continue_after: str | None = None
+    identifiers: Annotated[list[str] | None, Meta(description="GetNameList / fileDirectory names.")] = None
+    more_follows: bool | None = None
+    deletable: bool | None = None
+    program_invocation: str | None = None
+    file_name: str | None = None
+    new_file_name: str | None = None
+    frsm_id: Annotated[int | None, Meta(description="File read state machine id.")] = None
+    file_size: int | None = None
+    data_length: int | None = None
+    ulsm_id: int | None = None
+    vendor: Annotated[str | None, Meta(description="Identify response.")] = None
+    model: str | None = None
+    revision: str | None = None
+    error_class: Annotated[int | None, Meta(description="ServiceError class (choice number).")] = None
+    error_class_name: str | None = None
+    error_code: int | None = None
+    error_text: str | None = None
+    reject_type: Annotated[int | None, Meta(description="RejectPDU reason choice.")] = None
+    reject_type_name: str | None = None
+    reject_code: int | None = None
+    max_pdu_size: Annotated[int | None, Meta(description="Initiate: local detail.")] = None
+    max_outstanding_calling: int | None = None
+    max_outstanding_called: int | None = None
+    nesting_level: int | None = None
+    version: int | None = None
+    spdu: Annotated[str | None, Meta(description="ISO session SPDU, e.g. connect, data_transfer.")] = None
+    acse: Annotated[str | None, Meta(description="ACSE APDU: aarq, aare, rlrq, rlre, abrt.")] = None
+    acse_result: Annotated[int | None, Meta(description="AARE result: 0 accepted.")] = None
+    acse_reason: int | None = None
+    abort_source: int | None = None
+    application_context: str | None = None
+    calling_ap_title: str | None = None
+    calling_ae_qualifier: int | None = None
+    called_ap_title: str | None = None
+    called_ae_qualifier: int | None = None
+    responding_ap_title: str | None = None
+    responding_ae_qualifier: int | None = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
 class ProfinetDcp(_Record):
     """One PROFINET DCP PDU (EtherType 0x8892, frame ids 0xFEFC-0xFEFF)."""
 
@@ -800,6 +875,56 @@ class Bacnet(_Record):
     request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
 
 
+class Goose(_Record):
+    """One GOOSE message (IEC 61850-8-1 Annex A)."""
+
+    appid: int
+    length: Annotated[int, Meta(description="Header length field (APPID onwards).")]
+    simulation: Annotated[bool, Meta(description="Reserved 1 Simulate bit (Ed.2): a test set sent it.")]
+    gocb_ref: Annotated[str | None, Meta(description="GOOSE control block reference (as Wireshark).")] = None
+    time_allowed_to_live: Annotated[int | None, Meta(description="TTL, ms.")] = None
+    dat_set: str | None = None
+    go_id: str | None = None
+    t: Annotated[str | None, Meta(description="Time of the last state change (UtcTime), RFC 3339.")] = None
+    time_quality: int | None = None
+    st_num: Annotated[int | None, Meta(description="State number (as Wireshark).")] = None
+    sq_num: Annotated[int | None, Meta(description="Sequence number (as Wireshark).")] = None
+    test: Annotated[
+        bool | None, Meta(description="PDU element [7]: test (Ed.1), simulation (Ed.2, goose.simulation).")
+    ] = None
+    conf_rev: int | None = None
+    nds_com: Annotated[bool | None, Meta(description="Needs commissioning.")] = None
+    num_dat_set_entries: int | None = None
+    data_entries: Annotated[int | None, Meta(description="Entries actually in allData.")] = None
+    values: Annotated[list[str] | None, Meta(description="allData entries as text (MMS Data).")] = None
+    values_omitted: int | None = None
+
+
+class Sv(_Record):
+    """Summary of one Sampled Values stream (IEC 61850-9-2): one svID from one publisher."""
+
+    sv_id: Annotated[str, Meta(description="Sampled value control block id (as Wireshark sv.svID).")]
+    appid: int
+    packets: int
+    asdus: int
+    first_frame: int
+    last_frame: int
+    first_seen: str
+    last_seen: str
+    simulation: bool = False
+    dat_set: str | None = None
+    conf_rev: int | None = None
+    smp_rate: int | None = None
+    smp_synch: Annotated[int | None, Meta(description="Last: 0 none, 1 local, 2 global.")] = None
+    smp_synch_changes: int = 0
+    conf_rev_changes: int = 0
+    first_smp_cnt: int | None = None
+    last_smp_cnt: int | None = None
+    smp_cnt_gaps: Annotated[int, Meta(description="Jumps forward in smpCnt (lost samples).")] = 0
+    samples_lost: Annotated[int, Meta(description="Sample counts skipped by the jumps.")] = 0
+    out_of_order: Annotated[int, Meta(description="ASDUs with an older or repeated smpCnt.")] = 0
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -814,6 +939,9 @@ class Ot(_Record):
     dnp3: Dnp3 | None = None
     s7comm: S7comm | None = None
     s7comm_plus: S7commPlus | None = None
+    mms: Mms | None = None
+    goose: Goose | None = None
+    sv: Sv | None = None
     profinet_dcp: ProfinetDcp | None = None
     profinet_rt: ProfinetRt | None = None
     profinet_alarm: ProfinetAlarm | None = None

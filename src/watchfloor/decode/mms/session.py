@@ -1,0 +1,230 @@
+"""Per-flow MMS state: TPKT framing across segments, COTP reassembly, the OSI upper layers,
+roles, request/response pairing by invoke id, Identify facts, anomalies.
+
+All state lives on the session and dies with the flow: one partial TPKT and one partial TSDU per
+direction (at most MAX_TSDU bytes), at most MAX_PENDING outstanding requests, at most
+256 parsed request services (polling repeats the same read).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._contract import Malformed, NeedMoreData
+from .._pending import Pending
+from ..cotp import CR, DT, Reassembler, parse_connection, parse_tpkt, tpkt_plausible
+from . import emit
+from .constants import (
+    ANSWERS,
+    CONFIRMED_ERROR,
+    CONFIRMED_REQUEST,
+    CONFIRMED_RESPONSE,
+    IDENTIFY,
+    REJECT,
+    CANCEL_REQUEST,
+    REQUESTS,
+    RESPONSES,
+    SPDU_CN,
+)
+from .osi import DATA_TRANSFER, NO_SESSION, Upper, data_pdu, unwrap
+from .wire import Pdu, parse
+
+if TYPE_CHECKING:
+    from ...capture.flows import Flow
+    from ...capture.tcp import Gap
+    from ...schema import Event
+
+MAX_PENDING = 500
+MAX_TSDU = 1 << 20  # MMS messages may be long (file transfer, large reports); bounded anyway
+UNANSWERED_NS = 30 * 10**9
+
+
+class MmsSession:
+    def __init__(self, flow: Flow, out: list[Event]) -> None:
+        self.flow, self.out = flow, out
+        self.emitter = emit.Emitter(flow)
+        self.client: int | None = flow.initiator
+        self.buf = [b"", b""]
+        self.resync = [False, False]
+        self.segments = (Reassembler(MAX_TSDU), Reassembler(MAX_TSDU))
+        self.pending: Pending[tuple[int, int], emit.Request] = Pending(MAX_PENDING)
+        self.requests_lost = False
+        self.responses_lost_at = -1
+        self.next_expiry = 0
+        self.requests: dict[bytes, tuple[int, dict, bool]] = {}  # parsed request services, by bytes
+
+    # -- stream ----------------------------------------------------------------------------
+    def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
+        buf = self.buf[d] + data if self.buf[d] else data
+        pos, end = 0, len(buf)
+        if self.resync[d]:
+            pos = self._find_tpkt(buf, 0)
+            if pos < 0:
+                self.buf[d] = b""
+                return
+            self.resync[d] = False
+        segments = self.segments[d]
+        while pos < end:
+            try:
+                start, stop = parse_tpkt(buf, pos)
+            except NeedMoreData:
+                break
+            except Malformed as e:
+                self._anomaly(d, ts_ns, "framing_lost", f"TPKT framing lost ({e}); resynchronising")
+                pos = self._find_tpkt(buf, pos + 1)
+                if pos < 0:
+                    pos = end
+                continue
+            pos = stop
+            li = buf[start]
+            if buf[start + 1] == DT and li >= 2 and start + 1 + li <= stop:
+                try:
+                    tsdu = segments.add(buf[start + 1 + li : stop], bool(buf[start + 2] & 0x80), frame)
+                except Malformed as e:
+                    self._anomaly(d, ts_ns, "reassembly_overflow", str(e))
+                    continue
+                if tsdu:
+                    self._tsdu(d, tsdu, frame, ts_ns)
+            else:
+                self._connection(d, buf[start:stop], ts_ns)
+        self.buf[d] = buf[pos:] if pos < end else b""
+        if ts_ns >= self.next_expiry:
+            self._expire(ts_ns, UNANSWERED_NS)
+
+    def _find_tpkt(self, buf: bytes, start: int) -> int:
+        i = buf.find(b"\x03\x00", start)
+        while i >= 0:
+            if tpkt_plausible(buf, i):
+                return i
+            i = buf.find(b"\x03\x00", i + 1)
+        return -1
+
+    def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None:
+        self.buf[d], self.resync[d] = b"", True
+        self.segments[d].reset()
+        if gap.cause == "late":
+            return
+        if gap.cause == "snaplen":
+            self._anomaly(d, ts_ns, "truncated", "the capture cut a segment short; the MMS "
+                          "message in it is lost")  # fmt: skip
+            return
+        if d == self.client:
+            self.requests_lost = True
+        else:
+            self.responses_lost_at = ts_ns
+        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
+                      "order); resynchronising on the next TPKT")  # fmt: skip
+
+    def close(self, frame: int, ts_ns: int, reason: str) -> None:
+        if reason == "evicted":
+            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
+                          "this flow was evicted and its MMS state dropped")  # fmt: skip
+        self._expire(ts_ns, -1)
+
+    def preamble(self, d: int, data: bytes) -> None:
+        """Payload seen before the flow was recognised: a COTP connection request tells who
+        connects. No events: their frames have passed."""
+        pos = 0
+        while pos < len(data):
+            try:
+                start, stop = parse_tpkt(data, pos)
+            except (NeedMoreData, Malformed):
+                return
+            if data[start + 1] & 0xF0 == CR and self.client is None:
+                self.client = d
+            pos = stop
+
+    def _connection(self, d: int, tpdu: bytes, ts_ns: int) -> None:
+        try:
+            c = parse_connection(tpdu)
+        except Malformed:
+            self._anomaly(d, ts_ns, "malformed_cotp", "a COTP TPDU does not parse")
+            return
+        if c.code == CR and self.client is None:
+            self.client = d
+
+    # -- OSI upper layers and MMS -------------------------------------------------------------
+    def _tsdu(self, d: int, tsdu: bytes, frame: int, ts_ns: int) -> None:
+        raw = data_pdu(tsdu)
+        if raw is not None:  # fast path: the usual data transfer of one MMS PDU
+            try:
+                pdu = parse(raw, self.requests)
+            except Malformed as e:
+                self._anomaly(d, ts_ns, "malformed_pdu", f"MMS PDU: {e}")
+                return
+            self._pdu(d, DATA_TRANSFER, pdu, frame, ts_ns)
+            return
+        try:
+            upper = unwrap(tsdu)
+        except (Malformed, IndexError) as e:
+            self._anomaly(d, ts_ns, "malformed_upper_layers", f"COTP data starting "
+                          f"{tsdu[:4].hex()}: no valid ISO session/presentation/MMS ({e})")  # fmt: skip
+            return
+        if upper.spdu == SPDU_CN and self.client is None:
+            self.client = d
+        if not upper.mms:
+            if upper.acse is not None or upper.spdu not in (1, NO_SESSION):
+                self.out.append(self.emitter.association(d, upper, ts_ns, None))
+            return
+        for raw in upper.mms:
+            try:
+                pdu = parse(raw, self.requests)
+            except Malformed as e:
+                self._anomaly(d, ts_ns, "malformed_pdu", f"MMS PDU: {e}")
+                continue
+            self._pdu(d, upper, pdu, frame, ts_ns)
+
+    def _pdu(self, d: int, upper: Upper, pdu: Pdu, frame: int, ts_ns: int) -> None:
+        t = pdu.type
+        anomalies: list[str] | None = None
+        if not pdu.complete:
+            anomalies = ["missing_service" if pdu.service is None and t < 2 else "malformed_service"]
+        if t in REQUESTS:
+            if self.client is None:
+                self.client = d
+        elif t in RESPONSES and self.client is None:
+            self.client = 1 - d
+        request = None
+        if t in REQUESTS:  # MMS is symmetric: either side may request, so keys carry the side
+            key = (d << 8 | t, -1 if pdu.invoke_id is None else pdu.invoke_id)
+            if self.pending.add(key, (frame, ts_ns, pdu, emit.operation(pdu), emit.target(pdu.fields))):
+                self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
+                              "outstanding; the oldest are dropped")  # fmt: skip
+        elif t in ANSWERS or (t == REJECT and pdu.invoke_id is not None):
+            asked = ANSWERS.get(t, CONFIRMED_REQUEST)  # a reject names the request it refuses
+            key = ((1 - d) << 8 | asked, -1 if pdu.invoke_id is None or asked not in (
+                CONFIRMED_REQUEST, CANCEL_REQUEST) else pdu.invoke_id)  # fmt: skip
+            request = self.pending.pop(key, None)
+            if request is None:
+                lost = "request_not_captured" if self.requests_lost else "response_without_request"
+                anomalies = [*(anomalies or ()), lost]
+            else:
+                self.requests_lost = False
+                if t == CONFIRMED_RESPONSE and pdu.service != request[2].service:
+                    anomalies = [*(anomalies or ()), "service_mismatch"]
+        if t == CONFIRMED_ERROR or t in (7, 10, 13):
+            anomalies = [*(anomalies or ()), "error_response"]
+        elif t == 4:
+            anomalies = [*(anomalies or ()), "reject"]
+        self.out.append(self.emitter.message(d, upper, pdu, ts_ns, request, anomalies))
+        if t == CONFIRMED_RESPONSE and pdu.service == IDENTIFY:
+            ident = emit.identity(self.flow.src(d), ts_ns, pdu.fields)
+            if ident is not None:
+                self.out.append(ident)
+
+    # -- pairing ---------------------------------------------------------------------------
+    def _expire(self, ts_ns: int, older_than_ns: int) -> None:
+        self.next_expiry = ts_ns + 10**9
+        stale = [k for k, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
+        if not stale:
+            return
+        reported = [k for k in stale if self.pending[k][1] > self.responses_lost_at]
+        for k in stale:
+            del self.pending[k]
+        if reported:
+            side, ref = reported[0][0] >> 8, reported[0][1]
+            self._anomaly(side, ts_ns, "unanswered_request",
+                          f"{len(reported)} request(s) never answered; first: invoke id {ref}")
+
+    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
+        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))
