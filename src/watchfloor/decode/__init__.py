@@ -5,8 +5,9 @@ from .dnp3 import DECODER as DNP3
 from .enip import DECODER as ENIP
 from .iec104 import DECODER as IEC104
 from .modbus import DECODER as MODBUS
+from .opcua import DECODER as OPCUA
 from .s7comm import DECODER as S7COMM
 
-DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP)
+DECODERS: tuple[DecoderManifest, ...] = (MODBUS, DNP3, IEC104, S7COMM, ENIP, OPCUA)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]
