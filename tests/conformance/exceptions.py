@@ -257,6 +257,24 @@ EXCEPTIONS: list[WiresharkException] = [
         ),
         expected={398: [(3, 4, None, None)], 412: [(3, 4, None, None)], 1273: [(3, 4, None, None)], 1456: [(3, 4, None, None)], 1611: [(3, 4, None, None)], 1746: [(3, 4, None, None)], 2002: [(3, 4, None, None)], 2296: [(3, 4, None, None)], 2299: [(3, 4, None, None)], 2859: [(3, 4, None, None)], 3654: [(3, 4, None, None)], 4060: [(3, 4, None, None)]},
     ),
+    WiresharkException(
+        protocol="opcua",
+        capture="pcaps/cisagov__icsnpp-opcua-binary/tests/traces/opcua_with-gap.pcap",
+        frames=(30,),
+        reason=(
+            "Segments whose only copy is flagged a spurious retransmission. Frame 12 (4840->60952, "
+            "rel. seq 164) starts 4d534746 a6360000 = MSG F, size 0x36a6 = 13990 bytes: the "
+            "CreateSessionResponse (service 464) to request id 2, ending at rel. seq 14154. Its "
+            "server segments are frames 12, 13, 14, 17, 18, 21, 23 (seq 164..10383), 26 (seq "
+            "10384, 1460 bytes), 27 (seq 11844) and 30 (seq 13304, 850 bytes, nxtseq 14154). The "
+            "capture dropped the first copies of 26 and 30 (frames 24 and 28 are the dup ACKs, and "
+            "the client's frames 25 and 29 ACK those bytes), so 26 and 30 are the only copies of "
+            "their bytes. tshark 4.0 marks both 'spurious retransmission' and never completes the "
+            "reassembly: the response is missing from Wireshark's output. Frame 31 (the client's "
+            "ActivateSessionRequest) shows the client did receive it."
+        ),
+        expected={30: [("MSG", 464)]},
+    ),
 ]
 
 
