@@ -275,6 +275,21 @@ EXCEPTIONS: list[WiresharkException] = [
         ),
         expected={30: [("MSG", 464)]},
     ),
+    WiresharkException(
+        protocol="opcua",
+        capture="tests/captures/opcua/opcua_midstream.pcap",
+        frames=(3, 5, 7),
+        reason=(
+            "A capture that starts mid-stream. Frame 1 (4840->50001, 56 bytes) is the tail of a "
+            "ReadResponse: 00000200 00 00 bc02 0000 2c01... tshark 4.0 reads bytes 4-7 as an OPC UA "
+            "message size (0x02bc0000 = 45875200) and keeps waiting for that many bytes, so every "
+            "later server segment is swallowed as 'TCP segment of a reassembled PDU'. Frames 3, 5 "
+            "and 7 are each one whole message: 4d534746 42000000 = MSG F, size 0x42 = 66 = the "
+            "segment length, type id 01 00 7a02 = ns 0, i=634 (ReadResponse), answering the "
+            "ReadRequests of frames 2, 4 and 6 (same request ids 301-303)."
+        ),
+        expected={3: [("MSG", 634)], 5: [("MSG", 634)], 7: [("MSG", 634)]},
+    ),
 ]
 
 

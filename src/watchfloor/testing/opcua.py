@@ -290,14 +290,18 @@ class UaConversation:
         r += c.server_send(opn(7, self._seq(False), self.rid, opn_response(self.handle, 7, 1)))
         return r
 
-    def msg(self, from_client: bool, body: bytes, rid: int, *, chunk_size: int | None = None,
-            mt: bytes = b"MSG", **send: Any) -> list[Record]:  # fmt: skip
-        """One message, as one chunk or as chunks of at most `chunk_size` body bytes."""
+    def encode(self, from_client: bool, body: bytes, rid: int, *, chunk_size: int | None = None,
+               mt: bytes = b"MSG") -> bytes:  # fmt: skip
+        """One message's bytes, as one chunk or as chunks of at most `chunk_size` body bytes."""
         parts = [body] if not chunk_size else [body[i : i + chunk_size]
                                                 for i in range(0, len(body), chunk_size)]  # fmt: skip
-        data = b"".join(secure(mt, self.channel, self.token, self._seq(from_client), rid, p,
+        return b"".join(secure(mt, self.channel, self.token, self._seq(from_client), rid, p,
                                b"F" if i == len(parts) - 1 else b"C")
                         for i, p in enumerate(parts))  # fmt: skip
+
+    def msg(self, from_client: bool, body: bytes, rid: int, *, chunk_size: int | None = None,
+            mt: bytes = b"MSG", **send: Any) -> list[Record]:  # fmt: skip
+        data = self.encode(from_client, body, rid, chunk_size=chunk_size, mt=mt)
         return self.conv.send(from_client, data, **send)
 
     def exchange(self, request: bytes, response: bytes | None, **kw: Any) -> list[Record]:
