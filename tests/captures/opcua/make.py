@@ -50,7 +50,7 @@ def session() -> None:
                     k.call_response(h, 0, [k.variant(k.INT64, 6)]))  # fmt: skip
     h = u.next_handle()
     r += u.exchange(k.browse_request(h, 85), k.simple_response(k.BROWSE_RESP, h) +
-                    b"\x00\x00\x00\x00")  # fmt: skip
+                    b"\x00\x00\x00\x00" * 2)  # no results, no diagnostics  # fmt: skip
     h = u.next_handle()
     r += u.exchange(k.add_nodes_request(h, 85, "Backdoor", "Backdoor"),
                     k.simple_response(k.ADD_NODES_RESP, h) + b"\x00\x00\x00\x00" * 2)  # fmt: skip

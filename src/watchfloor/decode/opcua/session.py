@@ -360,6 +360,7 @@ def _join(sid: int, f: dict, req: dict) -> None:
         if len(results) != len(ops):
             return
         f["nodes"] = [{**op, "status_code": code} for op, code in zip(ops, results)]
+        del f["results"]  # now on the nodes
         return
     got = f.get(key)
     if got is None or len(got) != len(ops):
