@@ -314,13 +314,16 @@ class OpcuaSession:
                     _join(sid, f, req)  # type: ignore[arg-type]
         if sid == SERVICE_FAULT and f.get("status_code") is not None:
             f["status"] = status_name(f["status_code"])
+        servers = emit.servers(f) if sid in (GET_ENDPOINTS_RESPONSE, CREATE_SESSION_RESPONSE) else ()
+        fields = emit.convert(f)
+        if servers:
+            fields["applications"] = servers
         out = self.out
-        out.append(self.emitter.message(d, ts_ns, name, op, role, emit.convert(f),
-                                        anomalies or None, duration, values))  # fmt: skip
-        if sid in (GET_ENDPOINTS_RESPONSE, CREATE_SESSION_RESPONSE):
-            server = self.flow.src(d)
-            for app in emit.servers(f):
-                out.append(emit.identity(server, ts_ns, app, name))
+        out.append(self.emitter.message(d, ts_ns, name, op, role, fields, anomalies or None,
+                                        duration, values))  # fmt: skip
+        server = self.flow.src(d)
+        for app in servers:
+            out.append(emit.identity(server, ts_ns, app, name))
 
     def _emit(self, d: int, ts_ns: int, action: str, op: str, role: Any, f: dict,
               anomalies: list[str] | None = None) -> None:  # fmt: skip
