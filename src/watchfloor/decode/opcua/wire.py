@@ -441,6 +441,9 @@ class SecureHeader(NamedTuple):
 
 
 def secure_header(mt: bytes, body: bytes) -> SecureHeader:
+    if mt != b"OPN" and len(body) >= 16:  # symmetric: four fixed fields
+        channel, token, seq, rid = _U32X4.unpack_from(body)
+        return SecureHeader(channel, token, None, None, None, seq, rid, 16)
     try:
         r = Reader(body)
         channel = r.u32()
@@ -460,6 +463,8 @@ def secure_header(mt: bytes, body: bytes) -> SecureHeader:
 
 def service_id(body: bytes, pos: int) -> tuple[int | None, int]:
     """The service's type id at `pos`: (numeric id in namespace 0 or None, offset after it)."""
+    if body[pos : pos + 2] == b"\x01\x00" and len(body) >= pos + 4:  # the usual four-byte form
+        return _U16.unpack_from(body, pos + 2)[0], pos + 4
     try:
         r = Reader(body, pos)
         ns, num, _ = r.numeric_nodeid()
@@ -469,24 +474,44 @@ def service_id(body: bytes, pos: int) -> tuple[int | None, int]:
 
 
 # -- service bodies ------------------------------------------------------------------------------
+_REQ_FIXED = Struct("<8xIIi")  # timestamp, request handle, return diagnostics, audit id length
+_RESP_FIXED = Struct("<8xIIB")  # timestamp, request handle, service result, diagnostics mask
+_NO_EXTENSION = b"\x00\x00\x00"  # null type id, no body
+
+
 def request_header(r: Reader) -> Fields:
     r.nodeid()  # authentication token: a secret, not reported
-    r.p += 8  # timestamp
-    handle = r.u32()
-    r.u32()  # return diagnostics
-    r.string()  # audit entry id
-    r.u32()  # timeout hint
-    r.extension_object()
+    b, p = r.b, r.p
+    handle, _, audit = _REQ_FIXED.unpack_from(b, p)
+    r.p = p + 20
+    if audit > 0:
+        r.skip(audit)
+    elif audit < -1:
+        raise Malformed(f"audit entry id length {audit}")
+    r.p += 4  # timeout hint
+    if b[r.p : r.p + 3] == _NO_EXTENSION:
+        r.p += 3
+    else:
+        r.extension_object()
     return {"request_handle": handle}
 
 
 def response_header(r: Reader) -> Fields:
-    r.p += 8
-    handle = r.u32()
-    status = r.u32()
-    r.diagnostic_info()
-    r.strings()
-    r.extension_object()
+    b, p = r.b, r.p
+    handle, status, diag = _RESP_FIXED.unpack_from(b, p)
+    if diag:
+        r.p = p + 16
+        r.diagnostic_info()
+    else:
+        r.p = p + 17
+    if b[r.p : r.p + 4] in (b"\x00\x00\x00\x00", b"\xff\xff\xff\xff"):
+        r.p += 4  # no string table
+    else:
+        r.strings()
+    if b[r.p : r.p + 3] == _NO_EXTENSION:
+        r.p += 3
+    else:
+        r.extension_object()
     return {"request_handle": handle, "status_code": status}
 
 
@@ -918,17 +943,34 @@ _RESPONSE_BODIES = {
 }  # fmt: skip
 
 
+MAX_CACHED = 4096
+_DETAIL: dict[tuple[int, bool, bytes], Fields] = {}  # per process: polling repeats bodies
+
+
 def service_body(sid: int, is_request: bool, body: bytes, pos: int) -> Fields:
     """The fields of one service request or response (`pos`: after the type id). The header's
-    handle (and a response's service result) always; the service's detail where decoded."""
+    handle (and a response's service result) always; the service's detail where decoded.
+    The detail (everything after the header) is a pure function of its bytes: it is cached per
+    process, and callers must not change it."""
     r = Reader(body, pos)
     try:
         f = request_header(r) if is_request else response_header(r)
         fn = (_REQUEST_BODIES if is_request else _RESPONSE_BODIES).get(sid)
-        if fn is not None:
-            fn(r, f)
-        if r.p > len(body):
-            raise Malformed("service body ends early")
+        if fn is None:
+            if r.p > len(body):
+                raise Malformed("service header ends early")
+            return f
+        key = (sid, is_request, body[r.p :])
+        detail = _DETAIL.get(key)
+        if detail is None:
+            detail = {}
+            fn(r, detail)
+            if r.p > len(body):
+                raise Malformed("service body ends early")
+            if len(_DETAIL) >= MAX_CACHED:
+                _DETAIL.clear()
+            _DETAIL[key] = detail
+        f.update(detail)
         return f
     except (StructError, IndexError, ValueError, RecursionError) as e:
         raise Malformed(f"service {sid}: {e}") from None
