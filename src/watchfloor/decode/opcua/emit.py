@@ -102,23 +102,41 @@ def servers(fields: dict) -> list[OpcuaApplication]:
     return list(seen.values())
 
 
-def convert(fields: dict) -> dict:
-    """Wire fields → `ot.opcua` keyword arguments."""
-    f = dict(fields)
-    if "nodes" in f:
-        f["nodes"] = [_node(n) for n in f["nodes"]] or None
-    if "calls" in f:
-        f["calls"] = [_call(c) for c in f["calls"]] or None
-    if "endpoints" in f:
-        f["endpoints"] = [_endpoint(e) for e in f["endpoints"]] or None
-    if "applications" in f:
-        f["applications"] = [_application(a) for a in f["applications"]] or None
-    if "application" in f:
-        f["applications"] = [_application(f.pop("application"))]
-    if "certificate" in f:
-        f["certificate_sha1"] = thumbprint(f.pop("certificate"))
-    if f.get("status_code") is not None and "status" not in f:
-        f["status"] = status_name(f["status_code"])
+_CONVERTED = frozenset(("nodes", "calls", "endpoints", "applications", "application", "certificate"))
+# Converted operation lists, by the identity of the wire list (kept alive here, so an id is never
+# reused while it is a key): a polled request's cached detail converts once per process.
+_MEMO: dict[int, tuple[list, list]] = {}
+
+
+def _memo(items: list, fn: Any) -> list | None:
+    hit = _MEMO.get(id(items))
+    if hit is not None:
+        return hit[1]
+    out = [fn(x) for x in items] or None
+    if len(_MEMO) >= 4096:
+        _MEMO.clear()
+    _MEMO[id(items)] = (items, out)  # type: ignore[assignment]
+    return out
+
+
+def convert(f: dict) -> dict:
+    """Wire fields → `ot.opcua` keyword arguments, in place."""
+    if not _CONVERTED.isdisjoint(f):
+        if "nodes" in f:
+            f["nodes"] = _memo(f["nodes"], _node)
+        if "calls" in f:
+            f["calls"] = _memo(f["calls"], _call)
+        if "endpoints" in f:
+            f["endpoints"] = [_endpoint(e) for e in f["endpoints"]] or None
+        if "applications" in f:
+            f["applications"] = [_application(a) for a in f["applications"]] or None
+        if "application" in f:
+            f["applications"] = [_application(f.pop("application"))]
+        if "certificate" in f:
+            f["certificate_sha1"] = thumbprint(f.pop("certificate"))
+    code = f.get("status_code")
+    if code is not None and "status" not in f:
+        f["status"] = status_name(code)
     return f
 
 
@@ -143,6 +161,7 @@ class Emitter:
         self.flow = flow
         self.net = Network(transport=flow.transport, protocol="opcua",
                            community_id=flow.community_id, vlan_id=flow.vlan)  # fmt: skip
+        self.actions: dict[tuple[str, str], OtAction] = {}
 
     def message(self, d: int, ts_ns: int, action: str, operation: str,
                 role: Literal["request", "response"] | None, opcua: dict,
@@ -153,6 +172,13 @@ class Emitter:
             code = opcua.get("status_code")
             outcome = None if code is None else "failure" if code & 0x80000000 else "success"
         ends = self.flow.ends
+        if values is None:
+            act = self.actions.get((operation, action))
+            if act is None:
+                act = self.actions[(operation, action)] = OtAction(
+                    operation=operation, target=_TARGET_OBJECTS.get(action))  # type: ignore[arg-type]
+        else:
+            act = OtAction(operation=operation, target=_TARGET_OBJECTS.get(action), values=values)  # type: ignore[arg-type]
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
@@ -161,10 +187,8 @@ class Emitter:
             source=ends[d],
             destination=ends[1 - d],
             network=self.net,
-            ot=Ot(protocol="opcua", role=role,
-                  action=OtAction(operation=operation, target=_TARGET_OBJECTS.get(action),  # type: ignore[arg-type]
-                                  values=values),
-                  anomalies=anomalies, opcua=Opcua(**opcua)),  # fmt: skip
+            ot=Ot(protocol="opcua", role=role, action=act, anomalies=anomalies,
+                  opcua=Opcua(**opcua)),
         )
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:

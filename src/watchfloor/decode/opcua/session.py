@@ -37,6 +37,11 @@ MAX_PARTIAL = 64  # messages being reassembled per direction
 UNANSWERED_NS = 60 * 10**9
 PUBLISH = 826  # long-poll: a Publish request waits for data, unanswered is normal
 _HEADER_RE = re.compile(rb"(?:MSG|OPN|CLO|HEL|ACK|ERR|RHE)[FCA]")
+_OPERATIONS = ("nodes", "calls")
+_TEXT = {b"MSG": "MSG", b"OPN": "OPN", b"CLO": "CLO", b"F": "F", b"C": "C", b"A": "A"}
+_CHECKED = frozenset((ACTIVATE_SESSION_REQUEST, OPN_REQUEST))
+_META = {sid: (svc.name, svc.operation) for sid, svc in SERVICES.items()}
+_JOINED_REQUESTS = frozenset((631, 673, 527, 712, 494, 500, 506))
 # Responses whose operations are joined to their request's, one for one, in order.
 _JOINED = {634: "nodes", 676: "nodes", 530: "nodes", 715: "calls", 497: "nodes", 503: "nodes",
            509: "nodes"}  # fmt: skip
@@ -121,16 +126,15 @@ class OpcuaSession:
         if mt not in (b"MSG", b"OPN", b"CLO"):
             self._transport(d, mt.decode(), body, ts_ns)
             return
-        mts = mt.decode()
-        base: dict[str, Any] = {"message_type": mts, "chunk_type": ct.decode()}
         try:
             h = wire.secure_header(mt, body)
         except Malformed:
-            self._emit(d, ts_ns, "malformed", "other", None, base, ["malformed_header"])
+            self._emit(d, ts_ns, "malformed", "other", None,
+                       {"message_type": _TEXT[mt], "chunk_type": _TEXT[ct]}, ["malformed_header"])
             return
-        base["secure_channel_id"] = h.channel_id
-        base["sequence_number"] = h.sequence_number
-        base["request_id"] = h.request_id
+        base: dict[str, Any] = {"message_type": _TEXT[mt], "chunk_type": _TEXT[ct],
+                                "secure_channel_id": h.channel_id,
+                                "sequence_number": h.sequence_number, "request_id": h.request_id}  # fmt: skip
         if h.token_id is not None:
             base["security_token_id"] = h.token_id
         if mt == b"OPN":
@@ -259,38 +263,31 @@ class OpcuaSession:
 
     def _service(self, d: int, sid: int | None, service: Any, payload: bytes, at: int, f: dict,
                  frame: int, ts_ns: int) -> None:  # fmt: skip
-        anomalies: list[str] = []
+        anomalies: list[str] | None = None
         f["service_id"] = sid
         if service is None:
             f["service"] = f"unknown-{sid}" if sid is not None else "unknown"
-            anomalies.append("unknown_service")
+            anomalies = ["unknown_service"]
             is_request = d == self.client if self.client is not None else None
         else:
             f["service"] = service.name
             is_request = service.request
             if self.client is None or (sid == OPN_REQUEST and self.client != d):
                 self.client = d if is_request else 1 - d
-        if service is not None and sid is not None:
             try:
-                f.update(wire.service_body(sid, is_request, payload, at))
+                f.update(wire.service_body(sid, is_request, payload, at))  # type: ignore[arg-type]
             except Malformed:
-                anomalies.append("malformed_body")
-        if sid == ACTIVATE_SESSION_REQUEST and f.get("identity_token") == "username" and \
-                (self.policy in (None, SECURITY_POLICY_NONE) or self.mode == "sign"):
-            anomalies.append("username_token_unencrypted_channel")
-            if not f.get("token_encryption"):
-                anomalies.append("cleartext_password")
-        if sid == OPN_REQUEST and f.get("security_mode") not in (None, "none") and \
-                self.policy == SECURITY_POLICY_NONE:
-            anomalies.append("security_mode_without_policy")
-        name, op = emit.service_meta(sid)
+                anomalies = ["malformed_body"]
+            if sid in _CHECKED:
+                anomalies = self._check(sid, f, anomalies)
+        name, op = _META.get(sid) or emit.service_meta(sid)  # type: ignore[arg-type]
         role: Any = None if is_request is None else "request" if is_request else "response"
         duration = values = None
-        mt = f["message_type"]
-        if mt == "CLO":
+        if f["message_type"] == "CLO":
             role = "request"
         elif is_request:
-            if sid != SERVICE_FAULT and self.pending.add(f["request_id"], (frame, ts_ns, sid or 0, f)):
+            ops = {k: f[k] for k in _OPERATIONS if k in f} if sid in _JOINED_REQUESTS else None
+            if sid != SERVICE_FAULT and self.pending.add(f["request_id"], (frame, ts_ns, sid or 0, ops)):
                 self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
                               "outstanding; the oldest are dropped")  # fmt: skip
             if sid == 673 and "nodes" in f:
@@ -298,8 +295,8 @@ class OpcuaSession:
         elif is_request is False:
             pend = self.pending.pop(f["request_id"], None)
             if pend is None:
-                anomalies.append("request_not_captured" if self.requests_lost
-                                 else "response_without_request")  # fmt: skip
+                anomalies = [*(anomalies or ()), "request_not_captured" if self.requests_lost
+                             else "response_without_request"]  # fmt: skip
             else:
                 self.requests_lost = False
                 req_frame, req_ts, req_sid, req = pend
@@ -309,8 +306,8 @@ class OpcuaSession:
                     name, op = emit.service_meta(req_sid)
                     f["service"] = "service_fault"
                 elif RESPONSE_OF.get(req_sid) != sid:
-                    anomalies.append("service_mismatch")
-                else:
+                    anomalies = [*(anomalies or ()), "service_mismatch"]
+                elif req:
                     _join(sid, f, req)  # type: ignore[arg-type]
         if sid == SERVICE_FAULT and f.get("status_code") is not None:
             f["status"] = status_name(f["status_code"])
@@ -319,11 +316,26 @@ class OpcuaSession:
         if servers:
             fields["applications"] = servers
         out = self.out
-        out.append(self.emitter.message(d, ts_ns, name, op, role, fields, anomalies or None,
-                                        duration, values))  # fmt: skip
-        server = self.flow.src(d)
-        for app in servers:
-            out.append(emit.identity(server, ts_ns, app, name))
+        out.append(self.emitter.message(d, ts_ns, name, op, role, fields, anomalies, duration,
+                                        values))  # fmt: skip
+        if servers:
+            server = self.flow.src(d)
+            for app in servers:
+                out.append(emit.identity(server, ts_ns, app, name))
+
+    def _check(self, sid: int, f: dict, anomalies: list[str] | None) -> list[str] | None:
+        """Anomalies of session and channel set-up: credentials in the clear, a security mode
+        that the channel's policy cannot provide."""
+        found = list(anomalies or ())
+        if sid == ACTIVATE_SESSION_REQUEST and f.get("identity_token") == "username" and \
+                (self.policy in (None, SECURITY_POLICY_NONE) or self.mode == "sign"):
+            found.append("username_token_unencrypted_channel")
+            if not f.get("token_encryption"):
+                found.append("cleartext_password")
+        if sid == OPN_REQUEST and f.get("security_mode") not in (None, "none") and \
+                self.policy == SECURITY_POLICY_NONE:
+            found.append("security_mode_without_policy")
+        return found or None
 
     def _emit(self, d: int, ts_ns: int, action: str, op: str, role: Any, f: dict,
               anomalies: list[str] | None = None) -> None:  # fmt: skip
