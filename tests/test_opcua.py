@@ -85,6 +85,7 @@ def test_probe() -> None:
     assert not probe(b"HELF\xff\xff\xff\xff")  # size beyond any chunk
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=400), st.booleans(), st.integers(0, 900))
 def test_random_bytes_raise_only_the_two_failure_kinds(data: bytes, is_request: bool, sid: int) -> None:
     for fn in (lambda: parse_chunk(data), lambda: secure_header(b"MSG", data),
@@ -103,6 +104,7 @@ _BODIES = [k.read_request(1, [(1, 2, 13), ("x", 3, 13)]), k.write_request(2, [(3
            k.read_response(6, [k.data_value(k.DOUBLE, 1.0)]), k.opn_request(7)]  # fmt: skip
 
 
+@settings(deadline=None)
 @given(st.sampled_from(_BODIES), st.integers(0, 400), st.integers(0, 255), st.integers(0, 50))
 def test_mutated_bodies_raise_only_malformed(body: bytes, at: int, byte: int, cut: int) -> None:
     b = bytearray(body)
