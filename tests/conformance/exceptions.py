@@ -257,6 +257,39 @@ EXCEPTIONS: list[WiresharkException] = [
         ),
         expected={398: [(3, 4, None, None)], 412: [(3, 4, None, None)], 1273: [(3, 4, None, None)], 1456: [(3, 4, None, None)], 1611: [(3, 4, None, None)], 1746: [(3, 4, None, None)], 2002: [(3, 4, None, None)], 2296: [(3, 4, None, None)], 2299: [(3, 4, None, None)], 2859: [(3, 4, None, None)], 3654: [(3, 4, None, None)], 4060: [(3, 4, None, None)]},
     ),
+    WiresharkException(
+        protocol="opcua",
+        capture="pcaps/cisagov__icsnpp-opcua-binary/tests/traces/opcua_with-gap.pcap",
+        frames=(30,),
+        reason=(
+            "Segments whose only copy is flagged a spurious retransmission. Frame 12 (4840->60952, "
+            "rel. seq 164) starts 4d534746 a6360000 = MSG F, size 0x36a6 = 13990 bytes: the "
+            "CreateSessionResponse (service 464) to request id 2, ending at rel. seq 14154. Its "
+            "server segments are frames 12, 13, 14, 17, 18, 21, 23 (seq 164..10383), 26 (seq "
+            "10384, 1460 bytes), 27 (seq 11844) and 30 (seq 13304, 850 bytes, nxtseq 14154). The "
+            "capture dropped the first copies of 26 and 30 (frames 24 and 28 are the dup ACKs, and "
+            "the client's frames 25 and 29 ACK those bytes), so 26 and 30 are the only copies of "
+            "their bytes. tshark 4.0 marks both 'spurious retransmission' and never completes the "
+            "reassembly: the response is missing from Wireshark's output. Frame 31 (the client's "
+            "ActivateSessionRequest) shows the client did receive it."
+        ),
+        expected={30: [("MSG", 464)]},
+    ),
+    WiresharkException(
+        protocol="opcua",
+        capture="tests/captures/opcua/opcua_midstream.pcap",
+        frames=(3, 5, 7),
+        reason=(
+            "A capture that starts mid-stream. Frame 1 (4840->50001, 56 bytes) is the tail of a "
+            "ReadResponse: 00000200 00 00 bc02 0000 2c01... tshark 4.0 reads bytes 4-7 as an OPC UA "
+            "message size (0x02bc0000 = 45875200) and keeps waiting for that many bytes, so every "
+            "later server segment is swallowed as 'TCP segment of a reassembled PDU'. Frames 3, 5 "
+            "and 7 are each one whole message: 4d534746 42000000 = MSG F, size 0x42 = 66 = the "
+            "segment length, type id 01 00 7a02 = ns 0, i=634 (ReadResponse), answering the "
+            "ReadRequests of frames 2, 4 and 6 (same request ids 301-303)."
+        ),
+        expected={3: [("MSG", 634)], 5: [("MSG", 634)], 7: [("MSG", 634)]},
+    ),
 ]
 
 

@@ -298,6 +298,15 @@ PROTOCOLS: dict[str, ProtocolSpec] = {
         fields=(("ot.sv.sv_id", "sv.svID"),),
         transport="ether",
     ),
+    # OPC UA: one record per UACP message (HEL/ACK/OPN/MSG/CLO/ERR, and each chunk of a chunked
+    # message); the service id where the body is visible (the final chunk of a reassembly).
+    "opcua": ProtocolSpec(
+        name="opcua",
+        fields=(("ot.opcua.message_type", "opcua.transport.type"),
+                ("ot.opcua.service_id", "opcua.servicenodeid.numeric")),
+        port_options=decode_as("tcp.port", "opcua", (4840,)),
+        standard_ports=(4840,),
+    ),
 }
 
 

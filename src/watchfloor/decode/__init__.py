@@ -9,13 +9,14 @@ from .iec104 import DECODER as IEC104
 from .mms import DECODER as MMS
 from .modbus import DECODER as MODBUS
 from .mqtt import DECODER as MQTT
+from .opcua import DECODER as OPCUA
 from .profinet import DECODER as PROFINET
 from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
 from .sv import DECODER as SV
 
 DECODERS: tuple[DecoderManifest, ...] = (
-    MODBUS, DNP3, IEC104, S7COMM, ENIP, PROFINET, PROFINET_IO, MQTT, BACNET, MMS, GOOSE, SV,
+    MODBUS, DNP3, IEC104, S7COMM, ENIP, OPCUA, PROFINET, PROFINET_IO, MQTT, BACNET, MMS, GOOSE, SV,
 )  # fmt: skip
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]

@@ -925,6 +925,138 @@ class Sv(_Record):
     out_of_order: Annotated[int, Meta(description="ASDUs with an older or repeated smpCnt.")] = 0
 
 
+class OpcuaNode(_Record):
+    """One OPC UA operation on a node (Read, Write, Browse, monitored item, Add/Delete Nodes and
+    References); a response's results are joined to its request's nodes, in order."""
+
+    node_id: Annotated[str | None, Meta(description="NodeId, e.g. ns=2;i=5 or ns=1;s=Boiler.")] = None
+    attribute_id: int | None = None
+    attribute: Annotated[str | None, Meta(description="Attribute name, e.g. Value.")] = None
+    index_range: str | None = None
+    value_type: Annotated[str | None, Meta(description="Variant built-in type, e.g. Double.")] = None
+    value: Annotated[str | None, Meta(description="Value as text (arrays as [a, b]).")] = None
+    status_code: int | None = None
+    status: Annotated[str | None, Meta(description="Status code name, e.g. BadNodeIdUnknown.")] = None
+    browse_name: str | None = None
+    node_class: str | None = None
+    parent_node_id: str | None = None
+    reference_type_id: str | None = None
+    target_node_id: str | None = None
+    browse_direction: Annotated[int | None, Meta(description="0 forward, 1 inverse, 2 both.")] = None
+    references: Annotated[int | None, Meta(description="Browse result: references returned.")] = None
+    sampling_interval: Annotated[float | None, Meta(description="Monitored item, ms.")] = None
+
+
+class OpcuaCall(_Record):
+    """One method call of a Call request (and its result)."""
+
+    object_id: str | None = None
+    method_id: str | None = None
+    arguments: Annotated[
+        list[str] | None, Meta(description="Input arguments as Type:value text.")
+    ] = None
+    outputs: Annotated[list[str] | None, Meta(description="Output arguments as Type:value text.")] = None
+    status_code: int | None = None
+    status: str | None = None
+
+
+class OpcuaApplication(_Record):
+    """An ApplicationDescription (GetEndpoints, FindServers, CreateSession)."""
+
+    application_uri: str | None = None
+    product_uri: str | None = None
+    application_name: str | None = None
+    application_type: str | None = None
+    discovery_urls: list[str] | None = None
+    certificate_sha1: Annotated[
+        str | None, Meta(description="SHA-1 thumbprint of the application certificate, hex.")
+    ] = None
+
+
+class OpcuaEndpoint(_Record):
+    endpoint_url: str | None = None
+    security_mode: Annotated[str | None, Meta(description="none, sign, sign_and_encrypt.")] = None
+    security_policy: str | None = None
+    user_token_types: list[str] | None = None
+    security_level: int | None = None
+    transport_profile: str | None = None
+    certificate_sha1: str | None = None
+
+
+class Opcua(_Record):
+    message_type: Annotated[str, Meta(description="HEL, ACK, OPN, MSG, CLO, ERR, RHE (as Wireshark).")]
+    chunk_type: Annotated[str | None, Meta(description="F final, C intermediate, A abort.")] = None
+    chunks: Annotated[int | None, Meta(description="Chunks the message was reassembled from.")] = None
+    secure_channel_id: int | None = None
+    security_token_id: int | None = None
+    sequence_number: int | None = None
+    request_id: int | None = None
+    security_policy: Annotated[str | None, Meta(description="SecurityPolicyUri of the channel.")] = None
+    security_mode: Annotated[
+        str | None, Meta(description="none, sign, sign_and_encrypt (OPN request, or inferred).")
+    ] = None
+    encrypted: Annotated[
+        bool | None, Meta(description="The service body is encrypted: only headers are decoded.")
+    ] = None
+    sender_certificate_sha1: Annotated[
+        str | None, Meta(description="OPN: SHA-1 thumbprint of the sender certificate, hex.")
+    ] = None
+    receiver_certificate_thumbprint: str | None = None
+    service_id: Annotated[
+        int | None, Meta(description="Binary encoding NodeId of the service (as Wireshark).")
+    ] = None
+    service: Annotated[str | None, Meta(description="Service name, or unknown-<n>.")] = None
+    request_handle: int | None = None
+    status_code: Annotated[
+        int | None, Meta(description="Service result, ERR/abort error code.")
+    ] = None
+    status: str | None = None
+    reason: Annotated[str | None, Meta(description="ERR / abort reason.")] = None
+    protocol_version: int | None = None
+    receive_buffer_size: int | None = None
+    send_buffer_size: int | None = None
+    max_message_size: int | None = None
+    max_chunk_count: int | None = None
+    endpoint_url: str | None = None
+    server_uri: str | None = None
+    request_type: Annotated[str | None, Meta(description="OPN: issue or renew.")] = None
+    requested_lifetime: int | None = None
+    revised_lifetime: int | None = None
+    session_name: str | None = None
+    session_id: str | None = None
+    session_timeout: float | None = None
+    identity_token: Annotated[
+        str | None, Meta(description="ActivateSession: anonymous, username, certificate, issued_token.")
+    ] = None
+    policy_id: str | None = None
+    user_name: str | None = None
+    token_encryption: Annotated[
+        str | None, Meta(description="Username token encryption algorithm; empty = cleartext.")
+    ] = None
+    certificate_sha1: Annotated[
+        str | None, Meta(description="CreateSession / X509 token certificate thumbprint, hex.")
+    ] = None
+    max_age: float | None = None
+    item_count: Annotated[int | None, Meta(description="Operations in the message.")] = None
+    items_omitted: Annotated[int | None, Meta(description="Operations beyond the kept ones.")] = None
+    nodes: list[OpcuaNode] | None = None
+    calls: list[OpcuaCall] | None = None
+    results: Annotated[list[int] | None, Meta(description="Operation status codes.")] = None
+    subscription_id: int | None = None
+    subscription_ids: list[int] | None = None
+    publishing_interval: float | None = None
+    publishing_enabled: bool | None = None
+    notification_sequence: int | None = None
+    notifications: Annotated[
+        list[str] | None, Meta(description="Publish: notification kinds (data_change, event, ...).")
+    ] = None
+    delete_subscriptions: bool | None = None
+    release_continuation_points: bool | None = None
+    endpoints: list[OpcuaEndpoint] | None = None
+    applications: list[OpcuaApplication] | None = None
+    request_frame: Annotated[int | None, Meta(description="Frame of the paired request.")] = None
+
+
 class Ot(_Record):
     protocol: str
     role: Literal["request", "response"] | None = None
@@ -948,6 +1080,7 @@ class Ot(_Record):
     profinet_io: ProfinetIo | None = None
     mqtt: Mqtt | None = None
     bacnet: Bacnet | None = None
+    opcua: Opcua | None = None
 
 
 class Asset(_Record):
