@@ -42,12 +42,17 @@ class EventMeta(_Record):
         int | None,
         Meta(description="Alerts: 1 informational, 2 low, 3 medium, 4 high, 5 critical."),
     ] = None
+    start: Annotated[
+        str | None, Meta(description="Flow records: the first packet, RFC 3339 UTC (@timestamp: the last).")
+    ] = None
 
 
 class Endpoint(_Record):
     ip: str | None = None
     port: int | None = None
     mac: str | None = None
+    bytes: Annotated[int | None, Meta(description="Bytes sent from this end (flow records).")] = None
+    packets: Annotated[int | None, Meta(description="Packets sent from this end (flow records).")] = None
 
 
 class Network(_Record):
@@ -573,6 +578,15 @@ class Related(_Record):
 
 
 ANOMALY = "anomaly"  # event.action of an anomaly that is not one message (gaps, floods, ...)
+FLOW = "flow"  # event.action of a flow record: one TCP/UDP conversation, written when it ends
+
+
+class Change(_Record):
+    """Inventory change events (event.dataset `inventory`): which fact of the asset changed."""
+
+    field: Annotated[str, Meta(description="e.g. asset.revision, asset.ip, role.")]
+    previous: str | None = None
+    current: str | None = None
 
 
 class Event(_Record, rename={"timestamp": "@timestamp"}):
@@ -592,8 +606,9 @@ class Event(_Record, rename={"timestamp": "@timestamp"}):
         list[str] | None, Meta(description="Alerts: framework tags, e.g. caf.C1.c, nis2.art21.2.b.")
     ] = None
     related: Related | None = None
+    change: Change | None = None
 
 
 def is_message(event: Event) -> bool:
     """Whether an event is one decoded application message (not an anomaly or an asset fact)."""
-    return event.event.kind == "event" and event.event.action != ANOMALY
+    return event.event.kind == "event" and event.event.action not in (ANOMALY, FLOW)
