@@ -767,6 +767,10 @@ def asset_show(what: str, db: Path, site_file: Path | None, fmt: str) -> None:
             for f in facts:
                 click.echo(f"    {name:<13}{f.value:<28} {f.source:<28} {f.first_seen[:19]} … "
                            f"{f.last_seen[:19]} ×{f.count}")  # fmt: skip
+    if a.modules:
+        click.echo("  other devices answering at this address (by serial number):")
+        for m in a.modules:
+            click.echo(f"    {m.serial:<13}{m.vendor or '':<28} {m.product or '':<28} firmware {m.firmware or '?'}")
     if edges:
         click.echo("  talks to:")
         for e in edges[:50]:

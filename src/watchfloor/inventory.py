@@ -58,6 +58,21 @@ class Fact(msgspec.Struct, kw_only=True):
     first_seen: str
     last_seen: str
     count: int = 1
+    device: str | None = None  # the serial number reported with it: which device behind the address
+
+
+class Module(msgspec.Struct, kw_only=True):
+    """Another device answering at the same address: e.g. the modules of a ControlLogix chassis,
+    reached through its Ethernet module by CIP routing."""
+
+    serial: str
+    vendor: str | None = None
+    product: str | None = None
+    firmware: str | None = None
+    device_type: str | None = None
+    source: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
 
 
 class PeerStats(msgspec.Struct, kw_only=True):
@@ -101,6 +116,7 @@ class InventoryAsset(msgspec.Struct, kw_only=True, omit_defaults=False):
     last_seen: str | None = None
     sources: list[str] = []
     identity: dict[str, list[Fact]] = {}
+    modules: list[Module] = []
     as_initiator: PeerStats = msgspec.field(default_factory=PeerStats)
     as_responder: PeerStats = msgspec.field(default_factory=PeerStats)
 
@@ -169,7 +185,7 @@ def _host(ip: str | None) -> bool:
 
 
 def _unicast_mac(mac: str | None) -> bool:
-    if not mac:
+    if not mac or mac == "00:00:00:00:00:00":  # loopback captures
         return False
     try:
         return not int(mac[:2], 16) & 1
@@ -272,6 +288,8 @@ def assemble(convs: Iterable[Conversation], obs: Iterable[Observation], site: Si
                 y.ports_served[c.port] += 1
 
     routers = _routers(mac_ips)
+    for ip in _broadcasts(convs, site):
+        acc.pop(ip, None)
     assets: dict[str, InventoryAsset] = {}
     for ip, x in acc.items():
         macs = [m for m, _ in x.macs.most_common() if m not in routers and _unicast_mac(m)]
@@ -305,6 +323,27 @@ def assemble(convs: Iterable[Conversation], obs: Iterable[Observation], site: Si
     edges = _edges(convs, assets, site)
     return Inventory(assets=dict(sorted(assets.items(), key=lambda kv: _sort_key(kv[1]))),
                      edges=edges, routers=routers)  # fmt: skip
+
+
+def _broadcasts(convs: list[Conversation], site: SiteModel) -> set[str]:
+    """Subnet-directed broadcast addresses: a declared subnet's, or an x.x.x.255 that only ever
+    received UDP and never answered."""
+    declared = set()
+    for s in site.sites:
+        for z in s.zones:
+            for net in z.networks:
+                if net.version == 4 and net.prefixlen < 31:
+                    declared.add(str(net.broadcast_address))
+    answered: set[str] = set()
+    received: set[str] = set()
+    for c in convs:
+        answered.add(c.initiator)
+        if c.transport != "udp" or c.packets_in or (c.role == "response"):
+            answered.add(c.responder)
+        else:
+            received.add(c.responder)
+    guessed = {ip for ip in received - answered if ip.endswith(".255")}
+    return declared | guessed
 
 
 def _sort_key(a: InventoryAsset) -> tuple:
@@ -364,15 +403,17 @@ def _merge_observations(assets: dict[str, InventoryAsset], obs: Iterable[Observa
         a.first_seen = min(filter(None, (a.first_seen, first)), default=None)
         a.last_seen = max(filter(None, (a.last_seen, last)), default=None)
         source = f"{o.source}/{o.action}" if o.action else o.source
+        device = o.asset.get("serial") or None
         for name in IDENTITY_FIELDS:
             value = o.asset.get(name)
             if value is None or value == "":
                 continue
             facts = a.identity.setdefault(name, [])
-            same = next((f for f in facts if f.value == str(value) and f.source == source), None)
+            same = next((f for f in facts if f.value == str(value) and f.source == source
+                         and f.device == device), None)  # fmt: skip
             if same is None:
                 facts.append(Fact(value=str(value), source=source, first_seen=first or "",
-                                  last_seen=last or "", count=o.count))  # fmt: skip
+                                  last_seen=last or "", count=o.count, device=device))  # fmt: skip
             else:
                 same.first_seen = min(same.first_seen, first or same.first_seen)
                 same.last_seen = max(same.last_seen, last or same.last_seen)
@@ -381,13 +422,38 @@ def _merge_observations(assets: dict[str, InventoryAsset], obs: Iterable[Observa
 
 def _current_identity(a: InventoryAsset) -> None:
     """Each field's current value: the latest a protocol reported (the MAC registry only when no
-    protocol named the vendor)."""
+    protocol named the vendor). Where several devices answer at one address (serial numbers
+    tell them apart), the asset is the one that answers ListIdentity-style discovery for the
+    address (else the one reported most often); the others are listed as `modules`."""
     for facts in a.identity.values():
         facts.sort(key=lambda f: (f.first_seen, f.last_seen, f.source))
+    serials = a.identity.get("serial", [])
+    primary = None
+    if serials:
+        owners = [f for f in serials if "list_identity" in f.source]
+        counts: Counter[str] = Counter()
+        for f in owners or serials:
+            counts[f.value] += f.count
+        primary = counts.most_common(1)[0][0]
+        others: dict[str, Module] = {}
+        for name, facts in a.identity.items():
+            for f in facts:
+                if f.device is None or f.device == primary:
+                    continue
+                m = others.setdefault(f.device, Module(serial=f.device, source=f.source,
+                                                       first_seen=f.first_seen, last_seen=f.last_seen))  # fmt: skip
+                m.first_seen = min(m.first_seen or f.first_seen, f.first_seen)
+                m.last_seen = max(m.last_seen or f.last_seen, f.last_seen)
+                if name in ("vendor", "product", "device_type"):
+                    setattr(m, name, f.value)
+                elif name == "revision":
+                    m.firmware = f.value
+        a.modules = sorted(others.values(), key=lambda m: (m.first_seen or "", m.serial))
 
     def latest(name: str) -> str | None:
-        facts = [f for f in a.identity.get(name, ()) if f.source != "mac-oui"]
-        facts = facts or list(a.identity.get(name, ()))
+        facts = [f for f in a.identity.get(name, ()) if f.source != "mac-oui"
+                 and (primary is None or f.device in (None, primary))]  # fmt: skip
+        facts = facts or [f for f in a.identity.get(name, ()) if f.source == "mac-oui"]
         return max(facts, key=lambda f: (f.last_seen, f.first_seen)).value if facts else None
 
     a.vendor, a.product, a.model = latest("vendor"), latest("product"), latest("model")
@@ -415,7 +481,13 @@ def _infer_role(a: InventoryAsset, x: _Acc | None, router: bool, routers: dict[s
         n = len(routers.get(a.mac or "", a.ips))
         candidates.append((0.85, "network_device",
                            [f"its MAC {a.mac} carries {n} addresses at once: it routes their traffic"]))
-    ident = " ".join(filter(None, (a.device_type, a.product, a.model))).lower()
+    ident = " ".join(filter(None, (a.device_type, a.product, a.model, *(
+        x for m in a.modules for x in (m.device_type, m.product))))).lower()
+    told = a.device_type or a.product
+    plc_module = next((m for m in a.modules if m.device_type and any(
+        w in m.device_type.lower() for w in _CONTROLLER_TYPES)), None)  # fmt: skip
+    if plc_module is not None and not any(w in (told or "").lower() for w in _CONTROLLER_TYPES):
+        told = f"{told}, in front of {plc_module.product or plc_module.device_type} (serial {plc_module.serial})"
     if x is not None:
         ot_served = _ops(x.served, x.ot_served)
         ot_spoken = _ops(x.spoken, x.ot_spoken)
@@ -429,7 +501,7 @@ def _infer_role(a: InventoryAsset, x: _Acc | None, router: bool, routers: dict[s
                        f"({_mix(ot_served)}) from {len(pollers)} host(s)"]  # fmt: skip
             if any(w in ident for w in _CONTROLLER_TYPES):
                 conf += 0.15
-                reasons.append(f"reports itself as {a.device_type or a.product}")
+                reasons.append(f"reports itself as {told}")
             candidates.append((min(conf, 0.95), "controller", reasons))
         eng = {op: n for op, n in ot_spoken.items() if op in ENGINEERING_OPS}
         maint = {op: n for op, n in ot_spoken.items() if op in MAINTENANCE_OPS}
@@ -470,7 +542,7 @@ def _infer_role(a: InventoryAsset, x: _Acc | None, router: bool, routers: dict[s
                 candidates.append((0.5, "it_host", [f"speaks only IT protocols ({', '.join(it[:6])}"
                                                     f"{', …' if len(it) > 6 else ''})"]))  # fmt: skip
     if not candidates and any(w in ident for w in _CONTROLLER_TYPES):
-        candidates.append((0.6, "controller", [f"reports itself as {a.device_type or a.product}"]))
+        candidates.append((0.6, "controller", [f"reports itself as {told}"]))
     if not candidates:
         a.role, a.role_confidence = "unknown", 0.0
         a.role_reasons = ["no traffic or identity that tells its role"]
@@ -585,13 +657,18 @@ def changes(before: Inventory, after: Inventory, source_id: str) -> list[Event]:
                  + f", role {a.role} ({a.role_confidence:.2f})")  # fmt: skip
         for name, facts in a.identity.items():
             known = {(f.source, f.value) for f in (old.identity.get(name, ()) if old else ())}
-            by_source: dict[str, list[Fact]] = defaultdict(list)
+            # compare like with like: one protocol's reports about one device (serial number);
+            # a serial number itself changes only when the old one is not seen again (a device
+            # replaced), not when several devices answer at one address (a chassis)
+            groups: dict[tuple[str, str | None], list[Fact]] = defaultdict(list)
             for f in facts:
-                by_source[f.source].append(f)
-            for source, seq in by_source.items():
+                groups[(f.source, None if name == "serial" else f.device)].append(f)
+            for (source, _), seq in groups.items():
                 seq.sort(key=lambda f: f.first_seen)
                 for prev, cur in zip(seq, seq[1:]):
                     if (source, cur.value) in known:
+                        continue
+                    if name == "serial" and prev.last_seen >= cur.first_seen:
                         continue
                     action = "asset_firmware_changed" if name == "revision" else "asset_identity_changed"
                     label = "firmware" if name == "revision" else name.replace("_", " ")
