@@ -784,3 +784,42 @@ def asset_show(what: str, db: Path, site_file: Path | None, fmt: str) -> None:
     click.echo("  history:" if changes else "  history: no changes recorded")
     for doc in changes:
         click.echo(f"    {doc['@timestamp'][:19]}  {doc['event']['action']:<24} {doc.get('message', '')}")
+
+
+# -- map --------------------------------------------------------------------------------------
+@main.command("map")
+@DB
+@SITE
+@click.option("--format", "fmt", type=click.Choice(["json", "graphml", "dot", "svg", "png"]),
+              default="svg", show_default=True,
+              help="svg/png are drawn by Graphviz (`dot` must be installed: apt-get install graphviz).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here (default: stdout).")
+@click.option("--max-nodes", type=click.IntRange(min=2), default=60, show_default=True,
+              help="Beyond this, hosts that are not OT assets are merged per zone (then all, per zone).")
+@click.option("--no-aggregate", is_flag=True, help="Draw every host, however many.")
+def map_(db: Path, site_file: Path | None, fmt: str, output: Path | None, max_nodes: int,
+         no_aggregate: bool) -> None:  # fmt: skip
+    """The network map: zones as clusters, Purdue levels as rows, initiator → responder edges
+    styled by protocol, controllers and safety systems marked; edges that no declared conduit
+    allows are red."""
+    from .netmap import build_map, render
+
+    _store, inv = _inventory(db, site_file)
+    m = build_map(inv, max_nodes=max_nodes, aggregate=not no_aggregate)
+    try:
+        data = render(m, fmt, title=f"Watchfloor network map · {db.name}")
+    except Exception as e:  # graphviz.ExecutableNotFound, CalledProcessError
+        if type(e).__name__ in ("ExecutableNotFound", "CalledProcessError"):
+            raise click.ClickException(f"cannot draw {fmt}: {e} (apt-get install graphviz, or use "
+                                       "--format json|graphml|dot)") from None
+        raise
+    if output is not None:
+        output.write_bytes(data)
+        click.echo(f"{output}: {len(m.nodes):,} nodes, {len(m.edges):,} edges"
+                   + (f" ({m.notes[0]})" if m.notes else ""), err=True)  # fmt: skip
+    else:
+        sys.stdout.buffer.write(data + (b"\n" if fmt == "json" else b""))
+    forbidden = sum(1 for e in m.edges if e.allowed is False)
+    if forbidden:
+        _warn(f"{forbidden:,} edge(s) not allowed by any declared conduit")
