@@ -166,7 +166,7 @@ def test_controllers_reporting_identity_are_controllers(inventory: dict[str, dic
     assert {"0x0000ad77", "0x0000ad5e"} <= set(modules)
 
 
-def _tshark_conversations(capture: Path) -> tuple[set[str], set[tuple[str, str, int]]]:
+def _tshark_conversations(capture: Path) -> tuple[set[str], list[tuple[str, str, int]]]:
     """Hosts and (address, address, packets) of tshark's TCP and UDP conversation statistics."""
     text = T._tshark(["-n", "-q", "-r", str(capture), "-z", "conv,tcp", "-z", "conv,udp"], 600)
     hosts: set[str] = set()
@@ -175,7 +175,7 @@ def _tshark_conversations(capture: Path) -> tuple[set[str], set[tuple[str, str, 
         a, b = m[1], m[3]
         hosts |= {a, b}
         convs.append((min(a, b), max(a, b), int(m[5]) + int(m[6])))
-    return hosts, set(convs)
+    return hosts, convs
 
 
 MULTI = [
@@ -194,10 +194,11 @@ def test_hosts_and_edges_equal_tshark_conversations(rel: str, tmp_path: Path) ->
     run("ingest", str(capture), "--db", str(db), "--no-detect", "--workers", "1")
     hosts, convs = _tshark_conversations(capture)
     graph = json.loads(run("map", "--db", str(db), "--format", "json", "--no-aggregate"))
-    ours = {n["ip"] for n in graph["nodes"] if n.get("ip")}
-    special = {h for h in hosts if h.startswith(("224.", "239.", "255.")) or h.endswith(".255")}
-    assert ours | special == hosts | {n["ip"] for n in graph["nodes"] if n.get("ip") in special}
-    assert ours >= hosts - special
+    # every address tshark saw in a conversation is a node (assets, and broadcast or multicast
+    # destinations as plain group nodes); none is invented
+    assert {n["ip"] for n in graph["nodes"] if n.get("ip")} == hosts
+    assets = {n["ip"] for n in graph["nodes"] if n["kind"] == "host"}
+    assert all(not h.endswith(".255") and not h.startswith(("224.", "239.", "255.", "0.")) for h in assets)
     # per address pair, packets in both directions summed over their flows
     pairs: dict[tuple[str, str], int] = {}
     for e in graph["edges"]:
