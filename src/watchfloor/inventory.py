@@ -47,6 +47,13 @@ INFERRED_PURDUE = {
 # IT services whose flows from an OT host mean data leaving upward (a historian's export)
 EXPORT_PORTS = frozenset((21, 22, 80, 443, 445, 1433, 1521, 3306, 5432, 5450, 8080, 8443))
 NETWORK_DEVICE_PORTS = frozenset((161, 162, 514))  # SNMP, SNMP traps, syslog
+# Name services: their answers name addresses (annotating assets, never creating one: a DNS answer
+# for a host on the internet is not a device on this network); DHCP speaks for its client.
+NAMING = frozenset(("dns", "mdns", "llmnr", "nbns"))
+HOSTNAME_SOURCES = NAMING | {"dhcp"}
+# Which name an asset goes by, best first: what the host calls itself on the LAN, then DNS, then
+# an OT protocol's station name
+_NAME_RANK = {"dhcp": 0, "nbns": 1, "mdns": 1, "llmnr": 1, "dns": 2}
 
 
 # -- the record -------------------------------------------------------------------------------
@@ -86,7 +93,8 @@ class InventoryAsset(msgspec.Struct, kw_only=True, omit_defaults=False):
 
     ip: str | None
     mac: str | None
-    name: str | None = None  # declared name, else a station/host name a protocol reported
+    name: str | None = None  # declared name, else a host name (DHCP, NetBIOS, mDNS, DNS), else a station name
+    hostnames: list[str] = []
     vendor: str | None = None
     product: str | None = None
     model: str | None = None
@@ -384,8 +392,11 @@ def _routers(mac_ips: dict[str, dict[str, list[int]]]) -> dict[str, list[str]]:
 
 def _merge_observations(assets: dict[str, InventoryAsset], obs: Iterable[Observation],
                         routers: dict[str, list[str]]) -> None:  # fmt: skip
-    for o in obs:
+    # addressed observations first, so a MAC-only one (a DHCP offer) finds its asset
+    for o in sorted(obs, key=lambda o: (not o.asset.get("ip"), o.first_ns)):
         ip, mac = o.asset.get("ip"), o.asset.get("mac")
+        if o.source in NAMING and ip not in assets:
+            continue
         if ip and _host(ip):
             a = assets.get(ip)
             if a is None:
@@ -459,7 +470,18 @@ def _current_identity(a: InventoryAsset) -> None:
     a.vendor, a.product, a.model = latest("vendor"), latest("product"), latest("model")
     a.firmware, a.serial, a.device_type = latest("revision"), latest("serial"), latest("device_type")
     a.product = a.product or latest("product_code")
-    a.name = latest("name")
+    names = a.identity.get("name", [])
+    host = [f for f in names if f.source.split("/", 1)[0] in HOSTNAME_SOURCES]
+    a.hostnames = list(dict.fromkeys(f.value for f in sorted(host, key=lambda f: f.last_seen, reverse=True)))
+    if names:
+        best = min(names, key=lambda f: (_NAME_RANK.get(f.source.split("/", 1)[0], 3),
+                                         "" if not f.last_seen else _invert(f.last_seen)))  # fmt: skip
+        a.name = best.value
+
+
+def _invert(text: str) -> str:
+    """A key that sorts later timestamps first."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in text)
 
 
 # -- roles ------------------------------------------------------------------------------------

@@ -158,7 +158,8 @@ class Sensor:
             if ev.ot is None and ev.event.action == FLOW:
                 st.flow_records += 1
                 continue
-            proto = ev.ot.protocol if ev.ot is not None else "other"
+            proto = ev.ot.protocol if ev.ot is not None else (
+                ev.network.protocol if ev.network is not None and ev.network.protocol else "other")
             st.protocols[proto] = st.protocols.get(proto, 0) + 1
         return batch
 

@@ -279,14 +279,16 @@ class DuckDBStore:
 
     def conversations(self, *, source: str | None = None,
                       exclude_source: str | None = None) -> list[Conversation]:  # fmt: skip
-        """Stored messages and flow records grouped by initiator → responder (a response's
-        initiator is its destination), protocol, operation: the inventory's and map's raw input."""
+        """Stored OT messages and flow records grouped by initiator → responder (a response's
+        initiator is its destination), protocol, operation: the inventory's and map's raw input.
+        (IT messages such as DNS are counted through their flow records.)"""
         self._drain()
         clause, args = self._source_clause(source, exclude_source)
         sql = f"""
             WITH e AS (
                 SELECT coalesce(ot.role = 'response', false) AS rev, * FROM events
                 WHERE event.kind = 'event' AND coalesce(event.action, '') <> 'anomaly'
+                  AND (ot.protocol IS NOT NULL OR event.action = 'flow')
                   AND source.ip IS NOT NULL AND destination.ip IS NOT NULL{clause})
             SELECT
                 CASE WHEN rev THEN destination.ip ELSE source.ip END,
