@@ -210,3 +210,35 @@ def test_hosts_and_edges_equal_tshark_conversations(rel: str, tmp_path: Path) ->
     for a, b, n in convs:
         theirs[(a, b)] = theirs.get((a, b), 0) + n
     assert pairs == theirs
+
+
+# Real captures whose roles their authors state: a SCADA server polling PLCs (Plant1), WinCC (an
+# HMI) on an S7-400, STEP 7 and TIA Portal downloading blocks, a CIP stop command.
+ROLES = {
+    "ControlThings-io__ct-samples/Protocols/S7comm/Plant1_S7comm.pcap":
+        {"141.81.0.10": "scada_server", "141.81.0.31": "controller", "141.81.0.146": "controller"},
+    "ControlThings-io__ct-samples/Protocols/Modbus/ModbusTCP/Plant1_ModbusTCP.pcap":
+        {"141.81.0.10": "scada_server", "141.81.0.24": "controller", "141.81.0.164": "controller"},
+    "ITI__ICS-Security-Tools/pcaps/s7/wincc_s400_production.pcapng":
+        {"194.250.63.239": "hmi", "194.250.63.170": "controller"},
+    "ITI__ICS-Security-Tools/pcaps/s7/step7_s300_download.pcapng":
+        {"134.249.53.130": "engineering_workstation", "134.249.61.182": "controller"},
+    "ITI__ICS-Security-Tools/pcaps/s7/tia_s300_downloadOb1.pcapng":
+        {"134.217.61.131": "engineering_workstation", "134.217.61.211": "controller"},
+    "ITI__ICS-Security-Tools/pcaps/EthernetIP/cip_stop_plc.pcap":
+        {"192.168.1.69": "engineering_workstation", "192.168.1.30": "controller"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("rel", ROLES)
+def test_roles_on_real_captures(rel: str, tmp_path: Path) -> None:
+    capture = PCAPS / rel
+    if not capture.is_file():
+        pytest.skip(f"{capture} not in this corpus")
+    db = tmp_path / "r.duckdb"
+    run("ingest", str(capture), "--db", str(db), "--no-detect", "--workers", "1")
+    rows = {r["ip"]: r for r in map(json.loads, run("assets", "--db", str(db), "--format", "jsonl").splitlines())}
+    for ip, role in ROLES[rel].items():
+        got = rows[ip]
+        assert got["role"] == role, (ip, got["role"], got["role_reasons"])
+        assert 0.5 <= got["role_confidence"] < 1 and got["role_reasons"] and got["purdue_source"] == "inferred"

@@ -263,9 +263,16 @@ def assemble(convs: Iterable[Conversation], obs: Iterable[Observation], site: Si
             span = mac_ips[mac].setdefault(ip, [first, last])  # type: ignore[index]
             span[0], span[1] = min(span[0], first), max(span[1], last)
 
+    # Who opened the connections: a request sent back over a connection the other side opened
+    # (an S7 PLC's "download block" jobs to the programming device) is not the sender's initiative.
+    opened = {(c.initiator, c.responder, protocol_label(c)) for c in convs if c.flow}
     for c in convs:
         a_ok, b_ok = _host(c.initiator), _host(c.responder)
         proto = protocol_label(c)
+        # role evidence: requests only (one-way messages — pushes, spontaneous reports — are not
+        # asked for), and not callbacks over the other side's connection
+        evidence = c.role == "request" and not (
+            (c.initiator, c.responder, proto) not in opened and (c.responder, c.initiator, proto) in opened)
         if a_ok:
             x = acc[c.initiator]
             x.seen(c.first_ns, c.last_ns)
@@ -274,7 +281,7 @@ def assemble(convs: Iterable[Conversation], obs: Iterable[Observation], site: Si
                 note_mac(c.initiator_mac, c.initiator, c.first_ns, c.last_ns)
             x.responders[proto].add(c.responder)
             ops = x.spoken[proto]  # a flow record only says the protocol is spoken
-            if c.role != "response" and not c.flow:
+            if evidence:
                 ops[c.operation or "message"] += c.count
             if c.ot_protocol:
                 x.ot_spoken.add(c.ot_protocol)
@@ -288,7 +295,7 @@ def assemble(convs: Iterable[Conversation], obs: Iterable[Observation], site: Si
                 note_mac(c.responder_mac, c.responder, c.first_ns, c.last_ns)
             y.initiators[proto].add(c.initiator)
             ops = y.served[proto]
-            if c.role != "response" and not c.flow:
+            if evidence:
                 ops[c.operation or "message"] += c.count
             if c.ot_protocol:
                 y.ot_served.add(c.ot_protocol)
