@@ -98,6 +98,10 @@ def test_change_events(store_path: Path) -> None:
     assert moved["change"] == {"field": "asset.ip", "previous": PLCS[2][0], "current": "10.20.2.23"}
     ids = [d["event"]["id"] for d in found]
     assert len(ids) == len(set(ids))
+    # detection runs on the changes: the firmware rule of the built-in pack raises its alert
+    alerts = json.loads("[" + ",".join(run("alerts", "--db", str(store_path), "--format", "jsonl").stdout.splitlines()) + "]")
+    [alert] = [a for a in alerts if a["rule"]["name"] == "Controller firmware changed"]
+    assert alert["related"]["events"] == [fw["event"]["id"]] and alert["source"]["ip"] == PLCS[1][0]
 
 
 def test_assets_records(store_path: Path) -> None:
