@@ -32,6 +32,8 @@ from .site import PURDUE_LEVELS, SiteModel
 from .store.base import Conversation, Observation, Store
 
 DATASET = "inventory"
+CHANGE_ACTIONS = ("asset_new", "asset_ip_changed", "asset_firmware_changed", "asset_identity_changed",
+                  "asset_role_changed")  # fmt: skip
 IDENTITY_FIELDS = ("vendor", "product", "product_code", "model", "device_type", "revision",
                    "serial", "name", "url")  # fmt: skip
 # Operations that change what a controller does (or read its program): engineering work.
@@ -740,9 +742,9 @@ def history(store: Store, asset: InventoryAsset) -> list[dict[str, Any]]:
     """The stored change events about an asset, oldest first."""
     from .store import EventFilter
 
-    out = []
-    for key in filter(None, (asset.ip,)):
-        for doc in store.events(EventFilter(ip=key, kind="event")):
-            if (doc.get("event") or {}).get("dataset") == DATASET:
-                out.append(doc)
-    return out
+    if not asset.ip:
+        return []
+    out = [doc for action in CHANGE_ACTIONS
+           for doc in store.events(EventFilter(ip=asset.ip, kind="event", action=action))
+           if (doc.get("event") or {}).get("dataset") == DATASET]  # fmt: skip
+    return sorted(out, key=lambda d: (d["@timestamp"], d["event"]["id"]))
