@@ -203,3 +203,21 @@ def test_build_without_any_site(tmp_path: Path) -> None:
     inv = build(store)
     assert inv.assets == {} and inv.edges == []
     store.close()
+
+
+def test_historian_and_role_change_events() -> None:
+    from watchfloor.inventory import changes
+
+    polls = [conv("10.20.3.5", f"10.20.2.{i}", None, None, first=0, last=100) for i in (11, 12, 13)]
+    inv1 = assemble(polls, [], SiteModel())
+    assert inv1.assets["10.20.3.5"].role == "scada_server"
+    export = conv("10.20.3.5", "10.30.0.9", None, None, proto=None, op=None, role=None, port=1433,
+                  flow=True, first=200, last=300)  # fmt: skip
+    inv2 = assemble([*polls, export], [], SiteModel())
+    hist = inv2.assets["10.20.3.5"]
+    assert hist.role == "historian" and "only reads" in hist.role_reasons[0] and "1 host" in hist.role_reasons[1]
+    events = changes(inv1, inv2, "cap")
+    [role] = [e for e in events if e.event.action == "asset_role_changed"]
+    assert role.change is not None and (role.change.previous, role.change.current) == ("scada_server", "historian")
+    assert [e.event.action for e in events if e.source and e.source.ip == "10.30.0.9"] == ["asset_new"]
+    assert [e.event.id for e in events] == [f"cap-inv-{n}" for n in range(len(events))]
