@@ -221,3 +221,22 @@ def test_historian_and_role_change_events() -> None:
     assert role.change is not None and (role.change.previous, role.change.current) == ("scada_server", "historian")
     assert [e.event.action for e in events if e.source and e.source.ip == "10.30.0.9"] == ["asset_new"]
     assert [e.event.id for e in events] == [f"cap-inv-{n}" for n in range(len(events))]
+
+
+def test_flow_not_allowed_events(tmp_path: Path) -> None:
+    """Ingest with a site file: the new EWS → PLC Modbus path is between zones whose only conduit
+    allows DNP3; it is stored once and raises the pack's rule."""
+    site = tmp_path / "site.yaml"
+    site.write_text("""sites:
+  - zones: [{id: ops, subnets: [10.20.1.0/24]}, {id: cell, subnets: [10.20.2.0/24]}]
+    conduits: [{from: ops, to: cell, protocols: [dnp3]}]
+""")
+    day1 = plant(tmp_path / "d1.pcap", START, PLCS, "v1")
+    db = tmp_path / "z.duckdb"
+    out = run("ingest", str(day1), "--db", str(db), "--site", str(site), "--workers", "1").stdout
+    assert "flow not allowed 4" in out  # SCADA → 3 PLCs, EWS → PLC-2 (modbus)
+    found = [d for d in changes(db) if d["event"]["action"] == "flow_not_allowed"]
+    assert {(d["source"]["ip"], d["destination"]["ip"]) for d in found} == {(SCADA[0], ip) for ip, _ in PLCS} | {(EWS[0], PLCS[1][0])}
+    assert all(d["network"]["protocol"] == "modbus" and "not allowed by any conduit" in d["message"] for d in found)
+    alerts = run("alerts", "--db", str(db), "--format", "jsonl").stdout
+    assert sum('"name":"Flow between zones that no conduit allows"' in line for line in alerts.splitlines()) == 4

@@ -10,6 +10,8 @@ stores what changed as events (dataset `inventory`) that detection rules can mat
     asset_firmware_changed  a new firmware revision reported by the same protocol
     asset_identity_changed  a new vendor, product, model or serial reported by the same protocol
     asset_role_changed      the inferred role changed (declared roles never change)
+    flow_not_allowed        a new initiator → responder protocol between declared zones that no
+                            declared conduit allows (with a site file)
 
 Every inferred value says so and why: `role_reasons`, `purdue_source`, `zone_source`.
 """
@@ -25,7 +27,7 @@ from typing import Any
 import msgspec
 from netaddr import EUI, AddrFormatError, NotRegisteredError
 
-from .schema import Asset, Endpoint, Event, EventMeta
+from .schema import Asset, Endpoint, Event, EventMeta, Network
 from .schema.events import Change
 from .schema.time import rfc3339
 from .site import PURDUE_LEVELS, SiteModel
@@ -33,7 +35,7 @@ from .store.base import Conversation, Observation, Store
 
 DATASET = "inventory"
 CHANGE_ACTIONS = ("asset_new", "asset_ip_changed", "asset_firmware_changed", "asset_identity_changed",
-                  "asset_role_changed")  # fmt: skip
+                  "asset_role_changed", "flow_not_allowed")  # fmt: skip
 IDENTITY_FIELDS = ("vendor", "product", "product_code", "model", "device_type", "revision",
                    "serial", "name", "url")  # fmt: skip
 # Operations that change what a controller does (or read its program): engineering work.
@@ -722,6 +724,21 @@ def changes(before: Inventory, after: Inventory, source_id: str) -> list[Event]:
             a = after.assets[ip]
             emit(a, first, "asset_ip_changed", "change", f"MAC {mac} ({a.mac_vendor or 'unknown vendor'}) "
                  f"now uses {ip} (before: {prev})", Change(field="asset.ip", previous=prev, current=ip))
+    # a new flow between zones that no conduit allows
+    known_edges = {(e.initiator, e.responder, e.protocol) for e in before.edges}
+    for e in after.edges:
+        if e.allowed is not False or (e.initiator, e.responder, e.protocol) in known_edges:
+            continue
+        ev = Event(
+            timestamp=e.first_seen or "1970-01-01T00:00:00Z",
+            event=EventMeta(id="", kind="event", category=["network"], type=["info"],
+                            action="flow_not_allowed", dataset=DATASET),  # fmt: skip
+            message=f"{e.initiator} → {e.responder}: {e.reason}",
+            source=Endpoint(ip=e.initiator), destination=Endpoint(ip=e.responder),
+            network=Network(protocol=e.protocol),
+            change=Change(field="conduit", previous=e.initiator_zone, current=e.responder_zone),
+        )
+        out.append((ev.timestamp, ev))
     out.sort(key=lambda t: t[0])
     events = [ev for _, ev in out]
     for n, ev in enumerate(events):
