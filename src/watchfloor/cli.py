@@ -109,7 +109,7 @@ def _table_row(ev: Event) -> str:
                                if v is not None))  # fmt: skip
     endpoint = lambda e: f"{e.ip}:{e.port}" if e is not None else "-"  # noqa: E731
     return (f"{ev.pcap.frame if ev.pcap else '':>7}  {ev.timestamp:<26} {endpoint(src):<21} "
-            f"{endpoint(dst):<21} {ot.protocol if ot else '-':<8} "
+            f"{endpoint(dst):<21} {ot.protocol if ot else (ev.network and ev.network.protocol) or '-':<8} "
             f"{(ot.role if ot else None) or '-':<8} {ev.event.action or '-':<32} "
             + " ".join(detail))  # fmt: skip
 
@@ -749,6 +749,7 @@ def asset_show(what: str, db: Path, site_file: Path | None, fmt: str) -> None:
         return
     click.echo(f"{a.label}" + (f"  ({a.ip})" if a.name and a.ip else ""))
     for label, value in (("MAC", ", ".join(a.macs) + (f"  [{a.mac_vendor}]" if a.mac_vendor else "")),
+                         ("host names", ", ".join(a.hostnames)),
                          ("addresses", ", ".join(a.ips) if len(a.ips) > 1 else None),
                          ("role", f"{a.role} ({a.role_source}, confidence {a.role_confidence:.2f})"),
                          ("purdue level", None if a.purdue_level is None else f"{a.purdue_level:g} ({a.purdue_source})"),

@@ -159,7 +159,8 @@ class Sensor:
                 st.flow_records += 1
                 continue
             proto = ev.ot.protocol if ev.ot is not None else (
-                ev.network.protocol if ev.network is not None and ev.network.protocol else "other")
+                ev.network.protocol if ev.network is not None and ev.network.protocol
+                else ev.event.dataset or "other")  # IT naming protocols' observations: their dataset
             st.protocols[proto] = st.protocols.get(proto, 0) + 1
         return batch
 
