@@ -10,6 +10,7 @@ from watchfloor.capture.flows import Flow
 from watchfloor.capture.packets import ETHER, Defragmenter, dissect, l2_ethertype, l2_tag
 from watchfloor.decode import DecoderManifest
 from watchfloor.schema import Event, EventMeta, Network, Ot
+from watchfloor.schema.events import FLOW
 from watchfloor.schema.time import rfc3339
 from watchfloor.sensor import Sensor
 from watchfloor.testing import frames
@@ -95,7 +96,7 @@ def test_one_session_per_stream_both_directions() -> None:
         (7, 7000, 1, _eth(b"\x07", A, B), 0),
     ]
     events = _run([(f, t, lt, d, len(d)) for f, t, lt, d, _ in packets])
-    msgs = [e for e in events if not e.event.action.startswith("close")]
+    msgs = [e for e in events if not e.event.action.startswith("close") and e.event.action != FLOW]
     assert [(e.event.action, e.pcap.frame) for e in msgs] == [  # type: ignore[union-attr]
         ("s1-d0", 1), ("s1-d1", 2), ("s2-d0", 3), ("s3-d0", 4), ("s4-d0", 5), ("s1-d0", 7)]
     first, reply = msgs[0], msgs[1]
@@ -117,7 +118,7 @@ def test_cooked_captures_and_probe_refusal() -> None:
     refused = _eth(b"\xff", C, A)
     events = _run([(1, 1, 113, v1, len(v1)), (2, 2, 276, v2, len(v2)),
                    (3, 3, 113, tagged, len(tagged)), (4, 4, 1, refused, len(refused))])
-    msgs = [e for e in events if not e.event.action.startswith("close")]
+    msgs = [e for e in events if not e.event.action.startswith("close") and e.event.action != FLOW]
     assert [(e.source.mac, e.destination.mac, e.network.vlan_id, e.message)  # type: ignore[union-attr]
             for e in msgs] == [(A, None, None, "01"), (B, None, None, "02"), (A, None, 5, "03")]
 
@@ -148,7 +149,7 @@ def test_every_stream_goes_to_exactly_one_worker() -> None:
     def streams(events: list[Event]) -> dict[tuple, set[int]]:
         out: dict[tuple, set[int]] = {}
         for e in events:
-            if e.source is not None:
+            if e.source is not None and e.event.action != FLOW:
                 key = (frozenset((e.source.mac, e.destination.mac)), e.network.vlan_id)  # type: ignore[union-attr]
                 out.setdefault(key, set()).add(e.pcap.frame)  # type: ignore[union-attr]
         return out

@@ -2,7 +2,9 @@
 
 from ._contract import DecoderManifest, Malformed, NeedMoreData, WireError
 from .bacnet import DECODER as BACNET
+from .dhcp import DECODER as DHCP
 from .dnp3 import DECODER as DNP3
+from .dns import DECODER as DNS
 from .enip import DECODER as ENIP
 from .goose import DECODER as GOOSE
 from .iec104 import DECODER as IEC104
@@ -18,5 +20,7 @@ from .sv import DECODER as SV
 DECODERS: tuple[DecoderManifest, ...] = (
     MODBUS, DNP3, IEC104, S7COMM, ENIP, OPCUA, PROFINET, PROFINET_IO, MQTT, BACNET, MMS, GOOSE, SV,
 )  # fmt: skip
+# IT naming protocols (host names for the inventory), after the OT decoders in probe order
+DECODERS += (DHCP, DNS)
 
 __all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]
