@@ -226,6 +226,10 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
             found = _correlate(store, source_id, correlations)
             st.events += found
             st.alerts += found
+        if not no_detect:  # monitoring runs once a baseline is active (learning mode until then)
+            found = len(_baseline_monitor(store, source_id))
+            st.events += found
+            st.alerts += found
         store.finish_source(Source(source_id, str(path), st.events, st.packets,
                                    "complete" if error is None else "damaged"))  # fmt: skip
         elapsed = time.perf_counter() - start
@@ -578,3 +582,156 @@ def rules_test(rule_path: Path, captures: tuple[Path, ...], pipeline: str | None
                f"{len(ruleset.correlations):,} correlation(s)", err=True)  # fmt: skip
     if damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+# -- baseline ---------------------------------------------------------------------------------
+def _baseline_monitor(store, source_id: str | None = None, **where: str | None) -> list:  # type: ignore[no-untyped-def]
+    from .baseline.service import monitor
+
+    return monitor(store, source=source_id, **where)
+
+
+def _open_write(db: Path):  # type: ignore[no-untyped-def]
+    try:
+        return open_store(db)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.group()
+def baseline() -> None:
+    """Behavioural baseline: learn normal OT behaviour from stored events, then monitor deviations.
+
+    \b
+    A site is in learning mode until a version is learned; from then on every `ingest` runs the
+    active version over the new events and stores explained deviation alerts.
+      watchfloor baseline learn --db site.duckdb
+      watchfloor baseline show --db site.duckdb
+      watchfloor alerts --db site.duckdb --rule baseline.new_function
+      watchfloor baseline approve ALERT_ID --db site.duckdb
+      watchfloor baseline diff 1 2 --db site.duckdb
+    """
+
+
+@baseline.command("learn")
+@DB
+@click.option("--site", default="default", show_default=True, help="Site the baseline is for.")
+@click.option("--from", "since", metavar="TIME", callback=_iso_time, help="Learn from events at or after this time.")
+@click.option("--until", metavar="TIME", callback=_iso_time, help="Learn from events up to this time.")
+@click.option("--grace", type=click.IntRange(min=0), default=3600, show_default=True,
+              help="Seconds a newly seen asset's reads and polling are learned silently.")
+@click.option("--realert", type=click.IntRange(min=1), default=3600, show_default=True,
+              help="Seconds of quiet after which the same deviation alerts again.")
+@click.option("--draft", is_flag=True, help="Store the version without activating it.")
+def baseline_learn(db: Path, site: str, since: str | None, until: str | None, grace: int,
+                   realert: int, draft: bool) -> None:  # fmt: skip
+    """Learn a baseline version from the stored events and make it the site's active one."""
+    from .baseline.model import Settings
+    from .baseline.service import BaselineError, learn
+
+    store = _open_write(db)
+    start = time.perf_counter()
+    try:
+        b = learn(store, site, since, until, Settings(grace_s=grace, realert_s=realert),
+                  activate=not draft)  # fmt: skip
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    points = sum(len(e.points) for e in b.edges.values())
+    click.echo(f"baseline version {b.version} for site {b.site} ({'draft' if draft else 'active'}): "
+               f"{b.events:,} messages, {len(b.assets):,} assets, {len(b.edges):,} edges, "
+               f"{points:,} value envelopes in {time.perf_counter() - start:.1f} s; {b.note}")
+
+
+@baseline.command("show")
+@DB
+@click.argument("version", type=int, required=False)
+@click.option("--site", help="The active version of this site (default: any).")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
+def baseline_show(db: Path, version: int | None, site: str | None, fmt: str) -> None:
+    """What a version learned (default: the active one), and every stored version."""
+    from .baseline.service import BaselineError, load, summary
+
+    store = _open_read(db)
+    try:
+        b, status = load(store, version, site)
+        versions = store.baseline_versions()
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    s = summary(b)
+    if fmt == "jsonl":
+        click.echo(msgspec.json.encode({**s, "status": status}).decode())
+        return
+    click.echo(f"baseline version {b.version} ({status}), site {b.site}: {s['span']} of traffic "
+               f"from {s['learned_from']} to {s['learned_until']}, {b.events:,} messages, "
+               f"{len(b.assets)} assets, {len(b.edges)} edges")
+    if b.note:
+        click.echo(f"  {b.note}")
+    for e in s["edges"]:
+        click.echo(f"\n{e['initiator']} → {e['responder']} {e['protocol']}: {e['messages']:,} messages, "
+                   f"{e['connection']}, rate median {e['rate_per_10s']['median']:g} / max "
+                   f"{e['rate_per_10s']['max']:g} per 10 s, active hours (UTC) "
+                   f"{','.join(map(str, e['active_hours_utc']))}")
+        click.echo("  operations: " + ", ".join(f"{k} {v:,}" for k, v in sorted(e["operations"].items())))
+        for rk, iv in e["ranges"].items():
+            click.echo(f"  {rk}: addresses {iv}")
+        for ck, c in e["cadence"].items():
+            click.echo(f"  cadence {ck}: {c}")
+        if e["points"]:
+            click.echo(f"  value envelopes: {e['points']:,} points")
+    click.echo("\nversions: " + "; ".join(f"{v['version']} {v['status']} ({v['site']}, {v['created']})"
+                                          for v in versions))
+
+
+@baseline.command("diff")
+@DB
+@click.argument("v1", type=int)
+@click.argument("v2", type=int)
+def baseline_diff(db: Path, v1: int, v2: int) -> None:
+    """What changed from version V1 to V2 (+ added, - removed, ~ changed)."""
+    from .baseline.service import BaselineError, diff, load
+
+    store = _open_read(db)
+    try:
+        a, _ = load(store, v1)
+        b, _ = load(store, v2)
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    lines = diff(a, b)
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo(f"versions {v1} and {v2} learned the same behaviour", err=True)
+
+
+@baseline.command("approve")
+@click.argument("alert_id")
+@DB
+@click.option("--note", help="Why the deviation is accepted (kept with the new version).")
+def baseline_approve(alert_id: str, db: Path, note: str | None) -> None:
+    """Accept a deviation: fold it into a new active version, so it no longer alerts."""
+    from .baseline.service import BaselineError, approve
+
+    store = _open_write(db)
+    try:
+        b = approve(store, alert_id, note)
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    click.echo(f"baseline version {b.version} (site {b.site}) is active: {b.note}")
+
+
+@baseline.command("monitor")
+@DB
+@click.option("--since", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
+@click.option("--until", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
+def baseline_monitor(db: Path, since: str | None, until: str | None) -> None:
+    """Run the active baseline(s) over stored events now (ingest does this for each capture)."""
+    store = _open_write(db)
+    try:
+        found = _baseline_monitor(store, None, since=since, until=until)
+    finally:
+        store.close()
+    click.echo(f"{len(found):,} deviation alert(s)")
