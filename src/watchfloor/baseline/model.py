@@ -21,6 +21,7 @@ from msgspec import Struct
 
 SAMPLE = 256  # reservoir size per cadence key / rate
 MAX_POINTS = 200_000  # value envelopes kept per baseline (bounded memory)
+MAX_STATES = 16  # distinct values remembered per point
 MAX_PORTS = 4096  # initiator ports remembered per edge while learning
 RATE_BUCKET_NS = 10 * 1_000_000_000  # message rate is counted per 10 s
 SECOND = 1_000_000_000
@@ -114,8 +115,14 @@ class Envelope(Struct, omit_defaults=True):
     min: float = 0
     max: float = 0
     max_rate: float = 0  # largest |Δvalue| per second between consecutive observations
-    states: list[int] | None = None  # binary points: the states seen
+    states: list[int] | None = None  # distinct values seen, while there are at most MAX_STATES
     monotonic: bool = True  # never decreased (counters): judged by rate only
+    written: bool = False  # values came from commands (setpoints, command words)
+
+    @property
+    def enumerated(self) -> bool:
+        """Judge by the set of values seen: binary points, and written points with few values."""
+        return self.states is not None and (self.written or set(self.states) <= {0, 1})
 
 
 class Cadence(Struct, omit_defaults=True):
@@ -320,10 +327,11 @@ class Learner:
                 if res is None:
                     res = st.samples[ck] = Reservoir(len(st.samples))
                 res.add((ts - prev) / SECOND)
+        command = is_command(r)
         for addr, v in point_values(r):
-            self._point(st, f"{tgt}|{addr}", ts, v)
+            self._point(st, f"{tgt}|{addr}", ts, v, command)
 
-    def _point(self, st: _EdgeState, pk: str, ts: int, v: int) -> None:
+    def _point(self, st: _EdgeState, pk: str, ts: int, v: int, command: bool = False) -> None:
         e = st.edge
         env = e.points.get(pk)
         if env is None:
@@ -331,15 +339,13 @@ class Learner:
                 self.dropped += 1
                 return
             self.points += 1
-            env = e.points[pk] = Envelope(n=0, min=v, max=v, states=[v] if v in (0, 1) else None)
+            env = e.points[pk] = Envelope(n=0, min=v, max=v, states=[v])
         env.n += 1
         env.min, env.max = min(env.min, v), max(env.max, v)
-        if env.states is not None:
-            if v in (0, 1):
-                if v not in env.states:
-                    env.states = sorted({*env.states, v})
-            else:
-                env.states = None
+        if command:
+            env.written = True
+        if env.states is not None and v not in env.states:
+            env.states = sorted([*env.states, v]) if len(env.states) < MAX_STATES else None
         last = st.last_val.get(pk)
         if last is not None:
             dt = max((ts - last[0]) / SECOND, 1e-3)

@@ -48,6 +48,7 @@ from .model import (
     target,
 )
 
+FAMILY_LIMIT = 5
 COMMANDS = frozenset({"write", "control", "program", "firmware", "config"})
 
 #: ATT&CK for ICS techniques by operation (a proposal an analyst can read, not ground truth).
@@ -76,6 +77,14 @@ _VERBS = {"read": "read", "write": "wrote", "control": "sent a control command t
           "discovery": "probed", "session": "opened a session with", "other": "used"}  # fmt: skip
 
 
+def _techniques(r: Row) -> list[str]:
+    """Techniques of a new behaviour: by operation for requests; a responder (outstation, PLC)
+    reporting something new suggests spoofed reporting / manipulated view."""
+    if r.role == "response":
+        return ["T0856", "T0832"]
+    return OP_TECHNIQUES.get(r.operation or "other", [])
+
+
 def _severity(op: str, high: int = 4, low: int = 2) -> int:
     return high if op in COMMANDS else 3 if op == "discovery" else low
 
@@ -96,8 +105,10 @@ def _what(r: Row) -> str:
     if obj and not obj.endswith("s") and r.start is not None and r.end != r.start:
         obj += "s"
     addr = "" if r.start is None else f" {r.start}" if r.end == r.start else f" {r.start}–{r.end}"
-    where = f" on unit {r.unit}" if r.unit is not None else f" on {r.station}" if r.station else ""
-    return f"{obj}{addr}{where}".strip() or (r.action or "it")
+    unit = f"unit {r.unit}" if r.unit is not None else r.station or ""
+    if not obj and not addr:
+        return unit or r.action or "it"
+    return f"{obj}{addr}" + (f" on {unit}" if unit else "")
 
 
 def _edge_summary(e: Edge, fn: str | None = None, tgt: str | None = None) -> str:
@@ -119,6 +130,7 @@ class Deviation:
     message: str
     row: Row
     extra: dict[str, Any] = field(default_factory=dict)  # what approving it changes beyond the row
+    family: str | None = None  # deviations of one family alert FAMILY_LIMIT times per episode
 
 
 class _Live:
@@ -145,7 +157,7 @@ class MonitorState(msgspec.Struct, omit_defaults=True):
     version: int
     alerted: dict[str, list[int]] = {}  # deviation key → [first alert, last occurrence] (ns)
     grace: dict[str, int] = {}  # asset → end of its grace period (ns)
-    overlay: Baseline | None = None  # behaviours of assets in grace, learned silently
+    overlay: Baseline | None = None  # edges outside the baseline: what they did since they appeared
 
 
 class Monitor:
@@ -182,27 +194,49 @@ class Monitor:
                     techs, f"{ip} was never seen during {self.span} of baseline; first seen as "
                     f"{role} of {r.protocol} {r.action or op} "
                     f"({init} → {resp}); learning its reads and polling for "
-                    f"{span_words(b.settings.grace_s)}, commands still alert", r))  # fmt: skip
+                    f"{span_words(b.settings.grace_s)}, commands still alert", r, {"asset": ip}))  # fmt: skip
                 st.grace[ip] = ts + b.settings.grace_s * SECOND
             if st.grace.get(ip, 0) > ts:
                 grace = True
         key = edge_key(init, resp, r.protocol)
-        edge = b.edges.get(key)
-        known = edge or self.overlay.state.get(key) and self.overlay.state[key].edge
+        known = b.edges.get(key)
         op = r.operation or "other"
         command = r.role != "response"
-        if grace and not (command and op in COMMANDS):
-            self.overlay.add(r)  # grace: learn silently
-            return self._emit(out, ts)
+        silent = grace and op not in COMMANDS  # a new asset's reads and polling: learned quietly
         if known is None:
-            if out:  # the new asset's alert already names this edge
-                return self._emit(out, ts)
-            techs = (["T0848"] if op in COMMANDS else []) + OP_TECHNIQUES.get(op, [])
-            out.append(Deviation(
-                "new_edge", f"new_edge|{key}", _severity(op, 4, 3), techs,
-                f"{init} {_VERBS.get(op, 'used')} {resp} over {r.protocol} "
-                f"({r.action or op}, {_what(r)}); during {self.span} of baseline {init} never "
-                f"talked {r.protocol} to {resp}", r))  # fmt: skip
+            # An edge outside the baseline: its first message alerts as a new edge; what it does
+            # next is kept as pending (with what assets in grace do), so each further new
+            # behaviour on it alerts once until the edge is approved.
+            pending = self.overlay.state.get(key)
+            if pending is None:
+                if not silent and not out:  # (a new asset's alert already names this edge)
+                    techs = (["T0848"] if op in COMMANDS else []) + _techniques(r)
+                    out.append(Deviation(
+                        "new_edge", f"new_edge|{key}", _severity(op, 4, 3), techs,
+                        f"{init} {_VERBS.get(op, 'used')} {resp} over {r.protocol} "
+                        f"({r.action or op}, {_what(r)}); during {self.span} of baseline {init} "
+                        f"never talked {r.protocol} to {resp}", r, {"edge": key}))  # fmt: skip
+            elif not silent:
+                first = f"{_iso(pending.edge.first_seen)[:19]}Z"
+                during = f"since this edge first appeared ({first})"
+                tgt = target(r)
+                found = []
+                if command and r.action:
+                    found += self._structure(r, pending.edge, key, tgt, op, during)
+                live = self.live.setdefault(key, _Live())
+                found += self._values(r, pending.edge, live, key, tgt, command,
+                                      min_n=1 if command else 5, during=during)  # fmt: skip
+                if not found and command and r.action:
+                    # not approved: the same command alerts again once its episode expired
+                    found.append(Deviation(
+                        "new_edge", f"new_edge|{key}|{r.action}|{tgt}|{r.start}-{r.end}",
+                        _severity(op, 4, 3), _techniques(r),
+                        f"{init} {_VERBS.get(op, 'used')} {_what(r)} of {resp} ({r.action}, "
+                        f"{r.protocol}) over an edge that is not in the baseline (first seen "
+                        f"{first}, {pending.edge.messages:,} messages since, not approved)", r,
+                        {"edge": key}, family=f"new_edge|{key}"))  # fmt: skip
+                out += found
+            self.overlay.add(r)
             return self._emit(out, ts)
         live = self.live.get(key)
         if live is None:
@@ -221,7 +255,9 @@ class Monitor:
         return self._emit(out, ts)
 
     def _emit(self, found: list[Deviation], ts: int) -> list[Deviation]:
-        """Drop deviations already alerted in this episode; remember the rest."""
+        """Drop deviations already alerted in this episode; remember the rest. Deviations of one
+        family (new addresses of one edge/function/target, new values of one point) alert
+        FAMILY_LIMIT times per episode only (a scan or a fuzzer is one finding, not thousands)."""
         alerted = self.state.alerted
         quiet = self.b.settings.realert_s * SECOND
         out = []
@@ -230,47 +266,64 @@ class Monitor:
             if seen is not None and ts - seen[1] < quiet:
                 seen[1] = max(seen[1], ts)
                 continue
+            if d.family is not None:
+                family = alerted.setdefault(d.family + "|#", [0, ts])
+                if ts - family[1] >= quiet:
+                    family[0] = 0
+                family[1] = ts
+                family[0] += 1
+                if family[0] > FAMILY_LIMIT:
+                    alerted[d.key] = [ts, ts]
+                    continue
             alerted[d.key] = [ts, ts]
             out.append(d)
         return out
 
     # -- checks ----------------------------------------------------------------------------
-    def _structure(self, r: Row, e: Edge, key: str, tgt: str, op: str) -> list[Deviation]:
+    def _structure(self, r: Row, e: Edge, key: str, tgt: str, op: str,
+                   during: str | None = None) -> list[Deviation]:  # fmt: skip
         fn = r.action or ""
+        during = during or f"during {self.span} of baseline"
         if fn not in e.functions:
             return [Deviation(
-                "new_function", f"{key}|fn|{fn}", _severity(op), OP_TECHNIQUES.get(op, []),
+                "new_function", f"{key}|fn|{fn}", _severity(op), _techniques(r),
                 f"{r.src} {_VERBS.get(op, 'used')} {_what(r)} of {r.dst} with {fn} ({r.protocol}); "
-                f"during {self.span} of baseline {_edge_summary(e)}", r)]  # fmt: skip
+                f"{during} {_edge_summary(e)}", r)]  # fmt: skip
         if r.start is not None and r.end is not None:
             iv = e.ranges.get(f"{fn}|{tgt}")
             if iv is None or not covered(iv, r.start, r.end):
                 prior = f"this edge only used {fn} on {show_intervals(iv)}" if iv else \
                     f"this edge never used {fn} on {_what(r._replace(start=None))}"  # fmt: skip
                 return [Deviation(
-                    "new_address", f"{key}|addr|{fn}|{tgt}", _severity(op, 4, 2),
-                    OP_TECHNIQUES.get(op, []),
-                    f"{r.src} {_VERBS.get(op, 'used')} {_what(r)} of {r.dst} ({fn}); during "
-                    f"{self.span} of baseline {prior}", r)]  # fmt: skip
+                    "new_address", f"{key}|addr|{fn}|{tgt}|{r.start}-{r.end}", _severity(op, 4, 2),
+                    _techniques(r),
+                    f"{r.src} {_VERBS.get(op, 'used')} {_what(r)} of {r.dst} ({fn}); "
+                    f"{during} {prior}", r,
+                    family=f"{key}|addr|{fn}|{tgt}")]  # fmt: skip
         return []
 
-    def _values(self, r: Row, e: Edge, live: _Live, key: str, tgt: str,
-                command: bool) -> list[Deviation]:  # fmt: skip
+    def _values(self, r: Row, e: Edge, live: _Live, key: str, tgt: str, command: bool,
+                min_n: int = 5, during: str | None = None) -> list[Deviation]:  # fmt: skip
         out = []
         techs = ["T0836", "T0855"] if command else ["T0832", "T0856"]
+        during = during or f"during {self.span} of baseline"
         for addr, v in point_values(r):
             pk = f"{tgt}|{addr}"
             env = e.points.get(pk)
             last = live.values.get(pk)
             live.values[pk] = (r.ts, v)
-            if env is None or env.n < 5:
+            if env is None or env.n < min_n:
                 continue
             where = f"{_what(r._replace(start=addr, end=addr))} of {e.responder}"
             why = None
-            if env.states is not None:
-                if v not in env.states:
-                    why = (f"{where} is {v}; during {self.span} of baseline it was only "
-                           f"{'/'.join(map(str, env.states))} ({env.n:,} observations)")
+            dkey = f"{key}|value|{pk}|range"
+            if env.enumerated and (command or not env.written):
+                if v not in env.states:  # type: ignore[operator]
+                    why = (f"{where} is {v}; {during} it was only "
+                           f"{'/'.join(map(str, env.states or ()))} ({env.n:,} observations)")
+                    dkey = f"{key}|value|{pk}|={v}"
+            elif env.states is not None and env.written:
+                continue  # a written point judged only by the commands that write it
             else:
                 margin = max(0.5 * (env.max - env.min), 0.02 * max(abs(env.min), abs(env.max)), 1.0)
                 if not env.monotonic and (v < env.min - margin or v > env.max + margin):
@@ -285,8 +338,9 @@ class Monitor:
                                f"{env.max_rate:.3g} per second")  # fmt: skip
             if why:
                 verb = "written" if command else "reported"
-                out.append(Deviation("value", f"{key}|value|{pk}", 4 if command else 3, techs,
-                                     f"Value {verb} by {r.src}: {why}", r))  # fmt: skip
+                out.append(Deviation("value", dkey, 4 if command else 3, techs,
+                                     f"Value {verb} by {r.src}: {why}", r,
+                                     family=f"{key}|value|{pk}"))  # fmt: skip
         return out
 
     def _cadence(self, r: Row, e: Edge, live: _Live, key: str, tgt: str) -> list[Deviation]:

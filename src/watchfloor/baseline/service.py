@@ -25,11 +25,13 @@ def rows(store: Any, **where: str | None) -> Iterator[Row]:
 
 def learn(store: Any, site: str = "default", since: str | None = None, until: str | None = None,
           settings: Settings | None = None, activate: bool = True,
-          events: Iterable[Row] | None = None) -> Baseline:  # fmt: skip
-    """Learn a baseline from the stored events (or `events`) and store it as a new version."""
+          events: Iterable[Row] | None = None, allow_empty: bool = False) -> Baseline:  # fmt: skip
+    """Learn a baseline from the stored events (or `events`) and store it as a new version.
+    `allow_empty`: a plant whose learning period carried no OT messages gets an empty baseline
+    (everything it later sees is new) instead of an error."""
     learner = Learner(site, settings)
     learner.feed(events if events is not None else rows(store, since=since, until=until))
-    if learner.events == 0:
+    if learner.events == 0 and not allow_empty:
         raise BaselineError("no OT messages in the store" + (" in that time range" if since or until else "")
                             + ": ingest captures first (`watchfloor ingest`)")  # fmt: skip
     span = f"{rfc3339(learner.first or 0)} to {rfc3339(learner.last or 0)}"
@@ -104,14 +106,17 @@ def approve(store: Any, alert_id: str, note: str | None = None) -> Baseline:
     row = Row(*detail["row"])
     extra: dict[str, Any] = detail.get("extra") or {}
     learner = Learner(base.site, base.settings, base)
-    if dev["type"] == "new_asset":
-        raw = store.monitor_state(base.site)
-        state = msgspec.json.decode(raw, type=MonitorState) if raw else None
-        ip = dev["key"].split("|", 1)[1]
-        if state is not None and state.overlay is not None:  # what it did during its grace period
-            for key, e in state.overlay.edges.items():
-                if ip in (e.initiator, e.responder):
-                    _merge(learner, key, e)
+    raw = store.monitor_state(base.site)
+    state = msgspec.json.decode(raw, type=MonitorState) if raw else None
+
+    def involved(key: str, e: Edge) -> bool:
+        return extra.get("asset") in (e.initiator, e.responder) or extra.get("edge") == key
+
+    if state is not None and state.overlay is not None:
+        # what the asset did during its grace period, what the edge did since it appeared
+        for key, e in state.overlay.edges.items():
+            if involved(key, e):
+                _merge(learner, key, e)
     if dev["type"] not in ("cadence", "rate", "connection"):
         learner.add(row)
     b = learner.result(parent=base.version,
@@ -144,8 +149,8 @@ def approve(store: Any, alert_id: str, note: str | None = None) -> Baseline:
         state = msgspec.json.decode(raw, type=MonitorState)
         state.version = b.version
         state.alerted.pop(dev["key"], None)
-        if dev["type"] == "new_asset":
-            state.overlay = None
+        if state.overlay is not None:  # folded into the version: no longer pending
+            state.overlay.edges = {k: e for k, e in state.overlay.edges.items() if not involved(k, e)}
         store.put_monitor_state(b.site, b.version, msgspec.json.encode(state))
     return b
 
