@@ -118,11 +118,15 @@ class Envelope(Struct, omit_defaults=True):
     states: list[int] | None = None  # distinct values seen, while there are at most MAX_STATES
     monotonic: bool = True  # never decreased (counters): judged by rate only
     written: bool = False  # values came from commands (setpoints, command words)
+    writes: int = 0  # commands that wrote it
 
     @property
     def enumerated(self) -> bool:
-        """Judge by the set of values seen: binary points, and written points with few values."""
-        return self.states is not None and (self.written or set(self.states) <= {0, 1})
+        """Judge by the set of values seen: binary points, and written points whose commands
+        repeat a few values (command words, modes) rather than set a new setpoint each time."""
+        if self.states is None:
+            return False
+        return set(self.states) <= {0, 1} or (self.written and self.writes >= 2 * len(self.states))
 
 
 class Cadence(Struct, omit_defaults=True):
@@ -344,6 +348,7 @@ class Learner:
         env.min, env.max = min(env.min, v), max(env.max, v)
         if command:
             env.written = True
+            env.writes += 1
         if env.states is not None and v not in env.states:
             env.states = sorted([*env.states, v]) if len(env.states) < MAX_STATES else None
         last = st.last_val.get(pk)

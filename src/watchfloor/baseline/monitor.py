@@ -225,7 +225,8 @@ class Monitor:
                     found += self._structure(r, pending.edge, key, tgt, op, during)
                 live = self.live.setdefault(key, _Live())
                 found += self._values(r, pending.edge, live, key, tgt, command,
-                                      min_n=1 if command else 5, during=during)  # fmt: skip
+                                      min_n=1 if command else 5, during=during,
+                                      strict=command)  # fmt: skip
                 if not found and command and r.action:
                     # not approved: the same command alerts again once its episode expired
                     found.append(Deviation(
@@ -303,7 +304,9 @@ class Monitor:
         return []
 
     def _values(self, r: Row, e: Edge, live: _Live, key: str, tgt: str, command: bool,
-                min_n: int = 5, during: str | None = None) -> list[Deviation]:  # fmt: skip
+                min_n: int = 5, during: str | None = None,
+                strict: bool = False) -> list[Deviation]:  # fmt: skip
+        """`strict` (edges not approved): any value not seen before on the edge deviates."""
         out = []
         techs = ["T0836", "T0855"] if command else ["T0832", "T0856"]
         during = during or f"during {self.span} of baseline"
@@ -317,24 +320,26 @@ class Monitor:
             where = f"{_what(r._replace(start=addr, end=addr))} of {e.responder}"
             why = None
             dkey = f"{key}|value|{pk}|range"
-            if env.enumerated and (command or not env.written):
+            if (env.enumerated or strict) and env.states is not None and (command or not env.written):
                 if v not in env.states:  # type: ignore[operator]
                     why = (f"{where} is {v}; {during} it was only "
                            f"{'/'.join(map(str, env.states or ()))} ({env.n:,} observations)")
                     dkey = f"{key}|value|{pk}|={v}"
-            elif env.states is not None and env.written:
-                continue  # a written point judged only by the commands that write it
             else:
                 margin = max(0.5 * (env.max - env.min), 0.02 * max(abs(env.min), abs(env.max)), 1.0)
-                if not env.monotonic and (v < env.min - margin or v > env.max + margin):
-                    why = (f"{where} is {v}; during {self.span} of baseline it stayed within "
-                           f"{env.min:g}–{env.max:g} ({env.n:,} observations)")
+                top = env.max + margin
+                if env.monotonic:  # a counter: it may have grown since learning ended, at its rate
+                    top += 2 * env.max_rate * max(r.ts - self.b.learned_until, 0) / SECOND
+                if v < env.min - margin or v > top:
+                    why = (f"{where} is {v}; {during} it stayed within "
+                           f"{env.min:g}–{env.max:g} ({env.n:,} observations)"
+                           + (", only ever increasing" if env.monotonic and env.max > env.min else ""))
                 elif last is not None and env.n >= 10:
                     dt = max((r.ts - last[0]) / SECOND, 1e-3)
                     rate = abs(v - last[1]) / dt
                     if rate > 3 * env.max_rate + margin:
-                        why = (f"{where} changed by {v - last[1]:+g} in {dt:.2f} s; during "
-                               f"{self.span} of baseline it never changed faster than "
+                        why = (f"{where} changed by {v - last[1]:+g} in {dt:.2f} s; {during} "
+                               f"it never changed faster than "
                                f"{env.max_rate:.3g} per second")  # fmt: skip
             if why:
                 verb = "written" if command else "reported"
