@@ -246,17 +246,19 @@ def point_values(r: Row) -> Iterator[tuple[int, int]]:
 class _EdgeState:
     """Learning state of one edge beyond what the model keeps."""
 
-    __slots__ = ("edge", "last", "samples", "bucket", "count", "rates", "ports", "last_val")
+    __slots__ = ("edge", "last", "samples", "bucket", "count", "rates", "ports", "last_val",
+                 "point_keys")
 
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
-        self.last: dict[str, int] = {}  # cadence key → last request time
-        self.samples: dict[str, Reservoir] = {}
+        self.last: dict[tuple, int] = {}  # cadence key → last request time
+        self.samples: dict[tuple, Reservoir] = {}
         self.bucket = -1
         self.count = 0
         self.rates = Reservoir(1)
         self.ports: set[int] = set()
         self.last_val: dict[str, tuple[int, int]] = {}  # point → (ts, value)
+        self.point_keys: dict[tuple, list[str]] = {}  # (target, start, end) → point keys
 
 
 class Learner:
@@ -268,6 +270,8 @@ class Learner:
         self.settings = settings or (base.settings if base else Settings())
         self.assets: dict[str, int] = dict(base.assets) if base else {}
         self.state: dict[str, _EdgeState] = {}
+        self._by_tuple: dict[tuple[str, str, str], _EdgeState] = {}
+        self._targets: dict[tuple, str] = {}
         self.first = base.learned_from if base else None
         self.last = base.learned_until if base else None
         self.events = base.events if base else 0
@@ -289,23 +293,31 @@ class Learner:
             self.last = ts
         self.events += 1
         init, resp, port = orient(r)
-        for ip in (init, resp):
-            if ip not in self.assets:
-                self.assets[ip] = ts
-        key = edge_key(init, resp, r.protocol)
-        st = self.state.get(key)
+        assets = self.assets
+        if init not in assets:
+            assets[init] = ts
+        if resp not in assets:
+            assets[resp] = ts
+        fast = (init, resp, r.protocol)
+        st = self._by_tuple.get(fast)
         if st is None:
-            st = self.state[key] = _EdgeState(Edge(initiator=init, responder=resp,
-                                                   protocol=r.protocol, first_seen=ts,
-                                                   last_seen=ts, hours=[0] * 168))  # fmt: skip
+            key = edge_key(init, resp, r.protocol)
+            st = self.state.get(key)
+            if st is None:
+                st = self.state[key] = _EdgeState(Edge(initiator=init, responder=resp,
+                                                       protocol=r.protocol, first_seen=ts,
+                                                       last_seen=ts, hours=[0] * 168))  # fmt: skip
+            self._by_tuple[fast] = st
         e = st.edge
-        e.last_seen = max(e.last_seen, ts)
+        if ts > e.last_seen:
+            e.last_seen = ts
         e.messages += 1
         if not e.hours:
             e.hours = [0] * 168
         e.hours[hour_of_week(ts)] += 1
         op = r.operation or "other"
-        e.operations[op] = e.operations.get(op, 0) + 1
+        ops = e.operations
+        ops[op] = ops.get(op, 0) + 1
         b = ts // RATE_BUCKET_NS
         if b != st.bucket:
             if st.bucket >= 0:
@@ -314,16 +326,22 @@ class Learner:
         st.count += 1
         if port is not None and len(st.ports) < MAX_PORTS:
             st.ports.add(port)
-        tgt = target(r)
-        if is_command(r) and r.action:
-            if r.action not in e.functions:
-                e.functions[r.action] = op
-            if r.start is not None and r.end is not None:
-                rk = f"{r.action}|{tgt}"
+        place = (r.unit, r.station, r.object)
+        tgt = self._targets.get(place)
+        if tgt is None:
+            tgt = self._targets[place] = target(r)
+        command = is_command(r)
+        start, end = r.start, r.end
+        if command and r.action:
+            fn = r.action
+            if fn not in e.functions:
+                e.functions[fn] = op
+            if start is not None and end is not None:
+                rk = f"{fn}|{tgt}"
                 have = e.ranges.get(rk)
-                if have is None or not covered(have, r.start, r.end):
-                    e.ranges[rk] = add_interval(have or [], r.start, r.end)
-            ck = f"{r.action}|{tgt}|{r.start}-{r.end}"
+                if have is None or not covered(have, start, end):
+                    e.ranges[rk] = add_interval(have or [], start, end)
+            ck = (fn, tgt, start, end)
             prev = st.last.get(ck)
             st.last[ck] = ts
             if prev is not None:
@@ -331,40 +349,50 @@ class Learner:
                 if res is None:
                     res = st.samples[ck] = Reservoir(len(st.samples))
                 res.add((ts - prev) / SECOND)
-        command = is_command(r)
-        for addr, v in point_values(r):
-            self._point(st, f"{tgt}|{addr}", ts, v, command)
+        values = r.values
+        if values and start is not None and end is not None and end - start + 1 == len(values):
+            keys = st.point_keys.get((tgt, start, end))
+            if keys is None:
+                keys = st.point_keys[(tgt, start, end)] = [f"{tgt}|{a}" for a in range(start, end + 1)]
+            for pk, v in zip(keys, values):
+                self._point(st, pk, ts, v, command)
 
     def _point(self, st: _EdgeState, pk: str, ts: int, v: int, command: bool = False) -> None:
-        e = st.edge
-        env = e.points.get(pk)
+        env = st.edge.points.get(pk)
         if env is None:
             if self.points >= MAX_POINTS:
                 self.dropped += 1
                 return
             self.points += 1
-            env = e.points[pk] = Envelope(n=0, min=v, max=v, states=[v])
+            env = st.edge.points[pk] = Envelope(n=0, min=v, max=v, states=[v])
         env.n += 1
-        env.min, env.max = min(env.min, v), max(env.max, v)
+        if v < env.min:
+            env.min = v
+        elif v > env.max:
+            env.max = v
         if command:
             env.written = True
             env.writes += 1
-        if env.states is not None and v not in env.states:
-            env.states = sorted([*env.states, v]) if len(env.states) < MAX_STATES else None
+        states = env.states
+        if states is not None and v not in states:
+            env.states = sorted([*states, v]) if len(states) < MAX_STATES else None
         last = st.last_val.get(pk)
-        if last is not None:
-            dt = max((ts - last[0]) / SECOND, 1e-3)
+        st.last_val[pk] = (ts, v)
+        if last is not None and last[1] != v:
             if v < last[1]:
                 env.monotonic = False
-            env.max_rate = max(env.max_rate, abs(v - last[1]) / dt)
-        st.last_val[pk] = (ts, v)
+            dt = (ts - last[0]) / SECOND
+            rate = abs(v - last[1]) / (dt if dt > 1e-3 else 1e-3)
+            if rate > env.max_rate:
+                env.max_rate = rate
 
     def result(self, version: int = 0, note: str | None = None,
                parent: int | None = None) -> Baseline:  # fmt: skip
         edges: dict[str, Edge] = {}
         for key, st in self.state.items():
             e = st.edge
-            for ck, res in st.samples.items():
+            for (fn, tgt, start, end), res in st.samples.items():
+                ck = f"{fn}|{tgt}|{start}-{end}"
                 med, mad = median_mad(res.items)
                 old_c = e.cadence.get(ck)
                 e.cadence[ck] = Cadence(n=res.seen + (old_c.n if old_c else 0),
