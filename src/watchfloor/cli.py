@@ -190,14 +190,21 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
                    "event or feed folder, or a TAXII 2.1 collection URL (repeatable).")
 @PIPELINE
 @click.option("--no-detect", is_flag=True, help="Store events only; run no rules and no intel.")
+@click.option("--site", "site_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="WATCHFLOOR_SITE", help="Site model: declared roles are never reported as changed.")
 def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: int,
            force: bool, rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...],
-           pipeline: str | None, no_detect: bool) -> None:  # fmt: skip
+           pipeline: str | None, no_detect: bool, site_file: Path | None) -> None:  # fmt: skip
     """Decode capture files, run the detection rules, and store events and alerts.
 
     Events are committed as they arrive, so memory stays flat however large the capture. A capture
     already in the store is skipped; one whose ingest was interrupted is ingested again, replacing
-    the events stored the first time."""
+    the events stored the first time.
+
+    After each capture the asset inventory is compared without and with it: new assets, a MAC
+    with a new IP, identity (firmware!) and role changes are stored as events (dataset
+    `inventory`) and run through the rules."""
+    site_model = _site(site_file)
     detector, correlations = (None, []) if no_detect else _detector(rule_paths, intel_sources, pipeline)
     try:
         store = open_store(db)
@@ -226,6 +233,7 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
             found = _correlate(store, source_id, correlations)
             st.events += found
             st.alerts += found
+        inventory_note = _inventory_changes(store, source_id, site_model, detector, st)
         if not no_detect:  # monitoring runs once a baseline is active (learning mode until then)
             found = len(_baseline_monitor(store, source_id))
             st.events += found
@@ -241,11 +249,34 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
         alerts = "" if detector is None else f", {st.alerts:,} alert" + ("" if st.alerts == 1 else "s")
         click.echo(f"{path}: {st.packets:,} packets, {flows}, {st.events - st.alerts - st.signals:,} events "
                    f"({protocols}){alerts} in {elapsed:.1f} s "
-                   f"({st.packets / max(elapsed, 1e-9):,.0f} packets/s)")
+                   f"({st.packets / max(elapsed, 1e-9):,.0f} packets/s){inventory_note}")
     click.echo(f"{db}: {store.count():,} events stored")
     store.close()
     if damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+def _inventory_changes(store, source_id: str, site_model, detector, st: Stats) -> str:  # type: ignore[no-untyped-def]
+    """Store the inventory changes one capture brought (and the alerts rules raise on them)."""
+    from .inventory import build, changes
+
+    try:
+        found = changes(build(store, site_model, exclude_source=source_id), build(store, site_model),
+                        source_id)  # fmt: skip
+    except StoreError as e:
+        _warn(f"inventory not updated: {e}")
+        return ""
+    alerts = detector(found) if detector is not None and found else []
+    store.append(found + alerts)
+    st.events += len(found) + len(alerts)
+    st.alerts += len(alerts)
+    if not found:
+        return ""
+    kinds: dict[str, int] = {}
+    for ev in found:
+        kinds[ev.event.action or ""] = kinds.get(ev.event.action or "", 0) + 1
+    return "; inventory: " + ", ".join(f"{k.removeprefix('asset_').replace('_', ' ')} {n:,}"
+                                       for k, n in sorted(kinds.items()))  # fmt: skip
 
 
 def _detector(rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
@@ -381,6 +412,26 @@ def _alert_row(ev: Event) -> str:
             f"{ev.rule.name if ev.rule else '-'}")  # fmt: skip
 
 
+#: The alert output contract: `alerts --format jsonl` always carries these keys (null where the
+#: fact does not exist, e.g. the destination of an alert about one host).
+ALERT_CONTRACT = ("@timestamp", "rule.id", "rule.name", "event.severity", "source.ip",
+                  "destination.ip", "ot.protocol", "threat.technique.id", "message",
+                  "related.events")  # fmt: skip
+
+
+def _contract(doc: dict) -> dict:
+    for path in ALERT_CONTRACT:
+        *parents, leaf = path.split(".")
+        node = doc
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                node[p] = {}
+            node = node[p]
+        if leaf not in node:
+            node[leaf] = [] if path in ("threat.technique.id", "related.events") else None
+    return doc
+
+
 @main.command()
 @DB
 @click.option("--rule", help="Alerts of this rule id.")
@@ -406,7 +457,7 @@ def alerts(db: Path, fmt: str, severity: str | None, rule: str | None, **filters
         for doc in store.events(flt):
             shown += 1
             if fmt == "jsonl":
-                out.write(msgspec.json.encode(doc) + b"\n")
+                out.write(msgspec.json.encode(_contract(doc)) + b"\n")
                 continue
             out.write((_alert_row(msgspec.convert(doc, Event)) + "\n").encode())
     except StoreError as e:
@@ -582,6 +633,220 @@ def rules_test(rule_path: Path, captures: tuple[Path, ...], pipeline: str | None
                f"{len(ruleset.correlations):,} correlation(s)", err=True)  # fmt: skip
     if damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+# -- site -------------------------------------------------------------------------------------
+@main.group()
+def site() -> None:
+    """The site model: zones, Purdue levels, known assets, conduits, maintenance windows, schedules."""
+
+
+@site.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def site_validate(file: Path) -> None:
+    """Check a site file; print each problem as FILE:LINE:COLUMN: where: what.
+
+    Exit status 1 when the file has problems (none of it is used then)."""
+    from .site import SiteError, load_site
+
+    try:
+        model = load_site(file)
+    except SiteError as e:
+        for p in e.problems:
+            click.echo(p.format(str(file)))
+        click.echo(f"{file}: {len(e.problems)} problem(s)", err=True)
+        sys.exit(1)
+    for line in model.summary() or ["no sites declared"]:
+        click.echo(line)
+    click.echo(f"{file}: valid", err=True)
+
+
+# -- inventory --------------------------------------------------------------------------------
+SITE = click.option("--site", "site_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                    envvar="WATCHFLOOR_SITE", show_envvar=True,
+                    help="Site model (YAML): declared assets, zones, Purdue levels, conduits.")  # fmt: skip
+
+
+def _site(site_file: Path | None):  # type: ignore[no-untyped-def]
+    from .site import SiteError, SiteModel, load_site
+
+    if site_file is None:
+        return SiteModel()
+    try:
+        return load_site(site_file)
+    except SiteError as e:
+        raise click.ClickException(f"{site_file}: not usable (see `watchfloor site validate`):\n{e}") from None
+
+
+def _inventory(db: Path, site_file: Path | None):  # type: ignore[no-untyped-def]
+    from .inventory import build
+
+    store = _open_read(db)
+    try:
+        return store, build(store, _site(site_file))
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+ASSET_COLUMNS = ("ip", "mac", "name", "vendor", "product", "firmware", "serial", "role",
+                 "role_confidence", "purdue_level", "zone", "protocols", "first_seen", "last_seen",
+                 "sources")  # fmt: skip
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@main.command()
+@DB
+@SITE
+@click.option("--role", help="Only assets with this role, e.g. controller.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table",
+              show_default=True, help="jsonl: every field, identity facts with their sources.")  # fmt: skip
+def assets(db: Path, site_file: Path | None, role: str | None, fmt: str) -> None:
+    """The asset inventory: one record per device seen in the stored traffic (or declared and
+    identified), with identity, role (and how sure), Purdue level, zone and protocols."""
+    _store, inv = _inventory(db, site_file)
+    rows = [a for a in inv.assets.values() if role is None or a.role == role]
+    if fmt == "jsonl":
+        for a in rows:
+            click.echo(msgspec.json.encode(a).decode())
+    elif fmt == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(ASSET_COLUMNS)
+        for a in rows:
+            w.writerow([_cell(getattr(a, c)) for c in ASSET_COLUMNS])
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"Assets in {db}", title_justify="left")
+        for col in ("ip", "mac", "name", "vendor", "product", "firmware", "role", "purdue", "zone",
+                    "protocols", "last seen"):  # fmt: skip
+            table.add_column(col)
+        for a in rows:
+            purdue = "" if a.purdue_level is None else (
+                f"{a.purdue_level:g}" + ("" if a.purdue_source == "declared" else "?"))
+            zone = (a.zone or "") + ("?" if a.zone_source == "inferred" else "")
+            rolecell = a.role + ("" if a.role_source == "declared" else f" {a.role_confidence:.2f}")
+            table.add_row(a.ip or "", a.mac or "", a.name or "", a.vendor or "", a.product or "",
+                          a.firmware or "", rolecell, purdue, zone, ", ".join(a.protocols),
+                          (a.last_seen or "")[:19])  # fmt: skip
+        Console(width=None if sys.stdout.isatty() else 220).print(table)
+        if rows:
+            click.echo("? = inferred (not declared in a site file); role: confidence 0–1", err=True)
+    if not rows:
+        click.echo("no assets match", err=True)
+
+
+@main.group()
+def asset() -> None:
+    """One asset in detail."""
+
+
+@asset.command("show")
+@click.argument("what", metavar="IP|MAC|NAME")
+@DB
+@SITE
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def asset_show(what: str, db: Path, site_file: Path | None, fmt: str) -> None:
+    """Identity (each fact with its source and time), role and why, zone, who it talks to, and
+    its change history."""
+    from .inventory import history
+
+    store, inv = _inventory(db, site_file)
+    a = inv.find(what)
+    if a is None:
+        raise click.ClickException(f"no asset {what!r} in {db} (see `watchfloor assets`)")
+    edges = [e for e in inv.edges if a.ip in (e.initiator, e.responder)]
+    changes = history(store, a)
+    if fmt == "json":
+        click.echo(msgspec.json.encode({"asset": a, "edges": edges, "history": changes}).decode())
+        return
+    click.echo(f"{a.label}" + (f"  ({a.ip})" if a.name and a.ip else ""))
+    for label, value in (("MAC", ", ".join(a.macs) + (f"  [{a.mac_vendor}]" if a.mac_vendor else "")),
+                         ("addresses", ", ".join(a.ips) if len(a.ips) > 1 else None),
+                         ("role", f"{a.role} ({a.role_source}, confidence {a.role_confidence:.2f})"),
+                         ("purdue level", None if a.purdue_level is None else f"{a.purdue_level:g} ({a.purdue_source})"),
+                         ("zone", a.zone and f"{a.zone} ({a.zone_source})"), ("site", a.site),
+                         ("criticality", a.criticality), ("safety function", a.safety_function),
+                         ("process", a.process), ("owner", a.owner),
+                         ("first seen", a.first_seen), ("last seen", a.last_seen)):  # fmt: skip
+        if value:
+            click.echo(f"  {label + ':':<17}{value}")
+    click.echo("  why this role:")
+    for r in a.role_reasons:
+        click.echo(f"    - {r}")
+    if a.identity:
+        click.echo("  identity:")
+        for name, facts in a.identity.items():
+            for f in facts:
+                click.echo(f"    {name:<13}{f.value:<28} {f.source:<28} {f.first_seen[:19]} … "
+                           f"{f.last_seen[:19]} ×{f.count}")  # fmt: skip
+    if a.modules:
+        click.echo("  other devices answering at this address (by serial number):")
+        for m in a.modules:
+            click.echo(f"    {m.serial:<13}{m.vendor or '':<28} {m.product or '':<28} firmware {m.firmware or '?'}")
+    if edges:
+        click.echo("  talks to:")
+        for e in edges[:50]:
+            arrow = f"→ {e.responder}" if e.initiator == a.ip else f"← {e.initiator}"
+            ops = ", ".join(f"{k} {v:,}" for k, v in sorted(e.operations.items(), key=lambda kv: -kv[1]))
+            flag = "" if e.allowed is not False else "  NOT ALLOWED by the conduits"
+            click.echo(f"    {arrow:<20} {e.protocol:<10} {e.messages:>8,} msgs {e.packets:>9,} pkts "
+                       f"{e.bytes:>11,} B  {ops}{flag}")  # fmt: skip
+        if len(edges) > 50:
+            click.echo(f"    … and {len(edges) - 50:,} more (--format json lists all)")
+    click.echo("  history:" if changes else "  history: no changes recorded")
+    for doc in changes:
+        click.echo(f"    {doc['@timestamp'][:19]}  {doc['event']['action']:<24} {doc.get('message', '')}")
+
+
+# -- map --------------------------------------------------------------------------------------
+@main.command("map")
+@DB
+@SITE
+@click.option("--format", "fmt", type=click.Choice(["json", "graphml", "dot", "svg", "png"]),
+              default="svg", show_default=True,
+              help="svg/png are drawn by Graphviz (`dot` must be installed: apt-get install graphviz).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here (default: stdout).")
+@click.option("--max-nodes", type=click.IntRange(min=2), default=60, show_default=True,
+              help="Beyond this, hosts that are not OT assets are merged per zone (then all, per zone).")
+@click.option("--no-aggregate", is_flag=True, help="Draw every host, however many.")
+def map_(db: Path, site_file: Path | None, fmt: str, output: Path | None, max_nodes: int,
+         no_aggregate: bool) -> None:  # fmt: skip
+    """The network map: zones as clusters, Purdue levels as rows, initiator → responder edges
+    styled by protocol, controllers and safety systems marked; edges that no declared conduit
+    allows are red."""
+    from .netmap import build_map, render
+
+    _store, inv = _inventory(db, site_file)
+    m = build_map(inv, max_nodes=max_nodes, aggregate=not no_aggregate)
+    try:
+        data = render(m, fmt, title=f"Watchfloor network map · {db.name}")
+    except Exception as e:  # graphviz.ExecutableNotFound, CalledProcessError
+        if type(e).__name__ in ("ExecutableNotFound", "CalledProcessError"):
+            raise click.ClickException(f"cannot draw {fmt}: {e} (apt-get install graphviz, or use "
+                                       "--format json|graphml|dot)") from None
+        raise
+    if output is not None:
+        output.write_bytes(data)
+        click.echo(f"{output}: {len(m.nodes):,} nodes, {len(m.edges):,} edges"
+                   + (f" ({m.notes[0]})" if m.notes else ""), err=True)  # fmt: skip
+    else:
+        sys.stdout.buffer.write(data + (b"\n" if fmt == "json" else b""))
+    forbidden = sum(1 for e in m.edges if e.allowed is False)
+    if forbidden:
+        _warn(f"{forbidden:,} edge(s) not allowed by any declared conduit")
 
 
 # -- baseline ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from .capture.flows import FlowTable
 from .capture.packets import IPPROTO_TCP, Defragmenter, dissect
 from .decode import DECODERS, DecoderManifest
 from .schema import Event, Observer, Pcap, is_message
+from .schema.events import FLOW
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Stats:
     flows: int = 0
     alerts: int = 0
     signals: int = 0  # rule matches kept for correlations only
+    flow_records: int = 0  # one per TCP/UDP conversation (event.action "flow")
     protocols: dict[str, int] = field(default_factory=dict)
 
 
@@ -92,6 +94,8 @@ class Sensor:
                         continue
                     flow, d = flows.add(src, sport, dst, dport, proto, (smac, dmac), vlan, frame,
                                         ts)  # fmt: skip
+                flow.packets[d] += 1
+                flow.octets[d] += wire_len or len(data)
                 if proto == IPPROTO_TCP:
                     flow.tcp(d, seq, flags, payload, missing, frame, ts)
                 else:
@@ -125,8 +129,12 @@ class Sensor:
         for i in range(start, len(out)):
             ev = out[i]
             ev.pcap = pcap
-            ev.event.id = f"{source_id}-{frame}-{n}"
-            n += 1
+            meta = ev.event
+            if meta.id:  # a flow record: named by its flow's first frame, stable across shards
+                meta.id = f"{source_id}-{meta.id}"
+            else:
+                meta.id = f"{source_id}-{frame}-{n}"
+                n += 1
             if observer is not None:
                 ev.observer = observer
         self._last_frame, self._next_n = frame, n
@@ -147,7 +155,11 @@ class Sensor:
             if kind == "signal":
                 st.signals += 1
                 continue
-            proto = ev.ot.protocol if ev.ot is not None else "other"
+            if ev.ot is None and ev.event.action == FLOW:
+                st.flow_records += 1
+                continue
+            proto = ev.ot.protocol if ev.ot is not None else (
+                ev.network.protocol if ev.network is not None and ev.network.protocol else "other")
             st.protocols[proto] = st.protocols.get(proto, 0) + 1
         return batch
 
@@ -287,5 +299,6 @@ def _merge(total: Stats, part: Stats, *, first: bool) -> None:
     total.flows += part.flows
     total.alerts += part.alerts
     total.signals += part.signals
+    total.flow_records += part.flow_records
     for proto, n in part.protocols.items():
         total.protocols[proto] = total.protocols.get(proto, 0) + n

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from struct import pack
 from typing import TYPE_CHECKING
 
-from ..schema import Endpoint
+from ..schema import Endpoint, EventMeta, Network
+from ..schema.events import FLOW
+from ..schema.time import rfc3339
 from .packets import ACK, FIN, RST, SYN
 from .tcp import MASK, Chunk, Gap, TcpStream
 
@@ -50,6 +52,7 @@ class Flow:
     __slots__ = (
         "ips", "ports", "proto", "vlan", "ends", "community_id", "initiator", "streams",
         "last_ts", "fin", "app", "probes_left", "decoders", "out", "closed", "preamble",
+        "first_frame", "first_ts", "packets", "octets", "protocol",
     )  # fmt: skip
 
     def __init__(self, src: bytes, sport: int, dst: bytes, dport: int, proto: int,
@@ -69,6 +72,10 @@ class Flow:
         self.probes_left = PROBE_CHUNKS
         self.decoders, self.out, self.closed = decoders, out, False
         self.preamble: list[bytes | None] | None = None  # per direction; None once broken
+        # for the flow record written at close; the sensor counts packets and wire bytes
+        self.first_frame, self.first_ts = 0, ts_ns
+        self.packets, self.octets = [0, 0], [0, 0]
+        self.protocol: str | None = None  # the decoder's name once one recognised the flow
 
     @property
     def transport(self) -> str:
@@ -131,6 +138,7 @@ class Flow:
                 for data in (early + chunk, chunk) if early else (chunk,):
                     if dec.probe(data, hint):
                         self.app = app = dec.session(self, self.out)
+                        self.protocol = dec.name
                         if dec.preamble and pre is not None and pre[1 - d]:
                             app.preamble(1 - d, pre[1 - d])  # type: ignore[attr-defined]
                         self.preamble = None
@@ -152,6 +160,36 @@ class Flow:
         self.closed = True
         if self.app is not None:
             self.app.close(frame, ts_ns, reason)
+
+    def record(self) -> Event:
+        """The flow record: initiator → responder with packets and bytes each way, first and last
+        packet. Its id is the flow's first frame (`f<frame>`; the sensor prefixes the capture)."""
+        from ..schema import Event  # here: the module imports Event only for type checking
+
+        a = self.initiator if self.initiator is not None else self._likely_initiator()
+        ends = []
+        for d in (a, 1 - a):
+            e = self.ends[d]
+            ends.append(Endpoint(ip=e.ip, port=e.port, mac=e.mac, bytes=self.octets[d],
+                                 packets=self.packets[d]))  # fmt: skip
+        return Event(
+            timestamp=rfc3339(self.last_ts),
+            event=EventMeta(id=f"f{self.first_frame}", kind="event", category=["network"],
+                            type=["connection", "end"], action=FLOW, dataset="network.flow",
+                            start=rfc3339(self.first_ts)),  # fmt: skip
+            source=ends[0], destination=ends[1],
+            network=Network(transport=self.transport, protocol=self.protocol,
+                            community_id=self.community_id, vlan_id=self.vlan),  # fmt: skip
+        )
+
+    def _likely_initiator(self) -> int:
+        """No handshake seen (UDP, or a TCP flow that started before the capture): the side that
+        sent first, unless only the other side's port is a service port (below 1024 or a
+        decoder's default) — then the side with the client port."""
+        service = [p < 1024 or any(p in dec.default_ports for dec in self.decoders) for p in self.ports]
+        if service[0] and not service[1]:
+            return 1
+        return 0
 
 
 class FlowTable:
@@ -175,6 +213,7 @@ class FlowTable:
         if self.count >= self.max_flows:
             self.sweep(frame, ts_ns)
         flow = Flow(src, sport, dst, dport, proto, macs, vlan, ts_ns, self.decoders, self.out)
+        flow.first_frame = frame
         self.by_key[(src, sport, dst, dport, proto)] = (flow, 0)
         self.by_key[(dst, dport, src, sport, proto)] = (flow, 1)
         self.count += 1
@@ -183,6 +222,7 @@ class FlowTable:
 
     def _remove(self, flow: Flow, frame: int, ts_ns: int, reason: str) -> None:
         flow.close(frame, ts_ns, reason)
+        self.out.append(flow.record())  # on leaving the table: the last ACK after a FIN counts too
         (src, dst), (sport, dport) = flow.ips, flow.ports
         self.by_key.pop((src, sport, dst, dport, flow.proto), None)
         self.by_key.pop((dst, dport, src, sport, flow.proto), None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
+from msgspec import field as msgspec_field
 
 SCHEMA_VERSION = 1
 
@@ -42,12 +43,17 @@ class EventMeta(_Record):
         int | None,
         Meta(description="Alerts: 1 informational, 2 low, 3 medium, 4 high, 5 critical."),
     ] = None
+    start: Annotated[
+        str | None, Meta(description="Flow records: the first packet, RFC 3339 UTC (@timestamp: the last).")
+    ] = None
 
 
 class Endpoint(_Record):
     ip: str | None = None
     port: int | None = None
     mac: str | None = None
+    bytes: Annotated[int | None, Meta(description="Bytes sent from this end (flow records).")] = None
+    packets: Annotated[int | None, Meta(description="Packets sent from this end (flow records).")] = None
 
 
 class Network(_Record):
@@ -573,6 +579,63 @@ class Related(_Record):
 
 
 ANOMALY = "anomaly"  # event.action of an anomaly that is not one message (gaps, floods, ...)
+FLOW = "flow"  # event.action of a flow record: one TCP/UDP conversation, written when it ends
+
+
+# -- IT naming protocols the sensor decodes (hostnames for the inventory): ECS `dns.*` -----------
+class DnsQuestion(_Record):
+    name: str | None = None
+    type: Annotated[str | None, Meta(description="Record type asked for, e.g. A, AAAA, PTR.")] = None
+    class_: Annotated[str | None, Meta(description="e.g. IN.")] = msgspec_field(default=None, name="class")
+
+
+class DnsAnswer(_Record):
+    data: str
+    type: str | None = None
+    ttl: int | None = None
+    name: str | None = None
+
+
+class Dns(_Record):
+    id: Annotated[int | None, Meta(description="Transaction id.")] = None
+    type: Annotated[Literal["query", "answer"] | None, Meta(description="query or answer.")] = None
+    question: DnsQuestion | None = None
+    answers: list[DnsAnswer] | None = None
+    resolved_ip: list[str] | None = None
+    response_code: Annotated[str | None, Meta(description="e.g. NOERROR, NXDOMAIN.")] = None
+    header_flags: Annotated[list[str] | None, Meta(description="AA, TC, RD, RA, ...")] = None
+    op_code: Annotated[str | None, Meta(description="QUERY, NOTIFY, UPDATE, ...")] = None
+
+
+class Dhcp(_Record):
+    """DHCP / BOOTP (RFC 2131, 2132): the fields that name and address a device."""
+
+    op: Annotated[int, Meta(description="1 request (client), 2 reply (server).")]
+    transaction_id: Annotated[int, Meta(description="xid, as Wireshark's dhcp.id.")]
+    message_type: Annotated[int | None, Meta(description="Option 53, as dhcp.option.dhcp.")] = None
+    message_type_name: str | None = None
+    client_mac: Annotated[str | None, Meta(description="chaddr.")] = None
+    client_ip: Annotated[str | None, Meta(description="ciaddr.")] = None
+    assigned_ip: Annotated[str | None, Meta(description="yiaddr.")] = None
+    requested_ip: Annotated[str | None, Meta(description="Option 50.")] = None
+    server_id: Annotated[str | None, Meta(description="Option 54.")] = None
+    hostname: Annotated[str | None, Meta(description="Option 12.")] = None
+    fqdn: Annotated[str | None, Meta(description="Option 81.")] = None
+    domain: Annotated[str | None, Meta(description="Option 15.")] = None
+    vendor_class: Annotated[str | None, Meta(description="Option 60, e.g. MSFT 5.0.")] = None
+    client_id: Annotated[str | None, Meta(description="Option 61, hex.")] = None
+    lease_time: Annotated[int | None, Meta(description="Option 51, seconds.")] = None
+    routers: list[str] | None = None
+    dns_servers: list[str] | None = None
+    parameters: Annotated[list[int] | None, Meta(description="Option 55: options asked for.")] = None
+
+
+class Change(_Record):
+    """Inventory change events (event.dataset `inventory`): which fact of the asset changed."""
+
+    field: Annotated[str, Meta(description="e.g. asset.revision, asset.ip, role.")]
+    previous: str | None = None
+    current: str | None = None
 
 
 class Event(_Record, rename={"timestamp": "@timestamp"}):
@@ -592,8 +655,11 @@ class Event(_Record, rename={"timestamp": "@timestamp"}):
         list[str] | None, Meta(description="Alerts: framework tags, e.g. caf.C1.c, nis2.art21.2.b.")
     ] = None
     related: Related | None = None
+    change: Change | None = None
+    dns: Dns | None = None
+    dhcp: Dhcp | None = None
 
 
 def is_message(event: Event) -> bool:
     """Whether an event is one decoded application message (not an anomaly or an asset fact)."""
-    return event.event.kind == "event" and event.event.action != ANOMALY
+    return event.event.kind == "event" and event.event.action not in (ANOMALY, FLOW)

@@ -42,6 +42,42 @@ class Talker:
     last_seen: str
 
 
+@dataclass(frozen=True)
+class Conversation:
+    """Stored traffic grouped by initiator → responder, protocol and operation (`Store.conversations`)."""
+
+    initiator: str
+    initiator_mac: str | None
+    responder: str
+    responder_mac: str | None
+    ot_protocol: str | None  # an OT message's ot.protocol
+    protocol: str | None  # network.protocol (the decoder that recognised a flow, or a log's)
+    transport: str | None
+    port: int | None  # the responder's
+    role: str | None  # request | response | None (flow records, one-way messages)
+    operation: str | None
+    flow: bool  # flow records (packets and bytes) rather than messages
+    count: int
+    first_ns: int
+    last_ns: int
+    packets_out: int  # initiator → responder (flow records)
+    bytes_out: int
+    packets_in: int
+    bytes_in: int
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Identical asset observations grouped (`Store.observations`)."""
+
+    asset: dict[str, Any]  # the asset fields that were set
+    source: str  # protocol or dataset that observed it
+    action: str | None
+    count: int
+    first_ns: int
+    last_ns: int
+
+
 SourceState = Literal["ingesting", "complete", "damaged"]
 
 
@@ -81,6 +117,10 @@ class Store(Protocol):
     def events(self, flt: EventFilter) -> Iterator[dict[str, Any]]: ...
     def talkers(self, limit: int | None = None) -> list[Talker]: ...
     def count(self) -> int: ...
+    def conversations(self, *, source: str | None = None,
+                      exclude_source: str | None = None) -> list[Conversation]: ...  # fmt: skip
+    def observations(self, *, source: str | None = None,
+                     exclude_source: str | None = None) -> list[Observation]: ...  # fmt: skip
     def close(self) -> None: ...
 
 

@@ -24,7 +24,7 @@ from ..schema import SCHEMA_VERSION, Event
 from ..schema.export import arrow_schema
 from ..schema.time import rfc3339
 from ._baseline import _BaselineTables
-from .base import EventFilter, Source, StoreError, Talker
+from .base import Conversation, EventFilter, Observation, Source, StoreError, Talker
 
 _SOURCES_DDL = """CREATE TABLE IF NOT EXISTS sources (
     id VARCHAR PRIMARY KEY, file VARCHAR, events BIGINT, packets BIGINT, state VARCHAR,
@@ -270,6 +270,65 @@ class DuckDBStore(_BaselineTables):
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [Talker(*r) for r in self.con.execute(sql).fetchall()]
+
+    # -- inventory ---------------------------------------------------------------------------
+    def _source_clause(self, source: str | None, exclude_source: str | None) -> tuple[str, list[str]]:
+        if source is not None:
+            return " AND starts_with(event.id, ?)", [source + "-"]
+        if exclude_source is not None:
+            return " AND NOT starts_with(event.id, ?)", [exclude_source + "-"]
+        return "", []
+
+    def conversations(self, *, source: str | None = None,
+                      exclude_source: str | None = None) -> list[Conversation]:  # fmt: skip
+        """Stored OT messages and flow records grouped by initiator → responder (a response's
+        initiator is its destination), protocol, operation: the inventory's and map's raw input.
+        (IT messages such as DNS are counted through their flow records.)"""
+        self._drain()
+        clause, args = self._source_clause(source, exclude_source)
+        sql = f"""
+            WITH e AS (
+                SELECT coalesce(ot.role = 'response', false) AS rev, * FROM events
+                WHERE event.kind = 'event' AND coalesce(event.action, '') <> 'anomaly'
+                  AND (ot.protocol IS NOT NULL OR event.action = 'flow')
+                  AND source.ip IS NOT NULL AND destination.ip IS NOT NULL{clause})
+            SELECT
+                CASE WHEN rev THEN destination.ip ELSE source.ip END,
+                CASE WHEN rev THEN destination.mac ELSE source.mac END,
+                CASE WHEN rev THEN source.ip ELSE destination.ip END,
+                CASE WHEN rev THEN source.mac ELSE destination.mac END,
+                ot.protocol, network.protocol, network.transport,
+                CASE WHEN rev THEN source.port ELSE destination.port END,
+                ot.role, ot.action.operation, event.action = 'flow',
+                count(*),
+                epoch_ns(min(coalesce(TRY_CAST(event."start" AS TIMESTAMPTZ), "@timestamp"))),
+                epoch_ns(max("@timestamp")),
+                coalesce(sum(CASE WHEN rev THEN destination.packets ELSE source.packets END), 0),
+                coalesce(sum(CASE WHEN rev THEN destination.bytes ELSE source.bytes END), 0),
+                coalesce(sum(CASE WHEN rev THEN source.packets ELSE destination.packets END), 0),
+                coalesce(sum(CASE WHEN rev THEN source.bytes ELSE destination.bytes END), 0)
+            FROM e GROUP BY ALL"""
+        try:
+            return [Conversation(*r) for r in self.con.execute(sql, args).fetchall()]
+        except duckdb.Error as e:
+            raise StoreError(f"query failed: {e}") from None
+
+    def observations(self, *, source: str | None = None,
+                     exclude_source: str | None = None) -> list[Observation]:  # fmt: skip
+        """Asset observations (event.kind asset) grouped by identical facts, with where they came
+        from and when they were first and last seen."""
+        self._drain()
+        clause, args = self._source_clause(source, exclude_source)
+        sql = f"""
+            SELECT asset, coalesce(ot.protocol, event.dataset), event.action, count(*),
+                   epoch_ns(min("@timestamp")), epoch_ns(max("@timestamp"))
+            FROM events WHERE event.kind = 'asset' AND asset IS NOT NULL{clause} GROUP BY ALL"""
+        try:
+            rows = self.con.execute(sql, args).fetchall()
+        except duckdb.Error as e:
+            raise StoreError(f"query failed: {e}") from None
+        return [Observation({k: v for k, v in (r[0] or {}).items() if v is not None}, *r[1:])
+                for r in rows]  # fmt: skip
 
     def close(self) -> None:
         self._drain(raise_error=False)
