@@ -269,3 +269,34 @@ def _has(doc: dict, dotted: str) -> bool:
     for part in parents:
         doc = doc.get(part) or {}
     return leaf in doc
+
+
+SITE = """version: 1
+sites:
+  - id: plant-a
+    zones: [{id: cell-1, purdue_level: 1, subnets: [10.10.2.0/24]}, {id: ops, purdue_level: 3, subnets: [10.10.1.0/24]}]
+    assets: [{name: PLC-3, ips: [10.10.2.10], role: controller}]
+  - id: plant-b
+    zones: [{id: cell-9, purdue_level: 1, subnets: [10.20.2.0/24]}]
+"""
+
+
+def test_site_baseline_learns_its_own_traffic_and_names_assets(tmp_path: Path) -> None:
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE)
+    other = Endpoint("10.20.2.10", 502, "02:00:00:03:00:0a")
+    db = tmp_path / "s.duckdb"
+    ingest(db, pcap(tmp_path / "n.pcap", poll(HMI, PLC, DEFAULT_START_NS, 400, 1),
+                    poll(HMI._replace(port=49700), other, DEFAULT_START_NS, 400, 2)))  # fmt: skip
+    out = run("baseline", "learn", "--db", str(db), "--site", "plant-a", "--site-file", str(site))
+    assert "site plant-a" in out and "1 edges" in out  # plant-b's PLC is not plant-a's traffic
+    bad = CliRunner().invoke(main, ["baseline", "learn", "--db", str(db), "--site", "plant-z",
+                                    "--site-file", str(site)])  # fmt: skip
+    assert bad.exit_code != 0 and "declared: plant-a, plant-b" in bad.output
+    pdus = [(mb.write_single_request(6, 400, 1), mb.write_single_request(6, 400, 1))]
+    attack = pcap(tmp_path / "a.pcap", session(HMI._replace(port=49501), PLC, LATER, pdus),
+                  session(HMI._replace(port=49701), other, LATER, pdus))  # fmt: skip
+    run("ingest", str(attack), "--db", str(db), "--workers", "1", "--site", str(site))
+    (a,) = alerts(db)  # plant-b has no baseline yet: it is still learning
+    assert a["rule"]["id"] == "baseline.new_address"
+    assert "holding register 400 on unit 1 of 10.10.2.10 (PLC-3)" in a["message"]

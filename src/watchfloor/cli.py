@@ -235,7 +235,7 @@ def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: 
             st.alerts += found
         inventory_note = _inventory_changes(store, source_id, site_model, detector, st)
         if not no_detect:  # monitoring runs once a baseline is active (learning mode until then)
-            found = len(_baseline_monitor(store, source_id))
+            found = len(_baseline_monitor(store, source_id, site_model=site_model))
             st.events += found
             st.alerts += found
         store.finish_source(Source(source_id, str(path), st.events, st.packets,
@@ -850,10 +850,15 @@ def map_(db: Path, site_file: Path | None, fmt: str, output: Path | None, max_no
 
 
 # -- baseline ---------------------------------------------------------------------------------
-def _baseline_monitor(store, source_id: str | None = None, **where: str | None) -> list:  # type: ignore[no-untyped-def]
+def _baseline_monitor(store, source_id: str | None = None, site_model=None, **where: str | None) -> list:  # type: ignore[no-untyped-def]
     from .baseline.service import monitor
 
-    return monitor(store, source=source_id, **where)
+    return monitor(store, source=source_id, site_model=site_model or None, **where)
+
+
+SITE_FILE = click.option("--site-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                         help="Site model (YAML, see `watchfloor site validate`): learn only the "
+                              "site's traffic, name its declared assets in alerts.")  # fmt: skip
 
 
 def _open_write(db: Path):  # type: ignore[no-untyped-def]
@@ -880,7 +885,8 @@ def baseline() -> None:
 
 @baseline.command("learn")
 @DB
-@click.option("--site", default="default", show_default=True, help="Site the baseline is for.")
+@click.option("--site", default="default", show_default=True,
+              help="Site the baseline is for (a site id of --site-file when given).")
 @click.option("--from", "since", metavar="TIME", callback=_iso_time, help="Learn from events at or after this time.")
 @click.option("--until", metavar="TIME", callback=_iso_time, help="Learn from events up to this time.")
 @click.option("--grace", type=click.IntRange(min=0), default=3600, show_default=True,
@@ -888,8 +894,9 @@ def baseline() -> None:
 @click.option("--realert", type=click.IntRange(min=1), default=3600, show_default=True,
               help="Seconds of quiet after which the same deviation alerts again.")
 @click.option("--draft", is_flag=True, help="Store the version without activating it.")
+@SITE_FILE
 def baseline_learn(db: Path, site: str, since: str | None, until: str | None, grace: int,
-                   realert: int, draft: bool) -> None:  # fmt: skip
+                   realert: int, draft: bool, site_file: Path | None) -> None:  # fmt: skip
     """Learn a baseline version from the stored events and make it the site's active one."""
     from .baseline.model import Settings
     from .baseline.service import BaselineError, learn
@@ -898,7 +905,7 @@ def baseline_learn(db: Path, site: str, since: str | None, until: str | None, gr
     start = time.perf_counter()
     try:
         b = learn(store, site, since, until, Settings(grace_s=grace, realert_s=realert),
-                  activate=not draft)  # fmt: skip
+                  activate=not draft, site_model=_site(site_file) if site_file else None)  # fmt: skip
     except BaselineError as e:
         raise click.ClickException(str(e)) from None
     finally:
@@ -992,11 +999,13 @@ def baseline_approve(alert_id: str, db: Path, note: str | None) -> None:
 @DB
 @click.option("--since", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
 @click.option("--until", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
-def baseline_monitor(db: Path, since: str | None, until: str | None) -> None:
+@SITE_FILE
+def baseline_monitor(db: Path, since: str | None, until: str | None, site_file: Path | None) -> None:
     """Run the active baseline(s) over stored events now (ingest does this for each capture)."""
+    model = _site(site_file) if site_file else None
     store = _open_write(db)
     try:
-        found = _baseline_monitor(store, None, since=since, until=until)
+        found = _baseline_monitor(store, None, site_model=model, since=since, until=until)
     finally:
         store.close()
     click.echo(f"{len(found):,} deviation alert(s)")

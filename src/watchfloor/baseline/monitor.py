@@ -23,7 +23,8 @@ program, firmware, config — always alert.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
@@ -462,11 +463,22 @@ def _iso(ts: int) -> str:
 
 
 # -- alerts -----------------------------------------------------------------------------------
-def alert(d: Deviation, n: int = 0) -> Event:
+def named(message: str, ips: Iterable[str | None], label: Callable[[str], str | None]) -> str:
+    """`10.0.1.5` → `10.0.1.5 (PLC-3)` for the addresses the site model names."""
+    for ip in {i for i in ips if i}:
+        name = label(ip)
+        if name:
+            message = re.sub(rf"(?<![\w.]){re.escape(ip)}(?![\w.])", f"{ip} ({name})", message)
+    return message
+
+
+def alert(d: Deviation, n: int = 0, label: Callable[[str], str | None] | None = None) -> Event:
     """The alert event of a deviation (the contract of `watchfloor alerts`)."""
     from ..schema.time import rfc3339
 
     r = d.row
+    if label is not None:
+        d.message = named(d.message, (r.src, r.dst), label)
     base = Event(
         timestamp=rfc3339(r.ts),
         event=EventMeta(id=r.id, kind="event", category=["network"]),

@@ -3,14 +3,14 @@ deviation into a new version, show and diff versions. The CLI calls these."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
 
 from ..schema import Event
 from ..schema.time import rfc3339
-from .model import Baseline, Edge, Learner, Row, Settings, show_intervals
+from .model import Baseline, Edge, Learner, Row, Settings, orient, show_intervals
 from .monitor import Deviation, Monitor, MonitorState, alert, span_words
 
 
@@ -23,14 +23,51 @@ def rows(store: Any, **where: str | None) -> Iterator[Row]:
         yield Row(*t)
 
 
+# -- the site model (optional) ---------------------------------------------------------------------
+def site_of(model: Any, ip: str | None) -> str | None:
+    """The id of the declared site an address belongs to (its asset or zone), if any."""
+    if model is None or not model or not ip:
+        return None
+    asset = model.asset(ip=ip)
+    if asset is not None:
+        site = model.site_of(asset)
+        if site is not None:
+            return site.id or site.name
+    zone = model.zone_of(ip)
+    site = model.site_of(zone) if zone is not None else None
+    return (site.id or site.name) if site is not None else None
+
+
+def row_site(model: Any, r: Row) -> str | None:
+    """A message belongs to the site of its responder (the device), else of its initiator."""
+    init, resp, _ = orient(r)
+    return site_of(model, resp) or site_of(model, init)
+
+
+def labels(model: Any) -> Callable[[str], str | None]:
+    """ip → the declared asset's name (None when not declared)."""
+    def label(ip: str) -> str | None:
+        asset = model.asset(ip=ip) if model else None
+        return asset.name if asset is not None and asset.name else None
+    return label
+
+
 def learn(store: Any, site: str = "default", since: str | None = None, until: str | None = None,
           settings: Settings | None = None, activate: bool = True,
-          events: Iterable[Row] | None = None, allow_empty: bool = False) -> Baseline:  # fmt: skip
+          events: Iterable[Row] | None = None, allow_empty: bool = False,
+          site_model: Any = None) -> Baseline:  # fmt: skip
     """Learn a baseline from the stored events (or `events`) and store it as a new version.
     `allow_empty`: a plant whose learning period carried no OT messages gets an empty baseline
     (everything it later sees is new) instead of an error."""
     learner = Learner(site, settings)
-    learner.feed(events if events is not None else rows(store, since=since, until=until))
+    source = events if events is not None else rows(store, since=since, until=until)
+    if site_model:  # only this site's traffic
+        known = sorted({x.id or x.name for x in site_model.sites})
+        if site not in known:
+            raise BaselineError(f"site {site!r} is not declared in {site_model.file or 'the site file'} "
+                                f"(declared: {', '.join(known) or 'none'})")  # fmt: skip
+        source = (r for r in source if row_site(site_model, r) == site)
+    learner.feed(source)
     if learner.events == 0 and not allow_empty:
         raise BaselineError("no OT messages in the store" + (" in that time range" if since or until else "")
                             + ": ingest captures first (`watchfloor ingest`)")  # fmt: skip
@@ -52,9 +89,11 @@ def load(store: Any, version: int | None = None, site: str | None = None) -> tup
 
 
 def monitor(store: Any, source: str | None = None, since: str | None = None,
-            until: str | None = None) -> list[Event]:  # fmt: skip
+            until: str | None = None, site_model: Any = None) -> list[Event]:  # fmt: skip
     """Run every active baseline over stored events (one capture's, by default); store and return
-    the deviation alerts. Without an active baseline the site is still learning: nothing runs."""
+    the deviation alerts. A site without an active baseline is still learning: nothing runs for
+    it. With a site model, each message goes to its site's baseline and alerts name the
+    declared assets (`10.0.1.5 (PLC-3)`)."""
     active = store.active_baselines()
     if not active:
         return []
@@ -66,10 +105,17 @@ def monitor(store: Any, source: str | None = None, since: str | None = None,
         monitors.append((site, Monitor(b, state)))
     alerts: list[Event] = []
     devs: list[tuple[str, int, str, str, str, str]] = []
+    by_site = {site: mon for site, mon in monitors}
+    label = labels(site_model) if site_model else None
     for r in rows(store, source=source, since=since, until=until):
-        mon = _owner(monitors, r)
+        if site_model:
+            mon = by_site.get(row_site(site_model, r) or "default")  # type: ignore[assignment]
+            if mon is None:
+                continue  # that site is still learning
+        else:
+            mon = _owner(monitors, r)
         for n, d in enumerate(mon.check(r)):
-            a = alert(d, n)
+            a = alert(d, n, label)
             alerts.append(a)
             devs.append((a.event.id, mon.b.version, mon.b.site, d.type, d.key, _detail(d)))
     store.append(alerts)
