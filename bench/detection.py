@@ -74,6 +74,19 @@ def techniques(a: dict) -> set[str]:
     return set(((a.get("threat") or {}).get("technique") or {}).get("id") or [])
 
 
+def frames_of(a: dict) -> list[int]:
+    """Frames of the events behind an alert (ids are <capture>-<frame>-<n>; inventory facts and
+    flow summaries have no frame)."""
+    parts = (e.split("-") for e in a["related"]["events"])
+    return [int(p[1]) for p in parts if len(p) > 1 and p[1].isdigit()]
+
+
+def who(a: dict) -> str:
+    """The detector of an alert: the baseline deviation type, or the rule's title."""
+    rid = a["rule"]["id"]
+    return rid if rid.startswith("baseline.") else f"rule: {a['rule']['name']}"
+
+
 def fmt_ttd(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s" if values else "-"
 
@@ -118,7 +131,7 @@ def score_windows(name: str, windows: list[dict], alerts: dict[str, list[dict]],
             ttd = (ts(hits[0]["@timestamp"]) - lo) / S
             ttds.append(ttd)
         tech += bool(match)
-        first = hits[0]["rule"]["id"] if hits else "-"
+        first = who(hits[0]) if hits else "-"
         print(f"| {w['capture']} | {w['attack']} | {rfc3339(lo)[:19]} | {'yes' if hits else 'no'} | "
               f"{'yes' if match else 'no'} | {f'{ttd:.2f} s' if hits else '-'} | {first} |")
     false = hours = 0.0
@@ -208,7 +221,8 @@ def lemay(corpus: Path, out: Path) -> None:
                     bad.add(int(parts[0]))
         frame_ts = {}
         for ev in store.events(EventFilter(source=sid, kind="event")):
-            frame_ts.setdefault(ev["pcap"]["frame"], ts(ev["@timestamp"]))
+            if "pcap" in ev:  # decoded messages (not inventory facts)
+                frame_ts.setdefault(ev["pcap"]["frame"], ts(ev["@timestamp"]))
         first_bad = min((frame_ts[f] for f in bad if f in frame_ts), default=None)
         cutoffs[sid] = first_bad - MARGIN if first_bad is not None else None
         per[sid] = {"name": r["capture"], "bad": bad, "frames": frame_ts, "first_bad": first_bad}
@@ -222,7 +236,7 @@ def lemay(corpus: Path, out: Path) -> None:
         cut = cutoffs[sid]
         monitor_after(store, sid, cut)
         alerts = [a for a in alerts_of(store, sid) if cut is None or ts(a["@timestamp"]) >= cut]
-        alerted_frames = {int(e.split("-")[1]) for a in alerts for e in a["related"]["events"]}
+        alerted_frames = {f for a in alerts for f in frames_of(a)}
         monitored = {f for f, t in p["frames"].items() if cut is None or t >= cut}
         bad = p["bad"] & monitored
         tp = len(alerted_frames & bad)
@@ -230,7 +244,7 @@ def lemay(corpus: Path, out: Path) -> None:
         rec = tp / len(bad) if bad else 0.0
         hits = sorted(ts(a["@timestamp"]) for a in alerts if p["first_bad"] is not None
                       and ts(a["@timestamp"]) >= p["first_bad"] and
-                      any(int(e.split("-")[1]) in bad for e in a["related"]["events"]))  # fmt: skip
+                      any(f in bad for f in frames_of(a)))  # fmt: skip
         ttd = f"{(hits[0] - p['first_bad']) / S:.2f} s" if hits else "-"
         print(f"| {p['name']} | {len(monitored):,} | {len(bad):,} | {len(alerts):,} | {len(alerted_frames):,} | "
               f"{100 * prec:.1f} % | {100 * rec:.1f} % | {'yes' if hits else 'no'} | {ttd} |")
@@ -287,7 +301,7 @@ def qut_s7(corpus: Path, out: Path) -> None:
         tech += bool(m)
         print(f"| {w['dir'].split('/')[-1]} | {w['attack']} | {'yes' if alerts else 'no'} | "
               f"{'yes' if m else 'no'} | {f'{ttds[-1]:.3f} s' if alerts else '-'} | "
-              f"{alerts[0]['rule']['id'] if alerts else '-'} |")
+              f"{who(alerts[0]) if alerts else '-'} |")
     n = len(order)
     with_master = sum(1 for w in order if by_dir.get(w["dir"]))
     print(f"\n| QUT S7comm | attack actions | with a master capture | alerted | technique match | median TTD |")

@@ -300,3 +300,20 @@ def test_site_baseline_learns_its_own_traffic_and_names_assets(tmp_path: Path) -
     (a,) = alerts(db)  # plant-b has no baseline yet: it is still learning
     assert a["rule"]["id"] == "baseline.new_address"
     assert "holding register 400 on unit 1 of 10.10.2.10 (PLC-3)" in a["message"]
+
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "labeled"
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not (CORPUS / "lemay_modbus").is_dir(), reason="../shared/corpus/labeled absent")
+def test_detection_benchmark_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "detection.py"
+    proc = subprocess.run([sys.executable, str(bench), "--datasets", "lemay_modbus", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| send_a_fake_command")]
+    assert rows and rows[0].split("|")[8].strip() == "yes"  # the fake command is detected
