@@ -161,6 +161,11 @@ def test_cadence_speed_up_and_rate(db: Path, tmp_path: Path) -> None:
     (rate,) = [a for a in found if a["rule"]["id"] == "baseline.rate"]
     assert "10.10.1.50 → 10.10.2.10 (modbus) exceeded" in rate["message"]
     assert len(cadence) == 4  # one per polled block, not one per request
+    for a in (cadence[0], rate):  # accepted (a faster poll was commissioned): no longer deviations
+        run("baseline", "approve", a["event"]["id"], "--db", str(db))
+    ingest(db, pcap(tmp_path / "fast2.pcap", poll(HMI, PLC, LATER + 7200 * S, 600, 16, interval=20_000_000)))
+    again = [a["rule"]["id"] for a in alerts(db)[len(found):]]
+    assert again.count("baseline.cadence") == 3 and "baseline.rate" not in again, again
 
 
 def test_polling_that_stops(db: Path, tmp_path: Path) -> None:

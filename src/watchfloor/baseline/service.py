@@ -179,8 +179,8 @@ def approve(store: Any, alert_id: str, note: str | None = None) -> Baseline:
             c.period, c.jitter = float(extra["period"]), max(c.jitter, 0.1 * float(extra["period"]))
         if "stopped" in extra:
             e.cadence.pop(extra["stopped"], None)
-        if "rate" in extra:
-            e.rate.max = max(e.rate.max, float(extra["rate"]))
+        if "rate" in extra:  # the busiest 10 s of the edge the alert saw becomes normal
+            e.rate.max = max(e.rate.max, float(extra["rate"]), _window_count(store, row, init, resp))
         if "pattern" in extra:
             e.pattern = extra["pattern"]
         if "point" in extra:
@@ -199,6 +199,18 @@ def approve(store: Any, alert_id: str, note: str | None = None) -> Baseline:
             state.overlay.edges = {k: e for k, e in state.overlay.edges.items() if not involved(k, e)}
         store.put_monitor_state(b.site, b.version, msgspec.json.encode(state))
     return b
+
+
+def _window_count(store: Any, row: Row, init: str, resp: str) -> int:
+    """Messages of the edge in the rate window of `row` (as stored)."""
+    from .model import RATE_BUCKET_NS
+
+    lo = row.ts - row.ts % RATE_BUCKET_NS
+    n = 0
+    for r in rows(store, since=rfc3339(lo), until=rfc3339(lo + RATE_BUCKET_NS - 1)):
+        i, j, _ = orient(r)
+        n += (i, j, r.protocol) == (init, resp, row.protocol)
+    return n
 
 
 def _merge(learner: Learner, key: str, e: Edge) -> None:
