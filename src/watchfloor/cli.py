@@ -268,7 +268,7 @@ def ingest(inputs: tuple[Path, ...], db: Path, observer: str | None, workers: in
         fmt = identify(inp, formats)
         if fmt == CAPTURE:
             damaged |= _ingest_capture(store, inp, observer, workers, force, detector, correlations,
-                                      site_model)
+                                      site_model, monitor=not no_detect)
             continue
         fmt = forced or fmt
         if fmt is None:
@@ -284,7 +284,7 @@ def ingest(inputs: tuple[Path, ...], db: Path, observer: str | None, workers: in
 
 
 def _ingest_capture(store, inp, observer, workers, force, detector, correlations,  # type: ignore[no-untyped-def]
-                    site_model=None) -> bool:
+                    site_model=None, monitor: bool = True) -> bool:
     """One pcap / pcapng input through the sensor; True when it was damaged."""
     import shutil
     import tempfile
@@ -298,14 +298,14 @@ def _ingest_capture(store, inp, observer, workers, force, detector, correlations
         path = Path(tmp.name)
     try:
         return _ingest_capture_file(store, path, inp.name, observer, workers, force, detector,
-                                    correlations, site_model)  # fmt: skip
+                                    correlations, site_model, monitor)  # fmt: skip
     finally:
         if tmp is not None:
             os.unlink(tmp.name)
 
 
 def _ingest_capture_file(store, path: Path, name: str, observer, workers, force, detector,  # type: ignore[no-untyped-def]
-                         correlations, site_model=None) -> bool:  # fmt: skip
+                         correlations, site_model=None, monitor: bool = True) -> bool:  # fmt: skip
     source_id = capture_id(path)
     known = store.source(source_id)
     if known is not None and known.state != "ingesting" and not force:
@@ -328,6 +328,10 @@ def _ingest_capture_file(store, path: Path, name: str, observer, workers, force,
         st.events += found
         st.alerts += found
     inventory_note = _inventory_changes(store, source_id, site_model, detector, st)
+    if monitor:  # monitoring runs once a baseline is active (learning mode until then)
+        found = len(_baseline_monitor(store, source_id, site_model=site_model))
+        st.events += found
+        st.alerts += found
     store.finish_source(Source(source_id, name, st.events, st.packets,
                                "complete" if error is None else "damaged"))  # fmt: skip
     elapsed = time.perf_counter() - start
@@ -556,6 +560,26 @@ def _alert_row(ev: Event) -> str:
             f"{ev.rule.name if ev.rule else '-'}")  # fmt: skip
 
 
+#: The alert output contract: `alerts --format jsonl` always carries these keys (null where the
+#: fact does not exist, e.g. the destination of an alert about one host).
+ALERT_CONTRACT = ("@timestamp", "rule.id", "rule.name", "event.severity", "source.ip",
+                  "destination.ip", "ot.protocol", "threat.technique.id", "message",
+                  "related.events")  # fmt: skip
+
+
+def _contract(doc: dict) -> dict:
+    for path in ALERT_CONTRACT:
+        *parents, leaf = path.split(".")
+        node = doc
+        for p in parents:
+            if not isinstance(node.get(p), dict):
+                node[p] = {}
+            node = node[p]
+        if leaf not in node:
+            node[leaf] = [] if path in ("threat.technique.id", "related.events") else None
+    return doc
+
+
 @main.command()
 @DB
 @click.option("--rule", help="Alerts of this rule id.")
@@ -581,7 +605,7 @@ def alerts(db: Path, fmt: str, severity: str | None, rule: str | None, **filters
         for doc in store.events(flt):
             shown += 1
             if fmt == "jsonl":
-                out.write(msgspec.json.encode(doc) + b"\n")
+                out.write(msgspec.json.encode(_contract(doc)) + b"\n")
                 continue
             out.write((_alert_row(msgspec.convert(doc, Event)) + "\n").encode())
     except StoreError as e:
@@ -997,3 +1021,165 @@ def map_(db: Path, site_file: Path | None, fmt: str, output: Path | None, max_no
     forbidden = sum(1 for e in m.edges if e.allowed is False)
     if forbidden:
         _warn(f"{forbidden:,} edge(s) not allowed by any declared conduit")
+
+
+# -- baseline ---------------------------------------------------------------------------------
+def _baseline_monitor(store, source_id: str | None = None, site_model=None, **where: str | None) -> list:  # type: ignore[no-untyped-def]
+    from .baseline.service import monitor
+
+    return monitor(store, source=source_id, site_model=site_model or None, **where)
+
+
+SITE_FILE = click.option("--site-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                         help="Site model (YAML, see `watchfloor site validate`): learn only the "
+                              "site's traffic, name its declared assets in alerts.")  # fmt: skip
+
+
+def _open_write(db: Path):  # type: ignore[no-untyped-def]
+    try:
+        return open_store(db)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.group()
+def baseline() -> None:
+    """Behavioural baseline: learn normal OT behaviour from stored events, then monitor deviations.
+
+    \b
+    A site is in learning mode until a version is learned; from then on every `ingest` runs the
+    active version over the new events and stores explained deviation alerts.
+      watchfloor baseline learn --db site.duckdb
+      watchfloor baseline show --db site.duckdb
+      watchfloor alerts --db site.duckdb --rule baseline.new_function
+      watchfloor baseline approve ALERT_ID --db site.duckdb
+      watchfloor baseline diff 1 2 --db site.duckdb
+    """
+
+
+@baseline.command("learn")
+@DB
+@click.option("--site", default="default", show_default=True,
+              help="Site the baseline is for (a site id of --site-file when given).")
+@click.option("--from", "since", metavar="TIME", callback=_iso_time, help="Learn from events at or after this time.")
+@click.option("--until", metavar="TIME", callback=_iso_time, help="Learn from events up to this time.")
+@click.option("--grace", type=click.IntRange(min=0), default=3600, show_default=True,
+              help="Seconds a newly seen asset's reads and polling are learned silently.")
+@click.option("--realert", type=click.IntRange(min=1), default=3600, show_default=True,
+              help="Seconds of quiet after which the same deviation alerts again.")
+@click.option("--draft", is_flag=True, help="Store the version without activating it.")
+@SITE_FILE
+def baseline_learn(db: Path, site: str, since: str | None, until: str | None, grace: int,
+                   realert: int, draft: bool, site_file: Path | None) -> None:  # fmt: skip
+    """Learn a baseline version from the stored events and make it the site's active one."""
+    from .baseline.model import Settings
+    from .baseline.service import BaselineError, learn
+
+    store = _open_write(db)
+    start = time.perf_counter()
+    try:
+        b = learn(store, site, since, until, Settings(grace_s=grace, realert_s=realert),
+                  activate=not draft, site_model=_site(site_file) if site_file else None)  # fmt: skip
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    points = sum(len(e.points) for e in b.edges.values())
+    click.echo(f"baseline version {b.version} for site {b.site} ({'draft' if draft else 'active'}): "
+               f"{b.events:,} messages, {len(b.assets):,} assets, {len(b.edges):,} edges, "
+               f"{points:,} value envelopes in {time.perf_counter() - start:.1f} s; {b.note}")
+
+
+@baseline.command("show")
+@DB
+@click.argument("version", type=int, required=False)
+@click.option("--site", help="The active version of this site (default: any).")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table", show_default=True)
+def baseline_show(db: Path, version: int | None, site: str | None, fmt: str) -> None:
+    """What a version learned (default: the active one), and every stored version."""
+    from .baseline.service import BaselineError, load, summary
+
+    store = _open_read(db)
+    try:
+        b, status = load(store, version, site)
+        versions = store.baseline_versions()
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    s = summary(b)
+    if fmt == "jsonl":
+        click.echo(msgspec.json.encode({**s, "status": status}).decode())
+        return
+    click.echo(f"baseline version {b.version} ({status}), site {b.site}: {s['span']} of traffic "
+               f"from {s['learned_from']} to {s['learned_until']}, {b.events:,} messages, "
+               f"{len(b.assets)} assets, {len(b.edges)} edges")
+    if b.note:
+        click.echo(f"  {b.note}")
+    for e in s["edges"]:
+        click.echo(f"\n{e['initiator']} → {e['responder']} {e['protocol']}: {e['messages']:,} messages, "
+                   f"{e['connection']}, rate median {e['rate_per_10s']['median']:g} / max "
+                   f"{e['rate_per_10s']['max']:g} per 10 s, active hours (UTC) "
+                   f"{','.join(map(str, e['active_hours_utc']))}")
+        click.echo("  operations: " + ", ".join(f"{k} {v:,}" for k, v in sorted(e["operations"].items())))
+        for rk, iv in e["ranges"].items():
+            click.echo(f"  {rk}: addresses {iv}")
+        for ck, c in e["cadence"].items():
+            click.echo(f"  cadence {ck}: {c}")
+        if e["points"]:
+            click.echo(f"  value envelopes: {e['points']:,} points")
+    click.echo("\nversions: " + "; ".join(f"{v['version']} {v['status']} ({v['site']}, {v['created']})"
+                                          for v in versions))
+
+
+@baseline.command("diff")
+@DB
+@click.argument("v1", type=int)
+@click.argument("v2", type=int)
+def baseline_diff(db: Path, v1: int, v2: int) -> None:
+    """What changed from version V1 to V2 (+ added, - removed, ~ changed)."""
+    from .baseline.service import BaselineError, diff, load
+
+    store = _open_read(db)
+    try:
+        a, _ = load(store, v1)
+        b, _ = load(store, v2)
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    lines = diff(a, b)
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo(f"versions {v1} and {v2} learned the same behaviour", err=True)
+
+
+@baseline.command("approve")
+@click.argument("alert_id")
+@DB
+@click.option("--note", help="Why the deviation is accepted (kept with the new version).")
+def baseline_approve(alert_id: str, db: Path, note: str | None) -> None:
+    """Accept a deviation: fold it into a new active version, so it no longer alerts."""
+    from .baseline.service import BaselineError, approve
+
+    store = _open_write(db)
+    try:
+        b = approve(store, alert_id, note)
+    except BaselineError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    click.echo(f"baseline version {b.version} (site {b.site}) is active: {b.note}")
+
+
+@baseline.command("monitor")
+@DB
+@click.option("--since", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
+@click.option("--until", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
+@SITE_FILE
+def baseline_monitor(db: Path, since: str | None, until: str | None, site_file: Path | None) -> None:
+    """Run the active baseline(s) over stored events now (ingest does this for each capture)."""
+    model = _site(site_file) if site_file else None
+    store = _open_write(db)
+    try:
+        found = _baseline_monitor(store, None, site_model=model, since=since, until=until)
+    finally:
+        store.close()
+    click.echo(f"{len(found):,} deviation alert(s)")

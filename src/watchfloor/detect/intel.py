@@ -22,7 +22,7 @@ from typing import Any
 
 import netaddr
 
-from ..schema import Event, EventMeta, RuleRef, Threat, ThreatIndicator
+from ..schema import Event, EventMeta, RuleRef, Technique, Threat, ThreatIndicator
 from ..schema.time import parse_rfc3339
 from .record import alert_event
 from .sigma import View
@@ -346,6 +346,8 @@ def intel_alert(ev: Event, ind: Indicator, fieldname: str, value: Any, n: int) -
     )
     rule = RuleRef(id=f"intel:{ind.id}", name=name, description=ind.name, ruleset=ind.source)
     threat = Threat(
+        framework="MITRE ATT&CK",
+        technique=Technique(id=[]),  # an indicator names no technique; the contract wants the list
         indicator=ThreatIndicator(
             type=ind.kind,
             value=ind.value,

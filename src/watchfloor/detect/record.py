@@ -39,9 +39,10 @@ class RuleInfo:
     def ref(self) -> RuleRef:
         return RuleRef(id=self.id, name=self.title, description=self.description, ruleset=self.path)
 
-    def threat(self) -> Threat | None:
-        found = techniques(self.tags)
-        return Threat(framework="MITRE ATT&CK", technique=Technique(id=found)) if found else None
+    def threat(self) -> Threat:
+        """ATT&CK techniques of the rule: always a list (empty when the rule names none), as the
+        alert output contract requires."""
+        return Threat(framework="MITRE ATT&CK", technique=Technique(id=techniques(self.tags)))
 
     def frameworks(self) -> list[str] | None:
         return [t for t in self.tags if t.lower().startswith(FRAMEWORK_NAMESPACES)] or None

@@ -23,6 +23,7 @@ import pyarrow.json as pa_json
 from ..schema import SCHEMA_VERSION, Event
 from ..schema.export import arrow_schema
 from ..schema.time import rfc3339
+from ._baseline import _BaselineTables
 from .base import Conversation, EventFilter, Observation, Source, StoreError, Talker
 
 _SOURCES_DDL = """CREATE TABLE IF NOT EXISTS sources (
@@ -55,7 +56,7 @@ def _sql_type(t: pa.DataType) -> str:
             pa.bool_(): "BOOLEAN"}.get(t) or "TIMESTAMPTZ"  # fmt: skip
 
 
-class DuckDBStore:
+class DuckDBStore(_BaselineTables):
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         if read_only and not path.exists():
             raise StoreError(f"{path}: no such store (create it with `watchfloor ingest`)")
@@ -86,6 +87,7 @@ class DuckDBStore:
         con = self.con
         con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(_SOURCES_DDL)
+        self._baseline_tables()
         have = self._columns()
         if not have:
             cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in self.schema)
@@ -384,3 +386,4 @@ def _prune(value: Any) -> Any:
     if isinstance(value, list):
         return [_prune(v) for v in value]
     return value
+
