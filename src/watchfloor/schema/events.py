@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, field
 
 SCHEMA_VERSION = 1
 
@@ -48,6 +48,9 @@ class Endpoint(_Record):
     ip: str | None = None
     port: int | None = None
     mac: str | None = None
+    bytes: Annotated[int | None, Meta(description="Bytes sent from this end (flow records).")] = None
+    packets: Annotated[int | None, Meta(description="Packets sent from this end (flow records).")] = None
+    domain: Annotated[str | None, Meta(description="Host name of this end, as the log gives it.")] = None
 
 
 class Network(_Record):
@@ -59,6 +62,9 @@ class Network(_Record):
 
 class Observer(_Record):
     name: Annotated[str | None, Meta(description="Sensor that saw the traffic.")] = None
+    vendor: Annotated[str | None, Meta(description="Maker of the observing device (e.g. CEF vendor).")] = None
+    product: Annotated[str | None, Meta(description="Observing product, e.g. zeek, suricata.")] = None
+    version: str | None = None
 
 
 class Pcap(_Record):
@@ -572,6 +578,147 @@ class Related(_Record):
     events: Annotated[list[str], Meta(description="Ids of the events behind an alert.")]
 
 
+# -- network telemetry from other tools (Zeek, Suricata, syslog/CEF): ECS names ------------------
+class DnsQuestion(_Record):
+    name: str | None = None
+    type: Annotated[str | None, Meta(description="Record type asked for, e.g. A, AAAA, TXT.")] = None
+    class_: Annotated[str | None, Meta(description="e.g. IN.")] = field(default=None, name="class")
+
+
+class DnsAnswer(_Record):
+    data: str
+    type: str | None = None
+    ttl: int | None = None
+    name: str | None = None
+
+
+class Dns(_Record):
+    id: Annotated[int | None, Meta(description="Transaction id.")] = None
+    type: Annotated[Literal["query", "answer"] | None, Meta(description="query or answer.")] = None
+    question: DnsQuestion | None = None
+    answers: list[DnsAnswer] | None = None
+    resolved_ip: list[str] | None = None
+    response_code: Annotated[str | None, Meta(description="e.g. NOERROR, NXDOMAIN.")] = None
+    header_flags: Annotated[list[str] | None, Meta(description="AA, TC, RD, RA, ...")] = None
+
+
+class HttpBody(_Record):
+    bytes: int | None = None
+
+
+class HttpRequest(_Record):
+    method: str | None = None
+    referrer: str | None = None
+    body: HttpBody | None = None
+    mime_type: str | None = None
+
+
+class HttpResponse(_Record):
+    status_code: int | None = None
+    body: HttpBody | None = None
+    mime_type: str | None = None
+
+
+class Http(_Record):
+    version: str | None = None
+    request: HttpRequest | None = None
+    response: HttpResponse | None = None
+
+
+class UserAgent(_Record):
+    original: str
+
+
+class TlsClient(_Record):
+    server_name: Annotated[str | None, Meta(description="SNI.")] = None
+    ja3: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+
+
+class TlsServer(_Record):
+    ja3s: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    not_before: str | None = None
+    not_after: str | None = None
+
+
+class Tls(_Record):
+    version: Annotated[str | None, Meta(description="e.g. 1.2.")] = None
+    version_protocol: Annotated[str | None, Meta(description="tls or ssl.")] = None
+    cipher: str | None = None
+    curve: str | None = None
+    established: bool | None = None
+    resumed: bool | None = None
+    next_protocol: Annotated[str | None, Meta(description="ALPN, e.g. h2.")] = None
+    client: TlsClient | None = None
+    server: TlsServer | None = None
+
+
+class SyslogCode(_Record):
+    code: int
+    name: str | None = None
+
+
+class Syslog(_Record):
+    priority: Annotated[int | None, Meta(description="PRI: facility * 8 + severity.")] = None
+    facility: SyslogCode | None = None
+    severity: SyslogCode | None = None
+    hostname: str | None = None
+    appname: str | None = None
+    procid: str | None = None
+    msgid: str | None = None
+    version: Annotated[str | None, Meta(description="1 for RFC 5424; absent for RFC 3164.")] = None
+    structured_data: Annotated[
+        list[str] | None, Meta(description="RFC 5424 SD elements, each as id param=value ...")
+    ] = None
+
+
+class Log(_Record):
+    level: str | None = None
+    syslog: Syslog | None = None
+
+
+class Zeek(_Record):
+    uid: Annotated[str | None, Meta(description="Connection uid (joins a flow's logs).")] = None
+    log: Annotated[str | None, Meta(description="The log it came from, e.g. conn, modbus.")] = None
+    fuid: Annotated[str | None, Meta(description="File uid (files.log).")] = None
+    conn_state: str | None = None
+    history: str | None = None
+    notice: Annotated[str | None, Meta(description="notice.log note, e.g. Scan::Port_Scan.")] = None
+
+
+class SuricataEve(_Record):
+    event_type: str
+    flow_id: Annotated[int | None, Meta(description="Joins the records of one flow.")] = None
+    tx_id: int | None = None
+    in_iface: str | None = None
+    app_proto: str | None = None
+    flow_state: str | None = None
+
+
+class Suricata(_Record):
+    eve: SuricataEve
+
+
+class CefDevice(_Record):
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
+    event_class_id: str | None = None
+
+
+class Cef(_Record):
+    version: str | None = None
+    device: CefDevice | None = None
+    name: str | None = None
+    severity: Annotated[str | None, Meta(description="As sent: 0-10 or Low/Medium/High/Very-High.")] = None
+    extensions: Annotated[
+        list[str] | None, Meta(description="Extension key=value pairs not mapped to ECS fields.")
+    ] = None
+
+
 ANOMALY = "anomaly"  # event.action of an anomaly that is not one message (gaps, floods, ...)
 
 
@@ -592,6 +739,14 @@ class Event(_Record, rename={"timestamp": "@timestamp"}):
         list[str] | None, Meta(description="Alerts: framework tags, e.g. caf.C1.c, nis2.art21.2.b.")
     ] = None
     related: Related | None = None
+    dns: Dns | None = None
+    http: Http | None = None
+    user_agent: UserAgent | None = None
+    tls: Tls | None = None
+    log: Log | None = None
+    zeek: Zeek | None = None
+    suricata: Suricata | None = None
+    cef: Cef | None = None
 
 
 def is_message(event: Event) -> bool:
