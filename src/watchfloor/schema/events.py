@@ -106,9 +106,13 @@ class FileRecord(_Record):
     length: int
 
 
-class Modbus(_Record):
-    transaction_id: int
-    unit_id: int
+class Modbus(_Record, kw_only=True):
+    transaction_id: Annotated[
+        int | None, Meta(description="Absent only in events imported from logs without it.")
+    ] = None
+    unit_id: Annotated[
+        int | None, Meta(description="Absent only in events imported from logs without it.")
+    ] = None
     function_code: Annotated[int, Meta(description="7-bit function code (as Wireshark).")]
     function: Annotated[str, Meta(description="Name, or unknown-<n>.")]
     exception_code: int | None = None
@@ -388,11 +392,14 @@ class Dnp3Object(_Record):
     points_omitted: Annotated[int | None, Meta(description="Objects beyond the kept ones.")] = None
 
 
-class Dnp3(_Record):
-    source: Annotated[int, Meta(description="Link-layer source address.")]
-    destination: Annotated[int, Meta(description="Link-layer destination address.")]
-    link_control: Annotated[int, Meta(description="Link control octet (DIR, PRM, FCB, FCV).")]
-    link_function: Annotated[str, Meta(description="Link function name.")]
+class Dnp3(_Record, kw_only=True):
+    # The link fields are absent only in events imported from logs that do not carry them (Zeek).
+    source: Annotated[int | None, Meta(description="Link-layer source address.")] = None
+    destination: Annotated[int | None, Meta(description="Link-layer destination address.")] = None
+    link_control: Annotated[
+        int | None, Meta(description="Link control octet (DIR, PRM, FCB, FCV).")
+    ] = None
+    link_function: Annotated[str | None, Meta(description="Link function name.")] = None
     function_code: Annotated[int | None, Meta(description="Application function code.")] = None
     function: Annotated[str | None, Meta(description="Name, or unknown-<n>.")] = None
     sequence: Annotated[int | None, Meta(description="Application sequence number.")] = None

@@ -34,3 +34,13 @@ class Format:
 
 
 FORMATS: tuple[Format, ...] = ()
+
+
+def _register() -> tuple[Format, ...]:
+    # wf-itnet: network telemetry from other tools (imports here: the modules need Format)
+    from . import zeek
+
+    return (zeek.FORMAT,)
+
+
+FORMATS = FORMATS + _register()
