@@ -38,9 +38,9 @@ FORMATS: tuple[Format, ...] = ()
 
 def _register() -> tuple[Format, ...]:
     # wf-itnet: network telemetry from other tools (imports here: the modules need Format)
-    from . import zeek
+    from . import suricata, zeek
 
-    return (zeek.FORMAT,)
+    return (suricata.FORMAT, zeek.FORMAT)
 
 
 FORMATS = FORMATS + _register()

@@ -151,7 +151,7 @@ def _records(stream: BinaryIO, name: str) -> Iterator[tuple[int, str | None, dic
         if line.startswith("{"):
             try:
                 rec = _JSON.decode(raw)
-            except msgspec.DecodeError as e:
+            except (msgspec.DecodeError, UnicodeDecodeError) as e:
                 yield n, h.path, Corrupt(f"line {n}", f"invalid JSON: {e}")
                 continue
             if not isinstance(rec, dict):
