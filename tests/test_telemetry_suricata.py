@@ -102,7 +102,9 @@ def test_records_map_to_ecs() -> None:
     t = ev["tls"].tls
     assert (t.version, t.client.server_name, t.server.issuer) == ("1.2", "vpn.example", "CN=Some CA")
     assert t.client.ja3 == "e7d705a3286e19ea42f587b344ee6865"
-    assert "a.exe" in ev["fileinfo"].message
+    assert "a.exe" in ev["fileinfo"].message and ev["fileinfo"].file.name == "a.exe"
+    assert ev["fileinfo"].file.hash.md5 == "d41d8cd98f00b204e9800998ecf8427e"
+    assert a.url.full == "http://198.51.100.9/gate.php"
     m = ev["modbus"]
     assert m.ot.protocol == "modbus" and m.ot.role == "request" and m.ot.modbus.function_code == 8
     assert m.ot.modbus.subfunction == 4 and m.event.outcome == "success"

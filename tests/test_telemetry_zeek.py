@@ -101,6 +101,8 @@ def test_dns_http_ssl_notice_weird_dhcp_files() -> None:
     assert ev.http.response.body.bytes == 3400 and ev.http.response.mime_type == "text/html"
     assert ev.user_agent.original == "curl/8.0" and ev.destination.domain == "upd.example"
     assert ev.event.outcome == "failure" and "upd.example/a.php?x=1" in ev.message
+    assert (ev.url.full, ev.url.domain, ev.url.path, ev.url.query) == (
+        "http://upd.example/a.php?x=1", "upd.example", "/a.php", "x=1")
 
     ssl = zeek_tsv("ssl", ID + [("version", "string"), ("cipher", "string"), ("server_name", "string"),
                                 ("resumed", "bool"), ("established", "bool"), ("ja3", "string")],
@@ -137,6 +139,8 @@ def test_dns_http_ssl_notice_weird_dhcp_files() -> None:
                        "a.exe", "4096", "d41d8cd98f00b204e9800998ecf8427e"]])  # fmt: skip
     (ev,), _ = read_all(ZEEK, files)
     assert ev.zeek.fuid == "F1" and ev.source.ip == "198.51.100.9" and "a.exe" in ev.message
+    assert (ev.file.name, ev.file.extension, ev.file.size) == ("a.exe", "exe", 4096)
+    assert ev.file.hash.md5 == "d41d8cd98f00b204e9800998ecf8427e"
 
 
 def test_ot_rules_run_on_imported_icsnpp_logs() -> None:

@@ -57,7 +57,7 @@ from ..schema.events import (
 )
 from . import Corrupt, Format
 from ._common import event_id, integer, ip, iso_time, lines, port, text
-from .zeek import tls_version
+from .zeek import file_facts, http_url, tls_version
 
 OBSERVER = Observer(product="suricata")
 _JSON = msgspec.json.Decoder()
@@ -160,9 +160,11 @@ def _app_fields(r: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if (dns := _dns(_d(r.get("dns")))) is not None:
         out["dns"] = dns
-    http, ua = _http(_d(r.get("http")))
+    h = _d(r.get("http"))
+    http, ua = _http(h)
     if http is not None:
         out["http"], out["user_agent"] = http, ua
+        out["url"] = http_url(text(h.get("url")), text(h.get("hostname")), port(r.get("dest_port")))
     if (tls := _tls(_d(r.get("tls")))) is not None:
         out["tls"] = tls
     return out
@@ -345,7 +347,9 @@ def _fileinfo(r: dict[str, Any], origin: str, n: int, ts: str) -> Event:
     facts = [f"{k}={f[k]}" for k in ("filename", "magic", "size", "state", "md5", "sha1", "sha256")
              if f.get(k) not in (None, "")]  # fmt: skip
     return _event(r, "fileinfo", origin, n, ts, category=["file"], type_=["info"], action="file_transfer",
-                  message="file " + " ".join(facts), **_app_fields(r))  # fmt: skip
+                  message="file " + " ".join(facts),
+                  file=file_facts(f.get("filename"), f.get("size"), f.get("md5"), f.get("sha1"),
+                                  f.get("sha256")), **_app_fields(r))  # fmt: skip
 
 
 def _ot_record(r: dict[str, Any], etype: str, origin: str, n: int, ts: str) -> Event | None:

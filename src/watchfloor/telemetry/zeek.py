@@ -41,6 +41,8 @@ from ..schema.events import (
     DnsAnswer,
     DnsQuestion,
     Enip,
+    File,
+    Hash,
     Http,
     HttpBody,
     HttpRequest,
@@ -51,6 +53,7 @@ from ..schema.events import (
     Tls,
     TlsClient,
     TlsServer,
+    Url,
     UserAgent,
     Zeek,
 )
@@ -340,7 +343,36 @@ def _http(r: dict[str, Any], path: str, source: str, n: int, ts: str) -> Event:
     return _base(r, path, source, n, ts, category=["network", "web"], type_=["protocol", "access"],
                  action="http_request", outcome=outcome, message=message, source=src,
                  destination=dst, network=_network(r, "http", "tcp"), http=http,
+                 url=http_url(uri, host, dst.port if dst else None),
                  user_agent=UserAgent(original=ua) if ua else None)  # fmt: skip
+
+
+def http_url(uri: str | None, host: str | None, dport: int | None) -> Url | None:
+    """ECS url.* of a request: `uri` as sent (a path, or a full URL through a proxy), its host."""
+    if not uri and not host:
+        return None
+    if uri and "://" in uri:
+        scheme, _, rest = uri.partition("://")
+        authority, slash, tail = rest.partition("/")
+        host = host or authority.split(":")[0]
+        uri = slash + tail
+    else:
+        scheme = "https" if dport == 443 else "http"
+    path, _, query = (uri or "").partition("?")
+    full = f"{scheme}://{host}{uri or ''}" if host else None
+    return Url(original=(uri or None) if full is None else full, full=full, scheme=scheme,
+               domain=host or None, path=path or None, query=query or None)  # fmt: skip
+
+
+def file_facts(name: object, size: object, md5: object, sha1: object, sha256: object) -> File | None:
+    h = Hash(md5=text(md5), sha1=text(sha1), sha256=text(sha256))
+    f = File(name=text(name), size=integer(size),
+             hash=h if h.md5 or h.sha1 or h.sha256 else None)  # fmt: skip
+    if f.name:
+        base = f.name.replace("\\", "/").rsplit("/", 1)[-1]
+        f.name = base or f.name
+        f.extension = base.rsplit(".", 1)[1].lower() if "." in base else None
+    return f if f.name or f.size is not None or f.hash else None
 
 
 _TLS_VERSIONS = {"TLSv10": ("tls", "1.0"), "TLSv11": ("tls", "1.1"), "TLSv12": ("tls", "1.2"),
@@ -383,7 +415,6 @@ def _ssl(r: dict[str, Any], path: str, source: str, n: int, ts: str) -> Event:
 
 
 def _files(r: dict[str, Any], path: str, source: str, n: int, ts: str) -> Event:
-    # ECS file.* belongs to the IT schema; until it is merged the file's facts travel in the message
     src, dst = _conn_ends(r)
     if src is None:
         tx, rx = _list(r.get("tx_hosts")), _list(r.get("rx_hosts"))
@@ -394,6 +425,8 @@ def _files(r: dict[str, Any], path: str, source: str, n: int, ts: str) -> Event:
     return _base(r, path, source, n, ts, category=["file"], type_=["info"], action="file_transfer",
                  message="file " + " ".join(facts), source=src, destination=dst,
                  network=Network(protocol=(text(r.get("source")) or "").lower() or None),
+                 file=file_facts(r.get("filename"), r.get("total_bytes") or r.get("seen_bytes"),
+                                 r.get("md5"), r.get("sha1"), r.get("sha256")),
                  zeek=_zeek(r, path, fuid=text(r.get("fuid"))))  # fmt: skip
 
 
