@@ -38,9 +38,9 @@ FORMATS: tuple[Format, ...] = ()
 
 def _register() -> tuple[Format, ...]:
     # wf-itnet: network telemetry from other tools (imports here: the modules need Format)
-    from . import suricata, zeek
+    from . import suricata, syslog, zeek
 
-    return (suricata.FORMAT, zeek.FORMAT)
+    return (suricata.FORMAT, zeek.FORMAT, syslog.FORMAT)
 
 
 FORMATS = FORMATS + _register()
