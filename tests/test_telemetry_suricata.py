@@ -92,6 +92,7 @@ def test_records_map_to_ecs() -> None:
     assert a.http.request.method == "POST" and a.user_agent.original == "Mozilla/4.0"
     assert a.timestamp == "2024-05-01T08:00:00.250000Z" and a.suricata.eve.flow_id == 1234567890
     assert a.network.transport == "tcp" and a.network.community_id == "1:xyz="
+    assert json.loads(a.event.original) == RECORDS[0] and a.event.module == "suricata"
     f = ev["flow"]
     assert f.timestamp == "2024-05-01T08:00:01.000000Z" and f.event.duration == 1_500_000_000
     assert (f.source.bytes, f.destination.bytes, f.source.packets) == (700, 900, 10)

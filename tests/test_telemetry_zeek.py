@@ -53,6 +53,7 @@ def test_conn_log() -> None:
     assert ok.network.transport == "tcp" and ok.network.protocol == "modbus"
     assert ok.network.community_id == "1:abc="
     assert ok.zeek.uid == "C1" and ok.zeek.conn_state == "SF" and ok.observer.product == "zeek"
+    assert ok.event.original.startswith("1714550400.123456\tC1\t") and ok.event.module == "zeek"
     assert rej.event.outcome == "failure" and rej.network.protocol is None and rej.event.duration is None
 
 
@@ -71,7 +72,8 @@ def test_json_form_gives_the_same_events() -> None:
     json_events, corrupt = read_all(ZEEK, data, "conn.log")
     assert not corrupt
     for a, b in zip(tsv_events, json_events):
-        a.event.id = b.event.id = ""
+        assert b.event.original.startswith("{") and a.event.original.count("\t") == 16
+        a.event.id = b.event.id = a.event.original = b.event.original = ""
         assert a == b
 
 

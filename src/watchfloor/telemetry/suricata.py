@@ -387,28 +387,36 @@ def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
             yield Corrupt(f"line {n}", f"timestamp {r.get('timestamp')!r} is not a time")
             continue
         try:
-            if etype == "alert":
-                yield _alert(r, source, n, ts)
-            elif etype == "flow":
-                yield _flow(r, source, n, ts)
-            elif etype == "anomaly":
-                yield _anomaly(r, source, n, ts)
-            elif etype in ("dns", "http", "tls"):
-                yield _protocol_record(r, etype, source, n, ts)
-            elif etype == "fileinfo":
-                yield _fileinfo(r, source, n, ts)
-            elif etype in _OT:
-                ev = _ot_record(r, etype, source, n, ts)
-                if ev is None:
-                    yield Corrupt(f"line {n}", f"{etype} record without a request or response")
-                else:
-                    yield ev
-            elif etype not in skipped:
-                skipped.add(etype)
-                yield Corrupt(f"line {n}", f"EVE event_type {etype!r} is not one Watchfloor imports; "
-                              "records of this type are skipped")  # fmt: skip
+            ev = _record(r, etype, source, n, ts)
         except (TypeError, ValueError, AttributeError, msgspec.ValidationError) as e:
             yield Corrupt(f"line {n}", f"{etype} record not usable: {e}")
+            continue
+        if isinstance(ev, Event):
+            ev.event.original = raw.decode("utf-8", "replace")
+            ev.event.module = "suricata"
+            yield ev
+        elif ev is None and etype in _OT:
+            yield Corrupt(f"line {n}", f"{etype} record without a request or response")
+        elif ev is None and etype not in skipped:
+            skipped.add(etype)
+            yield Corrupt(f"line {n}", f"EVE event_type {etype!r} is not one Watchfloor imports; "
+                          "records of this type are skipped")  # fmt: skip
+
+
+def _record(r: dict[str, Any], etype: str, source: str, n: int, ts: str) -> Event | None:
+    if etype == "alert":
+        return _alert(r, source, n, ts)
+    if etype == "flow":
+        return _flow(r, source, n, ts)
+    if etype == "anomaly":
+        return _anomaly(r, source, n, ts)
+    if etype in ("dns", "http", "tls"):
+        return _protocol_record(r, etype, source, n, ts)
+    if etype == "fileinfo":
+        return _fileinfo(r, source, n, ts)
+    if etype in _OT:
+        return _ot_record(r, etype, source, n, ts)
+    return None
 
 
 FORMAT = Format(name="suricata-eve", sniff=sniff, read=read)

@@ -137,13 +137,13 @@ def _tsv_value(raw: str, typ: str | None, h: _Header) -> Any:
     return _unescape(raw)
 
 
-def _records(stream: BinaryIO, name: str) -> Iterator[tuple[int, str | None, dict[str, Any] | Corrupt]]:
-    """(line, log path, record) for every data row of a TSV or JSON Zeek log."""
+def _records(stream: BinaryIO, name: str) -> Iterator[tuple[int, str | None, dict[str, Any] | Corrupt, str]]:
+    """(line, log path, record, the row as read) for every data row of a TSV or JSON Zeek log."""
     h = _Header()
     fallback = _path_from_name(name)
     for n, raw in lines(stream):
         if raw is None:
-            yield n, h.path, Corrupt(f"line {n}", "line too long")
+            yield n, h.path, Corrupt(f"line {n}", "line too long"), ""
             continue
         if not raw.strip():
             continue
@@ -155,13 +155,13 @@ def _records(stream: BinaryIO, name: str) -> Iterator[tuple[int, str | None, dic
             try:
                 rec = _JSON.decode(raw)
             except (msgspec.DecodeError, UnicodeDecodeError) as e:
-                yield n, h.path, Corrupt(f"line {n}", f"invalid JSON: {e}")
+                yield n, h.path, Corrupt(f"line {n}", f"invalid JSON: {e}"), line
                 continue
             if not isinstance(rec, dict):
-                yield n, h.path, Corrupt(f"line {n}", "not a JSON object")
+                yield n, h.path, Corrupt(f"line {n}", "not a JSON object"), line
                 continue
             rec = _flatten(rec)
-            yield n, text(rec.get("_path")) or h.path or fallback, rec
+            yield n, text(rec.get("_path")) or h.path or fallback, rec, line
             continue
         if line.startswith("#"):
             _directive(line, h)
@@ -172,14 +172,14 @@ def _records(stream: BinaryIO, name: str) -> Iterator[tuple[int, str | None, dic
             fields = KNOWN_LAYOUTS.get((h.path or fallback or "", len(values)))
             if fields is None:
                 yield n, h.path or fallback, Corrupt(f"line {n}", "a data row before any #fields header "
-                                                     "(and no known layout for this log)")  # fmt: skip
+                                                     "(and no known layout for this log)"), line  # fmt: skip
                 continue
         if len(values) != len(fields):
             yield n, h.path or fallback, Corrupt(f"line {n}", f"{len(values)} columns, the header "
-                                                 f"names {len(fields)}")  # fmt: skip
+                                                 f"names {len(fields)}"), line  # fmt: skip
             continue
         types = h.types if h.types and len(h.types) == len(fields) else [None] * len(fields)
-        yield n, h.path or fallback, {f: _tsv_value(v, t, h) for f, v, t in zip(fields, values, types)}
+        yield n, h.path or fallback, {f: _tsv_value(v, t, h) for f, v, t in zip(fields, values, types)}, line
 
 
 def _directive(line: str, h: _Header) -> None:
@@ -715,7 +715,7 @@ def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
     """Events of one Zeek log (`source` names it: file name or source id). Unmapped logs yield one
     Corrupt saying so."""
     warned: set[str | None] = set()
-    for n, path, rec in _records(stream, source):
+    for n, path, rec, line in _records(stream, source):
         if isinstance(rec, Corrupt):
             yield rec
             continue
@@ -731,9 +731,13 @@ def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
             yield Corrupt(f"line {n}", f"ts {rec.get('ts')!r} is not a time")
             continue
         try:
-            yield mapper(rec, path, source, n, ts)  # type: ignore[arg-type]
+            ev = mapper(rec, path, source, n, ts)  # type: ignore[arg-type]
         except (TypeError, ValueError, msgspec.ValidationError) as e:
             yield Corrupt(f"line {n}", f"{path} record not usable: {e}")
+            continue
+        ev.event.original = line
+        ev.event.module = "zeek"
+        yield ev
 
 
 FORMAT = Format(name="zeek", sniff=sniff, read=read)
