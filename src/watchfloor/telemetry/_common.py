@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -68,8 +69,13 @@ def iso_time(text: object) -> str | None:
 
 def ip(value: object) -> str | None:
     """A valid IPv4/IPv6 address as text (normalised), else None."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         return None
+    return _ip(value)
+
+
+@functools.lru_cache(maxsize=65536)  # logs name the same hosts over and over
+def _ip(value: str) -> str | None:
     try:
         return str(ipaddress.ip_address(value.strip().strip("[]")))
     except ValueError:

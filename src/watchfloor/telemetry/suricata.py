@@ -37,6 +37,7 @@ from ..schema import (
     Technique,
     Threat,
 )
+from ..schema.time import parse_rfc3339
 from ..schema.events import (
     Cip,
     Dns,
@@ -95,12 +96,11 @@ def _eve(r: dict[str, Any], etype: str) -> Suricata:
 
 def _event(r: dict[str, Any], etype: str, origin: str, n: int, ts: str, *, category: list[str],
            type_: list[str] | None, action: str | None, kind: str = "event", **fields: Any) -> Event:  # fmt: skip
-    src, dst = _ends(r)
     meta = EventMeta(id=event_id(origin, n), kind=kind, category=category, type=type_,  # type: ignore[arg-type]
                      action=action, dataset=f"suricata.{etype}", outcome=fields.pop("outcome", None),
                      duration=fields.pop("duration", None), severity=fields.pop("severity", None))  # fmt: skip
-    fields.setdefault("source", src)
-    fields.setdefault("destination", dst)
+    if "source" not in fields and "destination" not in fields:
+        fields["source"], fields["destination"] = _ends(r)
     fields.setdefault("network", _network(r))
     return Event(timestamp=ts, event=meta, observer=OBSERVER, suricata=_eve(r, etype), **fields)
 
@@ -304,8 +304,6 @@ def _flow(r: dict[str, Any], origin: str, n: int, ts: str) -> Event:
     start, end = iso_time(f.get("start")), iso_time(f.get("end"))
     duration = None
     if start and end:
-        from ..schema.time import parse_rfc3339
-
         a, b = parse_rfc3339(start), parse_rfc3339(end)
         duration = b - a if a is not None and b is not None and b >= a else None
     state = text(f.get("state"))

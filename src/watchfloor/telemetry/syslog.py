@@ -207,6 +207,9 @@ def parse(data: bytes, source: str, position: int, now: float | None = None,
 
 # -- CEF ---------------------------------------------------------------------------------------------
 def _split_header(text_: str) -> tuple[list[str], str]:
+    fast = text_.split("|", 7)
+    if len(fast) == 8 and "\\" not in text_[: len(text_) - len(fast[7])]:
+        return fast[:7], fast[7]
     parts, cur, i = [], [], 0
     while i < len(text_) and len(parts) < 7:
         c = text_[i]
@@ -231,11 +234,13 @@ _EXT_KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z0-9_.\[\]-]+)=")
 def extension(text_: str) -> list[tuple[str, str]]:
     """CEF extension `k=v k2=v 2` → pairs; a value runs to the next unescaped ` key=`."""
     out = []
-    keys = [m for m in _EXT_KEY.finditer(text_) if not _escaped(text_, m.end() - 1)]
+    keys = [m for m in _EXT_KEY.finditer(text_) if text_[m.start() - 1:m.start()] != "\\"
+            or not _escaped(text_, m.end() - 1)]
     for i, m in enumerate(keys):
         end = keys[i + 1].start() if i + 1 < len(keys) else len(text_)
         value = text_[m.end():end].rstrip(" ")
-        value = re.sub(r"\\([=\\])", r"\1", value).replace("\\n", "\n").replace("\\r", "\r")
+        if "\\" in value:
+            value = re.sub(r"\\([=\\])", r"\1", value).replace("\\n", "\n").replace("\\r", "\r")
         out.append((m.group(1), value))
     return out
 
