@@ -33,14 +33,14 @@ class Format:
     read: Callable[[BinaryIO, str], Iterator[Event | Corrupt]]
 
 
-FORMATS: tuple[Format, ...] = ()
+# The Windows / JSON / cloud readers (wf-itwin) use the source name as the prefix of their event
+# ids, `<source>-<n>` with n the record's ordinal in its input (ingest passes the input's id, so
+# the store can replace an input's events when it is ingested again). The network readers
+# (wf-itnet: Suricata EVE, Zeek, syslog/CEF) do the same with n the record's line number; EVE and
+# Zeek JSON come before the generic ECS JSON reader.
+from . import azure, cloudtrail, ecs, evtx, suricata, syslog, winjson, winxml, zeek  # noqa: E402
 
-
-def _register() -> tuple[Format, ...]:
-    # wf-itnet: network telemetry from other tools (imports here: the modules need Format)
-    from . import suricata, syslog, zeek
-
-    return (suricata.FORMAT, zeek.FORMAT, syslog.FORMAT)
-
-
-FORMATS = FORMATS + _register()
+FORMATS: tuple[Format, ...] = (
+    evtx.FORMAT, winxml.FORMAT, winjson.FORMAT, cloudtrail.FORMAT, azure.FORMAT,
+    suricata.FORMAT, zeek.FORMAT, ecs.FORMAT, syslog.FORMAT,
+)
