@@ -4,8 +4,9 @@ alert → an alert event (`event.kind = alert`) naming the signature as its rule
 `ruleset` = suricata), Suricata's severity 1/2/3 as our high/medium/low, ATT&CK ids from the
 rule's metadata; flow, anomaly, dns (v1/v2 and v3 layouts), http, tls, fileinfo → network events;
 modbus, dnp3 and enip records → the same `ot.*` events our decoders emit, so the OT rule pack runs
-on them. Records of other types are counted as skipped (one Corrupt per type, naming it), and a
-line that is not a JSON object is one Corrupt; the rest is read.
+on them. Records of other types (stats, smb, netflow, ...) are left out: they are not corrupt. A
+line that is not a JSON object, or a record of an imported type that cannot be used, is one
+Corrupt; the rest is read.
 """
 
 from __future__ import annotations
@@ -364,7 +365,6 @@ def _ot_record(r: dict[str, Any], etype: str, origin: str, n: int, ts: str) -> E
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
-    skipped: set[str] = set()
     for n, raw in lines(stream):
         if raw is None:
             yield Corrupt(f"line {n}", "line too long")
@@ -395,10 +395,7 @@ def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
             yield ev
         elif ev is None and etype in _OT:
             yield Corrupt(f"line {n}", f"{etype} record without a request or response")
-        elif ev is None and etype not in skipped:
-            skipped.add(etype)
-            yield Corrupt(f"line {n}", f"EVE event_type {etype!r} is not one Watchfloor imports; "
-                          "records of this type are skipped")  # fmt: skip
+        # other event types (stats, smb, netflow, ...) are not imported: left out, not corrupt
 
 
 def _record(r: dict[str, Any], etype: str, source: str, n: int, ts: str) -> Event | None:

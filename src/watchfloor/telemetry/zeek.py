@@ -712,19 +712,14 @@ MAPPERS: dict[str, Callable[[dict[str, Any], str, str, int, str], Event]] = {
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
-    """Events of one Zeek log (`source` names it: file name or source id). Unmapped logs yield one
-    Corrupt saying so."""
-    warned: set[str | None] = set()
+    """Events of one Zeek log (`source` names it: file name or source id). Logs of other kinds
+    (Zeek's housekeeping, detail logs, protocols not mapped) give no events: they are not corrupt."""
     for n, path, rec, line in _records(stream, source):
         if isinstance(rec, Corrupt):
             yield rec
             continue
         mapper = MAPPERS.get(path or "")
         if mapper is None:
-            if path not in warned:
-                warned.add(path)
-                yield Corrupt(f"line {n}", f"Zeek log {path or '(unnamed)'!r} is not one Watchfloor "
-                              f"imports ({', '.join(MAPPERS)}); its rows are skipped")  # fmt: skip
             continue
         ts = _time(rec.get("ts"))
         if ts is None:
