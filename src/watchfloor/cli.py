@@ -602,8 +602,9 @@ def _load_rules(paths: tuple[Path, ...], pipeline: str | None = None):  # type: 
     from .detect.rules import load, rule_files
 
     # SigmaHQ's Windows rules always run on our Windows events (the pipeline touches only
-    # product: windows rules); another pipeline is added on request.
-    mapping = PIPELINES["windows"]()
+    # product: windows rules), its network rules on events from Zeek/Suricata logs (product: zeek,
+    # categories dns and proxy); another pipeline is added on request.
+    mapping = PIPELINES["windows"]() + PIPELINES["network"]()
     if pipeline:
         mapping = mapping + PIPELINES[pipeline]()
     if not sys.stderr.isatty():

@@ -83,4 +83,10 @@ def windows() -> ProcessingPipeline:
     return pipeline()
 
 
-PIPELINES = {"zeek": zeek, "windows": windows}
+def network() -> ProcessingPipeline:
+    from .network import pipeline
+
+    return pipeline()
+
+
+PIPELINES = {"zeek": zeek, "windows": windows, "network": network}

@@ -248,12 +248,15 @@ class RuleIndex:
 
 
 def event_logsource(
-    protocol: str | None, categories: Sequence[str] = (), winlog: Any = None
+    protocol: str | None, categories: Sequence[str] = (), winlog: Any = None,
+    zeek_log: str | None = None, has_dns: bool = False, has_http: bool = False,
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
     """(categories, product, services) of an event: an OT event (one with `ot.protocol`) is
     product `ot` with services = its protocol and `action` (the protocol-neutral view); a Windows
     event (one with `winlog`) is product `windows` with its channel's service and the Sigma
-    categories of its event id (see `windows.logsource`)."""
+    categories of its event id (see `windows.logsource`); an event from a Zeek log is product
+    `zeek` with its log as service, and DNS / HTTP facts add Sigma categories `dns` / `proxy`
+    (see `network.logsource`)."""
     if protocol:
         return (), "ot", (protocol, "action")
     if winlog:
@@ -261,4 +264,9 @@ def event_logsource(
 
         sigma_categories, product, services = logsource(winlog)
         return (*sigma_categories, *categories), product, services
+    if zeek_log or has_dns or has_http:
+        from .network import logsource as network_logsource
+
+        extra, product, services = network_logsource(zeek_log, has_dns, has_http)
+        return (*extra, *categories), product, services
     return tuple(categories), None, ()

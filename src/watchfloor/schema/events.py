@@ -915,6 +915,7 @@ class Url(_Record):
     port: int | None = None
     path: str | None = None
     query: str | None = None
+    extension: Annotated[str | None, Meta(description="Of the path's last segment, without the dot.")] = None
 
 
 class UserAgent(_Record):

@@ -351,6 +351,7 @@ def http_url(uri: str | None, host: str | None, dport: int | None) -> Url | None
     """ECS url.* of a request: `uri` as sent (a path, or a full URL through a proxy), its host."""
     if not uri and not host:
         return None
+    original = uri
     if uri and "://" in uri:
         scheme, _, rest = uri.partition("://")
         authority, slash, tail = rest.partition("/")
@@ -360,8 +361,10 @@ def http_url(uri: str | None, host: str | None, dport: int | None) -> Url | None
         scheme = "https" if dport == 443 else "http"
     path, _, query = (uri or "").partition("?")
     full = f"{scheme}://{host}{uri or ''}" if host else None
-    return Url(original=(uri or None) if full is None else full, full=full, scheme=scheme,
-               domain=host or None, path=path or None, query=query or None)  # fmt: skip
+    last = path.rsplit("/", 1)[-1]
+    ext = last.rsplit(".", 1)[1].lower() if "." in last[1:] else None
+    return Url(original=original or full, full=full, scheme=scheme, domain=host or None,
+               path=path or None, query=query or None, extension=ext)  # fmt: skip
 
 
 def file_facts(name: object, size: object, md5: object, sha1: object, sha256: object) -> File | None:
