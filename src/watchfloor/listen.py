@@ -98,7 +98,7 @@ class Counters:
 class _Item:
     """Messages handed to the writer; `done` is set once they are committed (TCP waits on it)."""
 
-    __slots__ = ("messages", "done")
+    __slots__ = ("done", "messages")
 
     def __init__(self, messages: list[tuple[bytes, tuple[str, int], float]], wait: bool) -> None:
         self.messages = messages

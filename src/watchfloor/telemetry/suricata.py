@@ -38,7 +38,6 @@ from ..schema import (
     Technique,
     Threat,
 )
-from ..schema.time import parse_rfc3339
 from ..schema.events import (
     Cip,
     Dns,
@@ -57,6 +56,7 @@ from ..schema.events import (
     TlsServer,
     UserAgent,
 )
+from ..schema.time import parse_rfc3339
 from . import Corrupt, Format
 from ._common import event_id, integer, ip, iso_time, lines, port, text
 from .zeek import file_facts, http_url, tls_version

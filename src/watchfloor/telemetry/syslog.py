@@ -294,9 +294,9 @@ def _cef(text_: str) -> dict[str, Any]:
                                                      version=dversion or None,
                                                      event_class_id=class_id or None),
                    name=name or None, severity=severity or None,
-                   extensions=[f"{k}={v}" for k, v in pairs if k not in used] or None),  # fmt: skip
+                   extensions=[f"{k}={v}" for k, v in pairs if k not in used] or None),
         "observer": Observer(vendor=vendor or None, product=product or None, version=dversion or None,
-                             name=kv.get("dvchost") or kv.get("dvc")),  # fmt: skip
+                             name=kv.get("dvchost") or kv.get("dvc")),
         "code": class_id or None,
         "severity": _cef_severity(severity),
         "message": kv.get("msg") or name or None,

@@ -33,8 +33,26 @@ from ..decode.enip.constants import (
 from ..decode.modbus.constants import EXCEPTIONS as MODBUS_EXCEPTIONS
 from ..decode.modbus.constants import FUNCTIONS as MODBUS_FUNCTIONS
 from ..decode.s7comm.constants import FUNCTIONS as S7_FUNCTIONS
-from ..decode.s7comm.constants import PLUS_FUNCTIONS, PLUS_OPCODES, UD_GROUPS, UD_SUBFUNCTIONS, UD_TYPES
-from ..schema import Asset, Dnp3, Endpoint, Event, EventMeta, Modbus, Network, Observer, Ot, OtAction, Target
+from ..decode.s7comm.constants import (
+    PLUS_FUNCTIONS,
+    PLUS_OPCODES,
+    UD_GROUPS,
+    UD_SUBFUNCTIONS,
+    UD_TYPES,
+)
+from ..schema import (
+    Asset,
+    Dnp3,
+    Endpoint,
+    Event,
+    EventMeta,
+    Modbus,
+    Network,
+    Observer,
+    Ot,
+    OtAction,
+    Target,
+)
 from ..schema.events import (
     Cip,
     Dns,
@@ -125,7 +143,7 @@ def _unescape(value: str) -> str:
 def _tsv_value(raw: str, typ: str | None, h: _Header) -> Any:
     if raw == h.unset:
         return None
-    container = typ is not None and (typ.startswith("set[") or typ.startswith("vector["))
+    container = typ is not None and typ.startswith(("set[", "vector["))
     if container:
         if raw == h.empty:
             return []
@@ -237,7 +255,7 @@ def _message_ends(r: dict[str, Any], is_request: bool) -> tuple[Endpoint | None,
 
 def _duration_ns(value: Any) -> int | None:
     try:
-        return int(round(float(value) * 1e9))
+        return round(float(value) * 1e9)
     except (TypeError, ValueError):
         return None
 
@@ -389,7 +407,7 @@ def tls_version(value: str | None) -> tuple[str | None, str | None]:
         return None, None
     if value in _TLS_VERSIONS:
         return _TLS_VERSIONS[value]
-    m = re.match(r"(TLS|SSL|DTLS)\s*v?\s*(\d)\.?(\d)?", value, re.I)
+    m = re.match(r"(TLS|SSL|DTLS)\s*v?\s*(\d)\.?(\d)?", value, re.IGNORECASE)
     if m:
         return m.group(1).lower(), f"{m.group(2)}.{m.group(3) or 0}"
     return None, value
@@ -671,7 +689,7 @@ _BACNET_OPS = {"readproperty": "read", "readpropertymultiple": "read", "readrang
 def _bacnet(r: dict[str, Any], path: str, source: str, n: int, ts: str) -> Event:
     service = text(r.get("pdu_service")) or text(r.get("bvlc_function")) or "unknown"
     pdu = (text(r.get("pdu_type")) or "").lower()
-    is_request = "request" in pdu or pdu.startswith("confirmed") or pdu.startswith("unconfirmed") or \
+    is_request = "request" in pdu or pdu.startswith(("confirmed", "unconfirmed")) or \
         (_bool(r.get("is_orig")) is True and not pdu)  # fmt: skip
     name = _key(service)
     return _ot_event(r, path, source, n, ts, "bacnet", is_request, name,

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from ..schema import Event
 from ..sensor import Sensor, decode_file
-from ..telemetry import Corrupt
-from ..telemetry import zeek
+from ..telemetry import Corrupt, zeek
 
 LOGS = ("modbus", "dnp3", "s7comm", "s7comm_plus", "enip", "cip")
 Key = tuple
