@@ -201,7 +201,7 @@ def test_random_bytes_never_raise(data: bytes) -> None:
 @needs_corpus
 def test_corpus_ot_logs_import_and_corrupted_copies_survive() -> None:
     logs = sorted(p for p in CORPUS.rglob("*.log")
-                  if p.stem in ("modbus", "dnp3", "s7comm", "s7comm_plus", "enip", "cip", "conn", "weird"))  # fmt: skip
+                  if p.stem in ("modbus", "dnp3", "s7comm", "s7comm_plus", "enip", "cip", "conn", "weird", "bacnet"))  # fmt: skip
     assert len(logs) >= 20
     rng = random.Random(7)
     for p in logs:
@@ -227,3 +227,30 @@ def test_peer_agreement_with_our_decoders() -> None:
     assert matched / logged >= 0.95  # the log's messages that our decoders also see
     clean = [r for r in rows if "fuzz" not in r.capture]
     assert all(r.ratio >= 0.75 for r in clean), [(r.capture, r.log, r.ratio) for r in clean if r.ratio < 0.75]
+
+
+OTRF_ZEEK = (CORPUS.parent / "labeled" / "otrf_security_datasets" / "datasets" / "compound" / "LSASS_campaign_01"
+             / "metasploit_logonpasswords_lsass_memory_dump_zeek_logs.zip")  # fmt: skip
+
+
+@pytest.mark.skipif(not OTRF_ZEEK.is_file(), reason="../shared/corpus/labeled (OTRF Zeek logs) is absent")
+def test_real_it_logs_of_an_attack_dataset() -> None:
+    """OTRF's LSASS campaign: Zeek IT logs of a real lab network import whole; damaged copies survive."""
+    import zipfile
+
+    rng = random.Random(11)
+    counts = {}
+    with zipfile.ZipFile(OTRF_ZEEK) as z:
+        for name in z.namelist():
+            data = z.read(name)
+            assert ZEEK.sniff(data[:65536], name)
+            events, bad = read_all(ZEEK, data, name)
+            assert not bad, (name, bad[:2])
+            counts[name.rsplit("/", 1)[-1]] = len(events)
+            broken = bytearray(data)
+            for _ in range(30):
+                broken[rng.randrange(len(broken))] = rng.randrange(256)
+            read_all(ZEEK, bytes(broken[: rng.randrange(1, len(broken))]), name)
+    assert all(counts[f"{log}.log"] > 0 for log in ("conn", "dns", "http", "ssl", "files", "weird")), counts
+    dns, _ = read_all(ZEEK, zipfile.ZipFile(OTRF_ZEEK).read("dns.log"), "dns.log")
+    assert any(e.dns.question.name and e.dns.response_code for e in dns)
