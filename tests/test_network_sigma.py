@@ -82,3 +82,19 @@ def test_sigmahq_rules_unchanged() -> None:
     assert hits == [("proxy_download_susp_dyndns.yml", "h-10"),
                     ("zeek_dns_mining_pools.yml", "d-9"),
                     ("zeek_http_webdav_put_request.yml", "h-9")]  # fmt: skip  (h-11: internal, filtered)
+
+
+def test_threat_intel_meets_the_network_fields() -> None:
+    """Domains, JA3 and user agents from intel match imported Zeek and EVE events (the ECS fields
+    the intel table names are the ones the readers fill)."""
+    from watchfloor.detect.intel import Indicator, IntelMatcher
+
+    from .test_telemetry_suricata import DATA as EVE_DATA
+
+    m = IntelMatcher([Indicator("domain", "supportxmr.com", "t", "i1"),
+                      Indicator("ja3", "e7d705a3286e19ea42f587b344ee6865", "t", "i2"),
+                      Indicator("user_agent", "Microsoft-WebDAV-MiniRedir/10.0.19041", "t", "i3")])  # fmt: skip
+    events = read_all(ZEEK, DNS, "d")[0] + read_all(ZEEK, HTTP, "h")[0] + read_all(EVE, EVE_DATA, "e")[0]
+    hits = sorted((a.threat.indicator.type, a.threat.indicator.matched_field) for a in m(events))
+    assert hits == [("domain", "dns.question.name"), ("ja3", "tls.client.ja3"),
+                    ("user_agent", "user_agent.original"), ("user_agent", "user_agent.original")]  # fmt: skip
