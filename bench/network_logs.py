@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Throughput of the network log readers and of `watchfloor listen`.
 
-    .venv/bin/python bench/telemetry.py [--lines 100000] [--messages 50000]
+    .venv/bin/python bench/network_logs.py [--lines 100000] [--messages 50000]
 
 Readers: records/s of each reader on generated logs (Zeek conn TSV, Zeek conn JSON, Suricata EVE
 flow+dns+alert, syslog RFC 5424, CEF), against the rate at which the same lines are merely split
