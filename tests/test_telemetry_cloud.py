@@ -176,3 +176,25 @@ def test_cli_ingest_reports_corrupt_records_with_position(tmp_path: Path) -> Non
     assert proc.returncode == 1
     assert "ecs-json, 2 events, 1 corrupt record(s) skipped" in proc.stdout
     assert "corrupt at line 2: not JSON" in proc.stderr
+
+
+@pytest.mark.corpus
+def test_sigmahq_cloud_rules_run_on_the_original_records() -> None:
+    from watchfloor.detect.alerts import Detector
+    from watchfloor.detect.cloud import pipeline
+    from watchfloor.detect.rules import load
+
+    rules = SHARED / "sigma/rules/cloud"
+    if not rules.exists():
+        pytest.skip("SigmaHQ cloud rules not in the corpus")
+    ruleset = load([rules / "aws", rules / "azure"], pipeline())
+    assert len(ruleset.rules) > 150 and len(ruleset.failures) <= 5, ruleset.failures[:3]
+    detector = Detector(ruleset.rules)
+    events, _ = _split(cloudtrail.read(io.BytesIO(_cloudtrail_lines()), "ct"))
+    alerts = detector(events)
+    assert alerts and {a.rule.name for a in alerts} == {"AWS STS AssumeRole Misuse"}
+    assert all(a.cloud.provider == "aws" and a.user for a in alerts)
+    activity, _ = _split(azure.read(open(FIXTURES / "azure_activity.jsonl", "rb"), "z"))
+    hits = detector(activity)
+    assert [h.rule.name for h in hits] == ["Azure Network Security Configuration Modified or Deleted"]
+    assert hits[0].related.events == [activity[0].event.id]  # not the VM deletion

@@ -312,7 +312,7 @@ def _ingest_capture_file(store, path: Path, name: str, observer, workers, force,
                                "complete" if error is None else "damaged"))  # fmt: skip
     elapsed = time.perf_counter() - start
     if error is not None:
-        _warn(f"{name}: {error}")
+        _warn(f"{name}: {str(error).replace(str(path) + ': ', '')}")
     protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
     flows = f"{st.flows:,} flow" + ("" if st.flows == 1 else "s")
     alerts = "" if detector is None else f", {st.alerts:,} alert" + ("" if st.alerts == 1 else "s")
@@ -601,10 +601,10 @@ def _load_rules(paths: tuple[Path, ...], pipeline: str | None = None):  # type: 
     from .detect.pipelines import PIPELINES
     from .detect.rules import load, rule_files
 
-    # SigmaHQ's Windows rules always run on our Windows events (the pipeline touches only
-    # product: windows rules), its network rules on events from Zeek/Suricata logs (product: zeek,
-    # categories dns and proxy); another pipeline is added on request.
-    mapping = PIPELINES["windows"]() + PIPELINES["network"]()
+    # SigmaHQ's Windows and cloud rules always run on our Windows and cloud events (these
+    # pipelines touch only product windows / aws / azure rules), its network rules on events from
+    # Zeek/Suricata logs (product zeek, categories dns and proxy); another is added on request.
+    mapping = PIPELINES["windows"]() + PIPELINES["cloud"]() + PIPELINES["network"]()
     if pipeline:
         mapping = mapping + PIPELINES[pipeline]()
     if not sys.stderr.isatty():

@@ -89,4 +89,10 @@ def network() -> ProcessingPipeline:
     return pipeline()
 
 
-PIPELINES = {"zeek": zeek, "windows": windows, "network": network}
+def cloud() -> ProcessingPipeline:
+    from .cloud import pipeline
+
+    return pipeline()
+
+
+PIPELINES = {"zeek": zeek, "windows": windows, "cloud": cloud, "network": network}

@@ -47,6 +47,9 @@ class CompileError(ValueError):
     """A rule uses something that cannot be evaluated in process (e.g. an unresolved placeholder)."""
 
 
+ORIGINAL = "event.original."
+
+
 class View:
     """One event as rules see it: field lookups (dotted paths or flat keys) memoised per event."""
 
@@ -62,9 +65,29 @@ class View:
         got = self._fields.get(field)
         if got is None:
             found: list[Any] = []
-            _collect(self.event, field, found)
+            if field.startswith(ORIGINAL):
+                _collect(self._original(), field[len(ORIGINAL):], found)
+            else:
+                _collect(self.event, field, found)
             got = self._fields[field] = tuple(found)
         return got
+
+    def _original(self) -> Any:
+        """The event's original record (`event.original`) decoded, when it is JSON: rules
+        written for a log's own field names (CloudTrail, Azure) address it as
+        `event.original.<path>`. Decoded once per event, only when a rule asks."""
+        got = self._fields.get(ORIGINAL)
+        if got is None:
+            found: list[Any] = []
+            _collect(self.event, "event.original", found)
+            doc = None
+            if found and isinstance(found[0], str) and found[0][:1] == "{":
+                try:
+                    doc = msgspec.json.decode(found[0])
+                except msgspec.DecodeError:
+                    doc = None
+            got = self._fields[ORIGINAL] = (doc,)
+        return got[0]
 
     def strings(self) -> tuple[str, ...]:
         """Every scalar in the event as text, for keyword search."""
