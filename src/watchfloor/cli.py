@@ -669,8 +669,9 @@ def _load_rules(paths: tuple[Path, ...], pipeline: str | None = None):  # type: 
     from .detect.rules import load, rule_files
 
     # SigmaHQ's Windows and cloud rules always run on our Windows and cloud events (these
-    # pipelines touch only product windows / aws / azure rules); another is added on request.
-    mapping = PIPELINES["windows"]() + PIPELINES["cloud"]()
+    # pipelines touch only product windows / aws / azure rules), its network rules on events from
+    # Zeek/Suricata logs (product zeek, categories dns and proxy); another is added on request.
+    mapping = PIPELINES["windows"]() + PIPELINES["cloud"]() + PIPELINES["network"]()
     if pipeline:
         mapping = mapping + PIPELINES[pipeline]()
     if not sys.stderr.isatty():
@@ -1183,3 +1184,52 @@ def baseline_monitor(db: Path, since: str | None, until: str | None, site_file: 
     finally:
         store.close()
     click.echo(f"{len(found):,} deviation alert(s)")
+# -- listen -----------------------------------------------------------------------------------
+@main.command()
+@click.option("--syslog", "addresses", multiple=True, required=True, metavar="URL",
+              help="Where to receive syslog (RFC 5424, RFC 3164, CEF): udp://HOST:PORT, "
+                   "tcp://HOST:PORT or tls://HOST:PORT (repeatable; port 0 picks a free one).")
+@DB
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate (tls://).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key (tls://).")
+@click.option("--queue", "queue_size", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Messages waiting to be stored at most. Full: TCP/TLS senders wait (nothing read is "
+                   "dropped); UDP datagrams are dropped and counted.")
+@click.option("--stats-interval", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds between counter reports on stderr (only when they changed).")
+@click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="Sigma rule file or folder to run on the messages (default: the built-in pack).")
+@click.option("--intel", "intel_sources", multiple=True, metavar="FILE|URL",
+              help="Threat intelligence to match every message against (as for ingest).")
+@click.option("--no-detect", is_flag=True, help="Store messages only; run no rules and no intel.")
+def listen(addresses: tuple[str, ...], db: Path, tls_cert: str | None, tls_key: str | None,
+           queue_size: int, stats_interval: float, rule_paths: tuple[Path, ...],
+           intel_sources: tuple[str, ...], no_detect: bool) -> None:  # fmt: skip
+    """Receive syslog and CEF over UDP, TCP or TLS; run detection; store events and alerts.
+
+    A message read from a TCP/TLS connection is committed to the store before more is read from
+    it; a UDP datagram accepted into the queue is stored. When overloaded, UDP datagrams are
+    dropped and counted, and the counters are reported. SIGINT/SIGTERM stop cleanly: everything
+    received is stored first."""
+    from .listen import Listener, ListenError
+
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    detector = None if no_detect else _detector(rule_paths, intel_sources)[0]
+    try:
+        store = open_store(db)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    try:
+        listener = Listener(addresses, store, detector=detector, queue_size=queue_size,
+                            tls=(tls_cert, tls_key) if tls_cert and tls_key else None,
+                            stats_interval=stats_interval)  # fmt: skip
+        for address in listener.bind():
+            click.echo(f"watchfloor listen: listening on {address}", err=True)
+    except ListenError as e:
+        store.close()
+        raise click.ClickException(str(e)) from None
+    counters = listener.run()
+    click.echo(f"watchfloor listen: stopped; {counters.text()}", err=True)
+    click.echo(f"{db}: {store.count():,} events stored")
+    store.close()

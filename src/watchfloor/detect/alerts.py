@@ -51,7 +51,8 @@ class Detector:
                 continue
             ot = ev.ot
             source = event_logsource(ot.protocol if ot else None, ev.event.category, ev.winlog,
-                                     ev.event.dataset)
+                                     ev.event.dataset, ev.zeek.log if ev.zeek else None,
+                                     ev.dns is not None, ev.http is not None)  # fmt: skip
             for n, rule in enumerate(match(View(ev), *source)):
                 out.append(alert(rule, ev, n, "signal" if rule.id in self.signals else "alert"))
         return out
@@ -61,5 +62,7 @@ class Detector:
         ot, meta = event.get("ot") or {}, event.get("event") or {}
         return self.index.match(
             event, *event_logsource(ot.get("protocol"), meta.get("category") or (),
-                                    event.get("winlog"), meta.get("dataset"))
+                                    event.get("winlog"), meta.get("dataset"),
+                                    (event.get("zeek") or {}).get("log"), "dns" in event,
+                                    "http" in event)  # fmt: skip
         )

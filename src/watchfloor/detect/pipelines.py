@@ -83,10 +83,16 @@ def windows() -> ProcessingPipeline:
     return pipeline()
 
 
+def network() -> ProcessingPipeline:
+    from .network import pipeline
+
+    return pipeline()
+
+
 def cloud() -> ProcessingPipeline:
     from .cloud import pipeline
 
     return pipeline()
 
 
-PIPELINES = {"zeek": zeek, "windows": windows, "cloud": cloud}
+PIPELINES = {"zeek": zeek, "windows": windows, "cloud": cloud, "network": network}

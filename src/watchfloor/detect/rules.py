@@ -249,13 +249,16 @@ class RuleIndex:
 
 def event_logsource(
     protocol: str | None, categories: Sequence[str] = (), winlog: Any = None,
-    dataset: str | None = None,
+    dataset: str | None = None, zeek_log: str | None = None, has_dns: bool = False,
+    has_http: bool = False,
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
     """(categories, product, services) of an event: an OT event (one with `ot.protocol`) is
     product `ot` with services = its protocol and `action` (the protocol-neutral view); a Windows
     event (one with `winlog`) is product `windows` with its channel's service and the Sigma
     categories of its event id (see `windows.logsource`); a cloud event's product and service
-    come from its `event.dataset` (see `cloud.logsource`)."""
+    come from its `event.dataset` (see `cloud.logsource`); an event from a Zeek log is product
+    `zeek` with its log as service, and DNS / HTTP facts add Sigma categories `dns` / `proxy`
+    (see `network.logsource`)."""
     if protocol:
         return (), "ot", (protocol, "action")
     if winlog:
@@ -269,4 +272,9 @@ def event_logsource(
         cloud = cloud_logsource(dataset)
         if cloud is not None:
             return tuple(categories), cloud[0], (cloud[1],)
+    if zeek_log or has_dns or has_http:
+        from .network import logsource as network_logsource
+
+        extra, product, services = network_logsource(zeek_log, has_dns, has_http)
+        return (*extra, *categories), product, services
     return tuple(categories), None, ()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from msgspec import Meta, Struct
-from msgspec import field as msgspec_field
+from msgspec import Meta, Struct, field
 
 SCHEMA_VERSION = 1
 
@@ -85,6 +84,9 @@ class Network(_Record):
 
 class Observer(_Record):
     name: Annotated[str | None, Meta(description="Sensor that saw the traffic.")] = None
+    vendor: Annotated[str | None, Meta(description="Maker of the observing device (e.g. CEF vendor).")] = None
+    product: Annotated[str | None, Meta(description="Observing product, e.g. zeek, suricata.")] = None
+    version: str | None = None
 
 
 class Pcap(_Record):
@@ -126,9 +128,13 @@ class FileRecord(_Record):
     length: int
 
 
-class Modbus(_Record):
-    transaction_id: int
-    unit_id: int
+class Modbus(_Record, kw_only=True):
+    transaction_id: Annotated[
+        int | None, Meta(description="Absent only in events imported from logs without it.")
+    ] = None
+    unit_id: Annotated[
+        int | None, Meta(description="Absent only in events imported from logs without it.")
+    ] = None
     function_code: Annotated[int, Meta(description="7-bit function code (as Wireshark).")]
     function: Annotated[str, Meta(description="Name, or unknown-<n>.")]
     exception_code: int | None = None
@@ -410,11 +416,14 @@ class Dnp3Object(_Record):
     points_omitted: Annotated[int | None, Meta(description="Objects beyond the kept ones.")] = None
 
 
-class Dnp3(_Record):
-    source: Annotated[int, Meta(description="Link-layer source address.")]
-    destination: Annotated[int, Meta(description="Link-layer destination address.")]
-    link_control: Annotated[int, Meta(description="Link control octet (DIR, PRM, FCB, FCV).")]
-    link_function: Annotated[str, Meta(description="Link function name.")]
+class Dnp3(_Record, kw_only=True):
+    # The link fields are absent only in events imported from logs that do not carry them (Zeek).
+    source: Annotated[int | None, Meta(description="Link-layer source address.")] = None
+    destination: Annotated[int | None, Meta(description="Link-layer destination address.")] = None
+    link_control: Annotated[
+        int | None, Meta(description="Link control octet (DIR, PRM, FCB, FCV).")
+    ] = None
+    link_function: Annotated[str | None, Meta(description="Link function name.")] = None
     function_code: Annotated[int | None, Meta(description="Application function code.")] = None
     function: Annotated[str | None, Meta(description="Name, or unknown-<n>.")] = None
     sequence: Annotated[int | None, Meta(description="Application sequence number.")] = None
@@ -1145,6 +1154,120 @@ class Related(_Record):
     events: Annotated[list[str], Meta(description="Ids of the events behind an alert.")]
 
 
+# -- network telemetry from other tools (Zeek, Suricata, syslog/CEF): ECS names ------------------
+class HttpBody(_Record):
+    bytes: int | None = None
+
+
+class HttpRequest(_Record):
+    method: str | None = None
+    referrer: str | None = None
+    body: HttpBody | None = None
+    mime_type: str | None = None
+
+
+class HttpResponse(_Record):
+    status_code: int | None = None
+    body: HttpBody | None = None
+    mime_type: str | None = None
+
+
+class Http(_Record):
+    version: str | None = None
+    request: HttpRequest | None = None
+    response: HttpResponse | None = None
+
+
+class TlsClient(_Record):
+    server_name: Annotated[str | None, Meta(description="SNI.")] = None
+    ja3: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+
+
+class TlsServer(_Record):
+    ja3s: str | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    not_before: str | None = None
+    not_after: str | None = None
+
+
+class Tls(_Record):
+    version: Annotated[str | None, Meta(description="e.g. 1.2.")] = None
+    version_protocol: Annotated[str | None, Meta(description="tls or ssl.")] = None
+    cipher: str | None = None
+    curve: str | None = None
+    established: bool | None = None
+    resumed: bool | None = None
+    next_protocol: Annotated[str | None, Meta(description="ALPN, e.g. h2.")] = None
+    client: TlsClient | None = None
+    server: TlsServer | None = None
+
+
+class SyslogCode(_Record):
+    code: int
+    name: str | None = None
+
+
+class Syslog(_Record):
+    priority: Annotated[int | None, Meta(description="PRI: facility * 8 + severity.")] = None
+    facility: SyslogCode | None = None
+    severity: SyslogCode | None = None
+    hostname: str | None = None
+    appname: str | None = None
+    procid: str | None = None
+    msgid: str | None = None
+    version: Annotated[str | None, Meta(description="1 for RFC 5424; absent for RFC 3164.")] = None
+    structured_data: Annotated[
+        list[str] | None, Meta(description="RFC 5424 SD elements, each as id param=value ...")
+    ] = None
+
+
+class Log(_Record):
+    level: str | None = None
+    syslog: Syslog | None = None
+
+
+class Zeek(_Record):
+    uid: Annotated[str | None, Meta(description="Connection uid (joins a flow's logs).")] = None
+    log: Annotated[str | None, Meta(description="The log it came from, e.g. conn, modbus.")] = None
+    fuid: Annotated[str | None, Meta(description="File uid (files.log).")] = None
+    conn_state: str | None = None
+    history: str | None = None
+    notice: Annotated[str | None, Meta(description="notice.log note, e.g. Scan::Port_Scan.")] = None
+
+
+class SuricataEve(_Record):
+    event_type: str
+    flow_id: Annotated[int | None, Meta(description="Joins the records of one flow.")] = None
+    tx_id: int | None = None
+    in_iface: str | None = None
+    app_proto: str | None = None
+    flow_state: str | None = None
+
+
+class Suricata(_Record):
+    eve: SuricataEve
+
+
+class CefDevice(_Record):
+    vendor: str | None = None
+    product: str | None = None
+    version: str | None = None
+    event_class_id: str | None = None
+
+
+class Cef(_Record):
+    version: str | None = None
+    device: CefDevice | None = None
+    name: str | None = None
+    severity: Annotated[str | None, Meta(description="As sent: 0-10 or Low/Medium/High/Very-High.")] = None
+    extensions: Annotated[
+        list[str] | None, Meta(description="Extension key=value pairs not mapped to ECS fields.")
+    ] = None
+
+
 ANOMALY = "anomaly"  # event.action of an anomaly that is not one message (gaps, floods, ...)
 FLOW = "flow"  # event.action of a flow record: one TCP/UDP conversation, written when it ends
 
@@ -1153,7 +1276,7 @@ FLOW = "flow"  # event.action of a flow record: one TCP/UDP conversation, writte
 class DnsQuestion(_Record):
     name: str | None = None
     type: Annotated[str | None, Meta(description="Record type asked for, e.g. A, AAAA, PTR.")] = None
-    class_: Annotated[str | None, Meta(description="e.g. IN.")] = msgspec_field(default=None, name="class")
+    class_: Annotated[str | None, Meta(description="e.g. IN.")] = field(default=None, name="class")
 
 
 class DnsAnswer(_Record):
@@ -1235,6 +1358,12 @@ class Event(_Record, rename={"timestamp": "@timestamp"}):
     change: Change | None = None
     dns: Dns | None = None
     dhcp: Dhcp | None = None
+    http: Http | None = None
+    tls: Tls | None = None
+    log: Log | None = None
+    zeek: Zeek | None = None
+    suricata: Suricata | None = None
+    cef: Cef | None = None
 
 
 def is_message(event: Event) -> bool:
@@ -1372,6 +1501,7 @@ class Url(_Record):
     port: int | None = None
     path: str | None = None
     query: str | None = None
+    extension: Annotated[str | None, Meta(description="Of the path's last segment, without the dot.")] = None
 
 
 class UserAgent(_Record):

@@ -35,9 +35,12 @@ class Format:
 
 # The Windows / JSON / cloud readers (wf-itwin) use the source name as the prefix of their event
 # ids, `<source>-<n>` with n the record's ordinal in its input (ingest passes the input's id, so
-# the store can replace an input's events when it is ingested again).
-from . import azure, cloudtrail, ecs, evtx, winjson, winxml  # noqa: E402
+# the store can replace an input's events when it is ingested again). The network readers
+# (wf-itnet: Suricata EVE, Zeek, syslog/CEF) do the same with n the record's line number; EVE and
+# Zeek JSON come before the generic ECS JSON reader.
+from . import azure, cloudtrail, ecs, evtx, suricata, syslog, winjson, winxml, zeek  # noqa: E402
 
 FORMATS: tuple[Format, ...] = (
-    evtx.FORMAT, winxml.FORMAT, winjson.FORMAT, cloudtrail.FORMAT, azure.FORMAT, ecs.FORMAT,
+    evtx.FORMAT, winxml.FORMAT, winjson.FORMAT, cloudtrail.FORMAT, azure.FORMAT,
+    suricata.FORMAT, zeek.FORMAT, ecs.FORMAT, syslog.FORMAT,
 )
