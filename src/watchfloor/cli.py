@@ -578,3 +578,4 @@ def rules_test(rule_path: Path, captures: tuple[Path, ...], pipeline: str | None
                f"{len(ruleset.correlations):,} correlation(s)", err=True)  # fmt: skip
     if damaged:
         sys.exit(EXIT_DAMAGED)
+from . import cli_incidents  # noqa: E402,F401  (registers triage, incidents, incident)

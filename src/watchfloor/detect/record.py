@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..schema import Event, EventMeta, Related, RuleRef, Technique, Threat
-from . import FRAMEWORK_NAMESPACES, SEVERITY, techniques
+from ..schema.events import Tactic
+from . import FRAMEWORK_NAMESPACES, SEVERITY, tactics, techniques
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,11 @@ class RuleInfo:
         return RuleRef(id=self.id, name=self.title, description=self.description, ruleset=self.path)
 
     def threat(self) -> Threat | None:
-        found = techniques(self.tags)
-        return Threat(framework="MITRE ATT&CK", technique=Technique(id=found)) if found else None
+        found, stages = techniques(self.tags), tactics(self.tags)
+        if not found and not stages:
+            return None
+        return Threat(framework="MITRE ATT&CK", tactic=Tactic(name=stages) if stages else None,
+                      technique=Technique(id=found) if found else None)  # fmt: skip
 
     def frameworks(self) -> list[str] | None:
         return [t for t in self.tags if t.lower().startswith(FRAMEWORK_NAMESPACES)] or None
