@@ -578,4 +578,32 @@ def rules_test(rule_path: Path, captures: tuple[Path, ...], pipeline: str | None
                f"{len(ruleset.correlations):,} correlation(s)", err=True)  # fmt: skip
     if damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+# -- site -------------------------------------------------------------------------------------
+@main.group()
+def site() -> None:
+    """The site model: zones, Purdue levels, known assets, conduits, maintenance windows, schedules."""
+
+
+@site.command("validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def site_validate(file: Path) -> None:
+    """Check a site file; print each problem as FILE:LINE:COLUMN: where: what.
+
+    Exit status 1 when the file has problems (none of it is used then)."""
+    from .site import SiteError, load_site
+
+    try:
+        model = load_site(file)
+    except SiteError as e:
+        for p in e.problems:
+            click.echo(p.format(str(file)))
+        click.echo(f"{file}: {len(e.problems)} problem(s)", err=True)
+        sys.exit(1)
+    for line in model.summary() or ["no sites declared"]:
+        click.echo(line)
+    click.echo(f"{file}: valid", err=True)
+
+
 from . import cli_incidents  # noqa: E402,F401  (registers triage, incidents, incident)

@@ -88,11 +88,11 @@ def _hop(label: str, ip: str | None, site: Any) -> str:
     if site is None or ip is None:
         return label
     asset = site.asset(ip=ip)
-    zone = None
-    if asset is not None and getattr(asset, "zone", None):
-        zone = next((z for s in site.sites for z in s.zones or [] if z.id == asset.zone), None)
-    zone = zone or site.zone_of(ip)
-    return f"{label} (L{zone.purdue_level:g} {zone.name or zone.id})" if zone is not None else label
+    zone = (site.asset_zone(asset) if asset is not None else None) or site.zone_of(ip)
+    if zone is None:
+        return label
+    level = f"L{zone.purdue_level:g} " if zone.purdue_level is not None else ""
+    return f"{label} ({level}{zone.name or zone.id})"
 
 
 def _path(members: list[Triaged], places: list[Any], site: Any) -> list[str]:

@@ -135,16 +135,8 @@ def _asset(site: Any, alert: dict[str, Any], ip: str | None, leg: str) -> Any:
 
 
 def _level(site: Any, asset: Any, ip: str | None) -> float | None:
-    zone = None
-    if asset is not None and getattr(asset, "zone", None):
-        zone = next((z for z in _zones(site) if z.id == asset.zone), None)
-    if zone is None and ip:
-        zone = site.zone_of(ip)
+    zone = (site.asset_zone(asset) if asset is not None else None) or site.zone_of(ip)
     return zone.purdue_level if zone is not None else None
-
-
-def _zones(site: Any) -> list[Any]:
-    return [z for s in site.sites for z in (s.zones or [])]
 
 
 def _impact(alert: dict[str, Any], site: Any, asset: Any, ip: str | None,
