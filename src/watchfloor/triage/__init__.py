@@ -73,7 +73,7 @@ def triage(alerts: Iterable[dict[str, Any]], site: Any = None, *, mode: Mode = "
     for alert in alerts:
         if related is not None and not (alert.get("host") or alert.get("user")):
             _borrow(alert, related(get(alert, "related.events") or []))
-        ts = parse_rfc3339(alert["@timestamp"]).timestamp()
+        ts = (parse_rfc3339(alert["@timestamp"]) or 0) / 1e9
         out.append(Triaged(alert, _assess(alert, site if mode != "context-free" else None, mode), ts))
     out.sort(key=lambda t: (t.ts, t.id))
     _merge_duplicates(out, dedup)
@@ -155,9 +155,9 @@ def _impact(alert: dict[str, Any], site: Any, asset: Any, ip: str | None,
         impact = 3 if leg == "ot" else 2
         why.append(f"{name} is not in the site model: impact {impact}/5 for an "
                    + ("industrial device" if leg == "ot" else "IT host"))  # fmt: skip
-    if asset is not None and getattr(asset, "safety_function", None):
+    if asset is not None and asset.safety:
         impact += 1
-        why.append(f"{name} performs a safety function ({asset.safety_function}): +1")
+        why.append(f"{name} performs a safety function ({asset.safety_function or 'safety controller'}): +1")
     op = get(alert, "ot.action.operation")
     if op in _COMMAND:
         impact += 1
