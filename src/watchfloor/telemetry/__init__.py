@@ -33,4 +33,6 @@ class Format:
     read: Callable[[BinaryIO, str], Iterator[Event | Corrupt]]
 
 
-FORMATS: tuple[Format, ...] = ()
+from . import native  # noqa: E402  (the formats import Format from here)
+
+FORMATS: tuple[Format, ...] = (native.FORMAT,)

@@ -1,0 +1,38 @@
+"""Watchfloor's own events as JSON lines (`watchfloor decode --format jsonl`, `events --format
+jsonl`, another Watchfloor's export): read back exactly, validated against the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import msgspec
+
+from ..schema import Event
+from . import Corrupt, Format
+
+_decode = msgspec.json.Decoder(Event).decode
+
+
+def sniff(head: bytes, name: str) -> bool:
+    line = head.lstrip().split(b"\n", 1)[0]
+    if not line.startswith(b"{") or b'"@timestamp"' not in line or b'"event"' not in line:
+        return False
+    try:
+        _decode(line)
+    except msgspec.DecodeError:
+        return False  # e.g. the first line was cut by the sniff window: let other formats try
+    return True
+
+
+def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
+    for n, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            yield _decode(line)
+        except msgspec.DecodeError as e:
+            yield Corrupt(f"line {n}", str(e))
+
+
+FORMAT = Format("watchfloor-jsonl", sniff, read)
