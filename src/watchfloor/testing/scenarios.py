@@ -122,8 +122,13 @@ def _read_events(path: Path) -> Iterator[Event]:
     raise ScenarioError(f"{path}: no reader recognises this file")
 
 
-def _readdress(ev: Event, host: dict[str, Any] | None, ts_ns: int) -> Event:
+def _readdress(ev: Event, host: dict[str, Any] | None, addresses: dict[str, str],
+               ts_ns: int) -> Event:  # fmt: skip
     changes: dict[str, Any] = {"timestamp": rfc3339(ts_ns)}
+    for side in ("source", "destination"):
+        ep = getattr(ev, side)
+        if ep is not None and ep.ip in addresses:
+            changes[side] = msgspec.structs.replace(ep, ip=addresses[ep.ip])
     if host and getattr(ev, "host", None) is not None:
         h = ev.host  # type: ignore[attr-defined]
         names = {f: host["name"] for f in ("name", "hostname") if hasattr(h, f)}
@@ -163,7 +168,7 @@ def build(sc: Scenario, out: Path) -> dict[str, Any]:
             origin = parse_rfc3339(events[0].timestamp) or 0
             for ev in events:
                 ts = cursor + (parse_rfc3339(ev.timestamp) or origin) - origin
-                f.write(enc.encode(_readdress(ev, part.host, ts)) + b"\n")
+                f.write(enc.encode(_readdress(ev, part.host, part.addresses, ts)) + b"\n")
                 first_it = ts if first_it is None else min(first_it, ts)
                 last_it = ts if last_it is None else max(last_it, ts)
             cursor = (last_it or cursor) + int(part.gap_s * 1e9)

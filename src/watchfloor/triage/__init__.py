@@ -174,6 +174,10 @@ def _confidence(alert: dict[str, Any], site: Any, src: Any, initiator: str | Non
                 leg: str) -> tuple[Literal["low", "medium", "high"], list[str]]:  # fmt: skip
     if leg == "ot" and initiator and src is None and site.zone_of(initiator) is not None:
         return "high", [f"{initiator} is not a declared asset yet commands devices in a declared zone: +1"]
+    if (leg == "ot" and src is not None and src.role not in ENGINEERING_ROLES
+            and get(alert, "ot.action.operation") in _CHANGE | _COMMAND):
+        return "high", [f"{src.name} is a declared {(src.role or 'unknown').replace('_', ' ')}: "
+                        "it has no business commanding devices (+1)"]  # fmt: skip
     if len(get(alert, "related.events") or []) > 1:
         return "high", ["several events corroborate it (a correlation): +1"]
     if leg == "ot" and src is not None and src.role in ENGINEERING_ROLES:
