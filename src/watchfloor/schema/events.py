@@ -42,12 +42,26 @@ class EventMeta(_Record):
         int | None,
         Meta(description="Alerts: 1 informational, 2 low, 3 medium, 4 high, 5 critical."),
     ] = None
+    code: Annotated[
+        str | None, Meta(description="Producer's identifier of the kind of event, e.g. 4688.")
+    ] = None
+    provider: Annotated[
+        str | None, Meta(description="Source of the event, e.g. Microsoft-Windows-Sysmon.")
+    ] = None
+    module: Annotated[str | None, Meta(description="Input format, e.g. evtx, cloudtrail.")] = None
+    original: Annotated[
+        str | None, Meta(description="The original record, unchanged (text as read).")
+    ] = None
 
 
 class Endpoint(_Record):
     ip: str | None = None
     port: int | None = None
     mac: str | None = None
+    domain: str | None = None
+    bytes: int | None = None
+    packets: int | None = None
+    geo: Geo | None = None
 
 
 class Network(_Record):
@@ -55,6 +69,14 @@ class Network(_Record):
     protocol: Annotated[str | None, Meta(description="Application protocol.")] = None
     community_id: Annotated[str | None, Meta(description="Community ID v1 flow hash.")] = None
     vlan_id: int | None = None
+    direction: Annotated[
+        str | None, Meta(description="ECS: ingress, egress, inbound, outbound, internal, ...")
+    ] = None
+    type: Annotated[str | None, Meta(description="ipv4, ipv6, ...")] = None
+    iana_number: str | None = None
+    application: str | None = None
+    bytes: Annotated[int | None, Meta(description="Both directions.")] = None
+    packets: int | None = None
 
 
 class Observer(_Record):
@@ -643,8 +665,225 @@ class Event(_Record, rename={"timestamp": "@timestamp"}):
         list[str] | None, Meta(description="Alerts: framework tags, e.g. caf.C1.c, nis2.art21.2.b.")
     ] = None
     related: Related | None = None
+    host: Host | None = None
+    user: User | None = None
+    process: Process | None = None
+    file: File | None = None
+    dll: Dll | None = None
+    registry: Registry | None = None
+    url: Url | None = None
+    user_agent: UserAgent | None = None
+    winlog: Winlog | None = None
+    cloud: Cloud | None = None
 
 
 def is_message(event: Event) -> bool:
     """Whether an event is one decoded application message (not an anomaly or an asset fact)."""
     return event.event.kind == "event" and event.event.action != ANOMALY
+
+
+# --- IT telemetry (ECS field sets: host, user, process, file, registry, url, winlog, cloud) ------
+# Names are ECS's (winlog.* as Winlogbeat writes it); readers fill what the record carries.
+
+
+class Os(_Record):
+    name: str | None = None
+    family: Annotated[str | None, Meta(description="e.g. windows, linux.")] = None
+    version: str | None = None
+    type: str | None = None
+
+
+class Host(_Record):
+    name: Annotated[str | None, Meta(description="As the record names it (FQDN if given).")] = None
+    hostname: str | None = None
+    id: str | None = None
+    domain: str | None = None
+    ip: list[str] | None = None
+    mac: list[str] | None = None
+    os: Os | None = None
+
+
+class Group(_Record):
+    id: str | None = None
+    name: str | None = None
+    domain: str | None = None
+
+
+class UserTarget(_Record):
+    """ECS user.target: the user an action was done to (e.g. the account created)."""
+
+    id: str | None = None
+    name: str | None = None
+    domain: str | None = None
+    email: str | None = None
+
+
+class User(_Record):
+    id: Annotated[str | None, Meta(description="SID, cloud principal id, ...")] = None
+    name: str | None = None
+    domain: str | None = None
+    email: str | None = None
+    full_name: str | None = None
+    roles: list[str] | None = None
+    group: Group | None = None
+    target: UserTarget | None = None
+
+
+class Hash(_Record):
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    sha512: str | None = None
+    imphash: Annotated[str | None, Meta(description="PE import hash (Sysmon IMPHASH).")] = None
+
+
+class Pe(_Record):
+    """PE header metadata (ECS pe.*), e.g. Sysmon OriginalFileName."""
+
+    original_file_name: str | None = None
+    description: str | None = None
+    product: str | None = None
+    company: str | None = None
+    file_version: str | None = None
+    imphash: str | None = None
+
+
+class ProcessParent(_Record):
+    pid: int | None = None
+    entity_id: Annotated[str | None, Meta(description="e.g. Sysmon ProcessGuid.")] = None
+    name: str | None = None
+    executable: str | None = None
+    command_line: str | None = None
+    args: list[str] | None = None
+
+
+class Process(_Record):
+    pid: int | None = None
+    entity_id: Annotated[str | None, Meta(description="e.g. Sysmon ProcessGuid.")] = None
+    name: Annotated[str | None, Meta(description="Executable's file name, e.g. cmd.exe.")] = None
+    executable: Annotated[str | None, Meta(description="Full path.")] = None
+    command_line: str | None = None
+    args: list[str] | None = None
+    working_directory: str | None = None
+    title: str | None = None
+    thread_id: Annotated[int | None, Meta(description="ECS process.thread.id.")] = None
+    hash: Hash | None = None
+    pe: Pe | None = None
+    parent: ProcessParent | None = None
+
+
+class File(_Record):
+    path: str | None = None
+    name: str | None = None
+    directory: str | None = None
+    extension: Annotated[str | None, Meta(description="Without the dot.")] = None
+    size: int | None = None
+    hash: Hash | None = None
+    pe: Pe | None = None
+
+
+class Dll(_Record):
+    """ECS dll.*: a library loaded by a process (Sysmon image load)."""
+
+    path: str | None = None
+    name: str | None = None
+    hash: Hash | None = None
+    pe: Pe | None = None
+
+
+class RegistryData(_Record):
+    type: Annotated[str | None, Meta(description="e.g. REG_SZ, REG_DWORD.")] = None
+    strings: list[str] | None = None
+
+
+class Registry(_Record):
+    hive: Annotated[str | None, Meta(description="Abbreviated, e.g. HKLM.")] = None
+    key: Annotated[str | None, Meta(description="Key path without the hive.")] = None
+    value: Annotated[str | None, Meta(description="Value name.")] = None
+    path: Annotated[str | None, Meta(description="Full path: hive, key and value.")] = None
+    data: RegistryData | None = None
+
+
+class Url(_Record):
+    original: Annotated[str | None, Meta(description="As the record had it.")] = None
+    full: str | None = None
+    scheme: str | None = None
+    domain: str | None = None
+    port: int | None = None
+    path: str | None = None
+    query: str | None = None
+
+
+class UserAgent(_Record):
+    original: str | None = None
+
+
+class WinlogProcess(_Record):
+    pid: int | None = None
+    thread_id: Annotated[int | None, Meta(description="Winlogbeat winlog.process.thread.id.")] = None
+
+
+class WinlogUser(_Record):
+    identifier: Annotated[str | None, Meta(description="SID from the System section.")] = None
+
+
+class Winlog(_Record):
+    """A Windows event log record's System section and EventData (Winlogbeat's winlog.*)."""
+
+    channel: Annotated[
+        str | None, Meta(description="e.g. Security, Microsoft-Windows-Sysmon/Operational.")
+    ] = None
+    provider_name: str | None = None
+    provider_guid: str | None = None
+    event_id: int | None = None
+    record_id: int | None = None
+    computer_name: str | None = None
+    version: int | None = None
+    level: str | None = None
+    task: str | None = None
+    opcode: str | None = None
+    keywords: list[str] | None = None
+    activity_id: str | None = None
+    process: WinlogProcess | None = None
+    user: WinlogUser | None = None
+    event_data: Annotated[
+        dict[str, str] | None,
+        Meta(description="EventData (or UserData) name -> value, as text; what Sigma's Windows "
+                         "field names (Image, CommandLine, ...) address."),
+    ] = None  # fmt: skip
+
+
+class CloudAccount(_Record):
+    id: str | None = None
+    name: str | None = None
+
+
+class CloudService(_Record):
+    name: Annotated[str | None, Meta(description="e.g. iam.amazonaws.com, Microsoft.Compute.")] = None
+
+
+class CloudInstance(_Record):
+    id: str | None = None
+    name: str | None = None
+
+
+class CloudProject(_Record):
+    id: str | None = None
+    name: str | None = None
+
+
+class Cloud(_Record):
+    provider: Annotated[str | None, Meta(description="aws, azure, gcp, ...")] = None
+    region: str | None = None
+    availability_zone: str | None = None
+    account: CloudAccount | None = None
+    service: CloudService | None = None
+    instance: CloudInstance | None = None
+    project: CloudProject | None = None
+
+
+class Geo(_Record):
+    country_iso_code: str | None = None
+    country_name: str | None = None
+    region_name: str | None = None
+    city_name: str | None = None

@@ -46,6 +46,8 @@ def _arrow_type(t: mi.Type) -> pa.DataType:
         return pa.list_(_arrow_type(t.item_type))
     if isinstance(t, mi.StructType):
         return pa.struct(_arrow_fields(t))
+    if isinstance(t, mi.DictType):  # a string map (winlog.event_data): an Arrow/DuckDB MAP
+        return pa.map_(_arrow_type(t.key_type), _arrow_type(t.value_type))
     raise TypeError(f"no Arrow mapping for schema type {t!r}")
 
 

@@ -38,12 +38,23 @@ _INCIDENTS_DDL = """CREATE TABLE IF NOT EXISTS incidents (
 
 COMMIT_EVENTS = 100_000
 _SCHEMA = arrow_schema()
-_PARSE = pa_json.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="error")
+# Arrow's JSON reader cannot build MAP columns (winlog.event_data): the reader gets the schema
+# without them, and `prepare` lifts them out of the lines and puts them back as MAP arrays.
+_MAPS = [(f.name, c.name) for f in _SCHEMA if pa.types.is_struct(f.type)
+         for c in f.type if pa.types.is_map(c.type)]  # fmt: skip
+_PARSE = pa_json.ParseOptions(
+    explicit_schema=pa.schema([
+        pa.field(f.name, pa.struct([c for c in f.type if (f.name, c.name) not in _MAPS]))
+        if pa.types.is_struct(f.type) else f for f in _SCHEMA]),
+    unexpected_field_behavior="error")  # fmt: skip
+_MAP_MARKERS = [f'"{child}":'.encode() for _, child in _MAPS]
 
 
 def _sql_type(t: pa.DataType) -> str:
     if pa.types.is_struct(t):
         return "STRUCT(" + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in t) + ")"
+    if pa.types.is_map(t):
+        return f"MAP({_sql_type(t.key_type)}, {_sql_type(t.item_type)})"
     if pa.types.is_list(t):
         return _sql_type(t.value_type) + "[]"
     return {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOUBLE",
@@ -140,10 +151,14 @@ class DuckDBStore:
     def prepare(lines: bytes) -> bytes:
         """JSON lines → the insert format (an Arrow IPC stream with the schema's exact layout).
         Touches no connection, so decoder processes can run it in parallel."""
+        maps = None
+        if any(m in lines for m in _MAP_MARKERS):
+            lines, maps = _lift_maps(lines)
         try:
             table = pa_json.read_json(io.BytesIO(lines), parse_options=_PARSE)
         except pa.ArrowInvalid as e:
             raise StoreError(f"events do not match the schema: {e}") from None
+        table = _with_maps(table, maps)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
@@ -348,6 +363,35 @@ class DuckDBStore:
     def close(self) -> None:
         self._drain(raise_error=False)
         self.con.close()
+
+
+def _lift_maps(lines: bytes) -> tuple[bytes, dict[tuple[str, str], list[Any]]]:
+    """Take the MAP fields out of each JSON line; return the rest and the maps, row by row."""
+    maps: dict[tuple[str, str], list[Any]] = {key: [] for key in _MAPS}
+    out = []
+    for line in lines.splitlines():
+        if not line.strip():
+            continue
+        doc = msgspec.json.decode(line)
+        for (top, child), values in maps.items():
+            parent = doc.get(top)
+            values.append(parent.pop(child, None) if isinstance(parent, dict) else None)
+        out.append(msgspec.json.encode(doc))
+    return b"\n".join(out) + b"\n", maps
+
+
+def _with_maps(table: pa.Table, maps: dict[tuple[str, str], list[Any]] | None) -> pa.Table:
+    """Rebuild the struct columns that hold MAP fields, in the schema's field order."""
+    for top, child in _MAPS:
+        field = _SCHEMA.field(top)
+        column = table.column(top).combine_chunks()
+        values = maps[(top, child)] if maps else [None] * table.num_rows
+        children = [pa.array(values, type=c.type) if c.name == child
+                    else column.field(c.name) for c in field.type]  # fmt: skip
+        struct = pa.StructArray.from_arrays(children, fields=list(field.type),
+                                            mask=column.is_null())  # fmt: skip
+        table = table.set_column(table.schema.get_field_index(top), field, struct)
+    return table
 
 
 def _prune(value: Any) -> Any:
