@@ -306,8 +306,9 @@ class DuckDBStore:
         ]
         cols = self._columns()
         if "host" in cols and "name" in cols["host"] and "ip" in cols["host"]:
-            parts.append(f"SELECT 'host', host.name, 'ip', unnest(host.ip), min({ts}), max({ts}), "
-                         "'host record' FROM events WHERE host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
+            parts.append("SELECT 'host', n, 'ip', ip, min(t), max(t), 'host record' FROM ("
+                         f"SELECT host.name AS n, unnest(host.ip) AS ip, {ts} AS t FROM events "
+                         "WHERE host.name IS NOT NULL) GROUP BY ALL")  # fmt: skip
             parts.append(f"SELECT 'ip', source.ip, 'host', host.name, min({ts}), max({ts}), 'logon' "
                          "FROM events WHERE list_contains(event.category, 'authentication') "
                          "AND source.ip IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip

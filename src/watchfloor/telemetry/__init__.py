@@ -33,6 +33,6 @@ class Format:
     read: Callable[[BinaryIO, str], Iterator[Event | Corrupt]]
 
 
-from . import native  # noqa: E402  (the formats import Format from here)
+from . import evtx, native, winjson, winxml  # noqa: E402  (the formats import Format from here)
 
-FORMATS: tuple[Format, ...] = (native.FORMAT,)
+FORMATS: tuple[Format, ...] = (evtx.FORMAT, native.FORMAT, winxml.FORMAT, winjson.FORMAT)
