@@ -158,13 +158,14 @@ def _impact(alert: dict[str, Any], site: Any, asset: Any, ip: str | None,
     if asset is not None and asset.safety:
         impact += 1
         why.append(f"{name} performs a safety function ({asset.safety_function or 'safety controller'}): +1")
+    impact = max(1, min(5, impact))
     op = get(alert, "ot.action.operation")
     if op in _COMMAND:
-        impact += 1
-        why.append(f"the operation is {op}: it changes what the controller does (+1)")
+        impact = min(5, impact + 1)
+        why.append(f"the operation is {op}: it changes what the device does (+1)")
     elif op in _OBSERVE:
-        impact -= 1
-        why.append(f"the operation is {op}: it observes, it does not change the process (-1)")
+        impact = max(1, impact - 2)
+        why.append(f"the operation is {op}: it observes, it does not change the process (-2)")
     elif op in _CHANGE:
         why.append(f"the operation is a {op}: it changes process values")
     return max(1, min(5, impact)), why
@@ -172,10 +173,10 @@ def _impact(alert: dict[str, Any], site: Any, asset: Any, ip: str | None,
 
 def _confidence(alert: dict[str, Any], site: Any, src: Any, initiator: str | None,
                 leg: str) -> tuple[Literal["low", "medium", "high"], list[str]]:  # fmt: skip
-    if leg == "ot" and initiator and src is None and site.zone_of(initiator) is not None:
+    changes = get(alert, "ot.action.operation") in _CHANGE | _COMMAND
+    if leg == "ot" and changes and initiator and src is None and site.zone_of(initiator) is not None:
         return "high", [f"{initiator} is not a declared asset yet commands devices in a declared zone: +1"]
-    if (leg == "ot" and src is not None and src.role not in ENGINEERING_ROLES
-            and get(alert, "ot.action.operation") in _CHANGE | _COMMAND):
+    if leg == "ot" and changes and src is not None and src.role not in ENGINEERING_ROLES:
         return "high", [f"{src.name} is a declared {(src.role or 'unknown').replace('_', ' ')}: "
                         "it has no business commanding devices (+1)"]  # fmt: skip
     if len(get(alert, "related.events") or []) > 1:
