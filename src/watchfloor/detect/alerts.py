@@ -50,7 +50,7 @@ class Detector:
             if ev.event.kind in ("alert", "signal"):
                 continue
             ot = ev.ot
-            source = event_logsource(ot.protocol if ot else None, ev.event.category)
+            source = event_logsource(ot.protocol if ot else None, ev.event.category, ev.winlog)
             for n, rule in enumerate(match(View(ev), *source)):
                 out.append(alert(rule, ev, n, "signal" if rule.id in self.signals else "alert"))
         return out
@@ -59,5 +59,6 @@ class Detector:
         """Rules matching an event given as JSON-shaped data (tests, `rules test`)."""
         ot, meta = event.get("ot") or {}, event.get("event") or {}
         return self.index.match(
-            event, *event_logsource(ot.get("protocol"), meta.get("category") or ())
+            event, *event_logsource(ot.get("protocol"), meta.get("category") or (),
+                                    event.get("winlog"))
         )

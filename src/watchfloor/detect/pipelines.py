@@ -77,4 +77,10 @@ def zeek() -> ProcessingPipeline:
                               items=items)  # fmt: skip
 
 
-PIPELINES = {"zeek": zeek}
+def windows() -> ProcessingPipeline:
+    from .windows import pipeline
+
+    return pipeline()
+
+
+PIPELINES = {"zeek": zeek, "windows": windows}

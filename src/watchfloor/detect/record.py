@@ -54,9 +54,13 @@ class RuleInfo:
 def alert_event(base: Event, meta: EventMeta, message: str, rule: RuleRef, threat: Threat | None,
                 tags: list[str] | None, related: Sequence[str]) -> Event:  # fmt: skip
     """An alert carrying the facts of the event behind it: its time, endpoints, network, sensor,
-    OT detail and frame."""
+    OT detail and frame, and for IT events the host, user, process, file, registry, winlog and
+    cloud fields (not the original record: `related.events` leads to it)."""
     return Event(
         timestamp=base.timestamp, event=meta, message=message, source=base.source,
         destination=base.destination, network=base.network, observer=base.observer, ot=base.ot,
         pcap=base.pcap, rule=rule, threat=threat, tags=tags, related=Related(events=list(related)),
+        host=base.host, user=base.user, process=base.process, file=base.file, dll=base.dll,
+        registry=base.registry, url=base.url, user_agent=base.user_agent, winlog=base.winlog,
+        cloud=base.cloud,
     )  # fmt: skip

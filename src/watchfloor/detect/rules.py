@@ -248,10 +248,17 @@ class RuleIndex:
 
 
 def event_logsource(
-    protocol: str | None, categories: Sequence[str] = ()
+    protocol: str | None, categories: Sequence[str] = (), winlog: Any = None
 ) -> tuple[tuple[str, ...], str | None, tuple[str, ...]]:
     """(categories, product, services) of an event: an OT event (one with `ot.protocol`) is
-    product `ot` with services = its protocol and `action` (the protocol-neutral view)."""
+    product `ot` with services = its protocol and `action` (the protocol-neutral view); a Windows
+    event (one with `winlog`) is product `windows` with its channel's service and the Sigma
+    categories of its event id (see `windows.logsource`)."""
     if protocol:
         return (), "ot", (protocol, "action")
+    if winlog:
+        from .windows import logsource
+
+        sigma_categories, product, services = logsource(winlog)
+        return (*sigma_categories, *categories), product, services
     return tuple(categories), None, ()

@@ -4,8 +4,9 @@
 Every Windows input (EVTX, exported XML, exported JSON in its three common shapes) is first brought
 to one neutral form, `Record` (the System section and the EventData / UserData values as text);
 `to_event` maps that to the schema, so all of them produce the same events for the same record.
-`winlog.event_data` keeps every value under its Windows name: it is what Sigma's Windows field
-names address. The ECS fields are filled from the names Sysmon and the Security log use.
+`winlog.event_data` keeps every value under its Windows name (spaces removed: Defender's
+"Threat Name" is `ThreatName`, the name SigmaHQ's Windows rules use): it is what Sigma's Windows
+field names address. The ECS fields are filled from the names Sysmon and the Security log use.
 """
 
 from __future__ import annotations
@@ -252,6 +253,8 @@ def _endpoint(ip: str | None, port: str | None, domain: str | None = None) -> En
 def to_event(rec: Record, source: str, n: int, module: str, original: str | None) -> Event:
     """The event for one record. `source`-`n` is its id (n: the record's place in its input)."""
     d = rec.data
+    if any(" " in k for k in d):  # e.g. Defender's "Threat Name": Sigma says ThreatName
+        d = rec.data = {k.replace(" ", ""): v for k, v in d.items()}
     eid = rec.event_id
     provider = rec.provider_name or ""
     sysmon = provider == SYSMON or (rec.channel or "").startswith("Microsoft-Windows-Sysmon")
@@ -412,10 +415,16 @@ def _event_data(node: Any) -> dict[str, str]:
     for key, value in items.items():
         if key == "Data" and isinstance(value, (list, dict)):
             values = value if isinstance(value, list) else [value]
-            for i, v in enumerate(values):
+            unnamed = []
+            for v in values:
                 name = _attrs(v).get("Name") if isinstance(v, dict) else None
-                body = v.get("#text") if isinstance(v, dict) else v
-                out[name or ("Data" if i == 0 else f"Data{i}")] = text(body) or ""
+                body = text(v.get("#text") if isinstance(v, dict) else v) or ""
+                if name:
+                    out[name] = body
+                else:  # classic providers: values without names, joined as Sigma's `Data`
+                    unnamed.append(body)
+            if unnamed:
+                out["Data"] = "\n".join(unnamed)
             continue
         if key == "Binary":
             out["Binary"] = text(value) or ""

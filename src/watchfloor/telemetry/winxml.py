@@ -58,13 +58,14 @@ def _record(event: ET.Element) -> Record:
             items = list(child)
             if section == "UserData" and len(items) == 1 and len(items[0]):
                 items = list(items[0])  # UserData's one wrapper element
-            unnamed = 0
+            unnamed: list[str] = []
             for item in items:
-                name = item.attrib.get("Name") or _local(item.tag)
-                if name == "Data" and "Name" not in item.attrib:
-                    name = "Data" if unnamed == 0 else f"Data{unnamed}"
-                    unnamed += 1
-                rec.data[name] = item.text or ""
+                if _local(item.tag) == "Data" and "Name" not in item.attrib:
+                    unnamed.append(item.text or "")  # classic providers: values without names
+                    continue
+                rec.data[item.attrib.get("Name") or _local(item.tag)] = item.text or ""
+            if unnamed:
+                rec.data["Data"] = "\n".join(unnamed)
     return rec
 
 
