@@ -1,5 +1,5 @@
 """Correlation: entities resolved across IT and OT (entities.py), alerts grouped into incidents
-(incidents.py) along one kill chain (killchain.py), told as a timeline (story.py)."""
+(incidents.py) along one kill chain (triage/killchain.py), told as a timeline (story.py)."""
 
 from __future__ import annotations
 
