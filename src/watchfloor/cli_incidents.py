@@ -42,17 +42,22 @@ def _load_site(path: Path | None) -> Any:
         raise click.ClickException(str(e)) from None
 
 
-def _run(db: Path, site: Path | None, mode: str, dedup_s: float | None, window_s: float | None) -> Any:
+def _run(db: Path, site: Path | None, mode: str, dedup_s: float | None, window_s: float | None,
+         identity: str | None = None) -> Any:  # fmt: skip
     from .correlate import run
     from .triage import Dedup
 
     model = _load_site(site)
+    dedup = Dedup()
+    if identity:
+        dedup = Dedup(fields=tuple(f.strip() for f in identity.split(",") if f.strip()))
+    if dedup_s is not None:
+        dedup = Dedup(fields=dedup.fields, interval_s=dedup_s)
     try:
         store = open_store(db)
     except StoreError as e:
         raise click.ClickException(str(e)) from None
     try:
-        dedup = Dedup(interval_s=dedup_s) if dedup_s is not None else Dedup()
         return run(store, model, mode=mode, dedup=dedup, window_s=window_s or 86400.0)  # type: ignore[arg-type]
     finally:
         store.close()
@@ -65,12 +70,15 @@ def _run(db: Path, site: Path | None, mode: str, dedup_s: float | None, window_s
 @click.option("--dedup-interval", "dedup_s", callback=_duration, metavar="DURATION",
               help="Merge an alert into the open one with the same identity while it recurs within "
                    "this interval (default 15m).")  # fmt: skip
+@click.option("--dedup-identity", "identity", metavar="FIELDS",
+              help="Comma-separated fields whose values make two alerts the same (default: "
+                   "rule.id,source.ip,destination.ip,host.name,user.name).")  # fmt: skip
 @click.option("--window", "window_s", callback=_duration, metavar="DURATION",
               help="Alerts sharing an entity within this time join one incident (default 24h).")
 def triage_cmd(db: Path, site: Path | None, mode: str, dedup_s: float | None,
-               window_s: float | None) -> None:  # fmt: skip
+               identity: str | None, window_s: float | None) -> None:  # fmt: skip
     """Prioritise every stored alert and group them into incidents (replaces the last triage)."""
-    result = _run(db, site, mode, dedup_s, window_s)
+    result = _run(db, site, mode, dedup_s, window_s, identity)
     items = result.items
     open_ = [t for t in items if t.open]
     suppressed: dict[str, int] = {}

@@ -34,6 +34,10 @@ def ident(kind: str, value: Any) -> str | None:
             return None
     elif kind == "host":
         v = v.split(".")[0]
+    elif kind == "ip":
+        v = v.removeprefix("::ffff:")
+        if v in ("-", "::", "::1", "0.0.0.0") or v.startswith("127."):
+            return None  # the host itself: says nothing about which host
     return f"{kind}:{v}" if v else None
 
 

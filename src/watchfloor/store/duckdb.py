@@ -311,11 +311,11 @@ class DuckDBStore:
                          "WHERE host.name IS NOT NULL) GROUP BY ALL")  # fmt: skip
             parts.append(f"SELECT 'ip', source.ip, 'host', host.name, min({ts}), max({ts}), 'logon' "
                          "FROM events WHERE list_contains(event.category, 'authentication') "
-                         "AND source.ip IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
+                         "AND event.outcome IS DISTINCT FROM 'failure' AND source.ip IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
             if "user" in cols and "name" in cols["user"]:
                 parts.append(f"SELECT 'user', user.name, 'host', host.name, min({ts}), max({ts}), "
                              "'logon' FROM events WHERE list_contains(event.category, 'authentication') "
-                             "AND user.name IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
+                             "AND event.outcome IS DISTINCT FROM 'failure' AND user.name IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
         return [tuple(r) for r in self.con.execute(" UNION ALL ".join(parts)).fetchall()]  # type: ignore[misc]
 
     def replace_triage(self, rows: Sequence[tuple[str, str, bool, bool, str]],
