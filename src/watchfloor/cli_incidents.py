@@ -112,9 +112,10 @@ def _stored(db: Path) -> tuple[Any, list[dict[str, Any]]]:
 @SITE
 @click.option("--priority", "priorities", multiple=True, type=click.Choice(["P1", "P2", "P3", "P4"]),
               help="Only incidents of these priorities (repeatable).")  # fmt: skip
+@click.option("--details", is_flag=True, help="Tell each incident as a timeline (as `incident show`).")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
-def incidents(db: Path, site: Path | None, priorities: tuple[str, ...], fmt: str) -> None:
+def incidents(db: Path, site: Path | None, priorities: tuple[str, ...], details: bool, fmt: str) -> None:
     """List incidents, most urgent first. With --site (or when the store was never triaged),
     triage runs first."""
     store, docs = _stored(db)
@@ -122,8 +123,18 @@ def incidents(db: Path, site: Path | None, priorities: tuple[str, ...], fmt: str
         store.close()
         _run(db, site, "converged", None, None)
         store, docs = _stored(db)
-    store.close()
     docs = [d for d in docs if not priorities or d["priority"] in priorities]
+    if details and fmt == "table":
+        try:
+            for d in docs:
+                _tell(store, d)
+                click.echo()
+        finally:
+            store.close()
+        if not docs:
+            click.echo("no incidents", err=True)
+        return
+    store.close()
     out = sys.stdout.buffer
     if fmt == "jsonl":
         for d in docs:
@@ -148,8 +159,6 @@ def incident() -> None:
 @click.argument("incident_id")
 def incident_show(db: Path, incident_id: str) -> None:
     """The incident as a timeline: each alert, its side of the boundary, stage and priority."""
-    from .correlate.story import tell
-
     store, docs = _stored(db)
     try:
         match = [d for d in docs if d["incident"]["id"] == incident_id
@@ -158,10 +167,15 @@ def incident_show(db: Path, incident_id: str) -> None:
             known = ", ".join(d["incident"]["id"] for d in docs[:5]) or "none (run `watchfloor triage`)"
             raise click.ClickException(f"{incident_id}: {'ambiguous' if match else 'no such incident'}"
                                        f"; incidents: {known}")  # fmt: skip
-        inc = match[0]
-        alerts = {a["event"]["id"]: a for a in store.events_by_id(inc["alerts"])}
-        triage = {k: msgspec.json.decode(v) for k, v in store.triage().items() if k in alerts}
+        _tell(store, match[0])
     finally:
         store.close()
+
+
+def _tell(store: Any, inc: dict[str, Any]) -> None:
+    from .correlate.story import tell
+
+    alerts = {a["event"]["id"]: a for a in store.events_by_id(inc["alerts"])}
+    triage = {k: msgspec.json.decode(v) for k, v in store.triage().items() if k in alerts}
     for line in tell(inc, alerts, triage):
         click.echo(line)

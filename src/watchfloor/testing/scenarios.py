@@ -227,3 +227,27 @@ def measure(store: Any, site: Any, malicious_start: str | None) -> dict[str, dic
             "incidents": len(res.incidents),
         }  # fmt: skip
     return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m watchfloor.testing.scenarios SCENARIO.yml OUT_DIR`: build one composite."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m watchfloor.testing.scenarios",
+                                 description="Build an IT→OT scenario composite from real data.")
+    ap.add_argument("scenario", type=Path)
+    ap.add_argument("out", type=Path)
+    args = ap.parse_args(argv)
+    try:
+        meta = build(load(args.scenario), args.out)
+    except ScenarioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{meta['name']} ({meta['label']}): {meta['it_records']} IT records, "
+          f"{meta['ot_packets']} OT packets -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
