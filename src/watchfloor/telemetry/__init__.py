@@ -33,6 +33,11 @@ class Format:
     read: Callable[[BinaryIO, str], Iterator[Event | Corrupt]]
 
 
-from . import evtx, native, winjson, winxml  # noqa: E402  (the formats import Format from here)
+# The Windows / JSON / cloud readers (wf-itwin) use the source name as the prefix of their event
+# ids, `<source>-<n>` with n the record's ordinal in its input (ingest passes the input's id, so
+# the store can replace an input's events when it is ingested again).
+from . import azure, cloudtrail, ecs, evtx, native, winjson, winxml  # noqa: E402
 
-FORMATS: tuple[Format, ...] = (evtx.FORMAT, native.FORMAT, winxml.FORMAT, winjson.FORMAT)
+FORMATS: tuple[Format, ...] = (
+    evtx.FORMAT, native.FORMAT, winxml.FORMAT, winjson.FORMAT, cloudtrail.FORMAT, azure.FORMAT, ecs.FORMAT,
+)

@@ -1,5 +1,8 @@
 """Watchfloor's own events as JSON lines (`watchfloor decode --format jsonl`, `events --format
-jsonl`, another Watchfloor's export): read back exactly, validated against the schema."""
+jsonl`, another Watchfloor's export): read back exactly, validated against the schema.
+
+Like every reader's, the ids become `<source>-<id as read>` (and `related.events` with them), so
+ingesting the same file again replaces its events instead of adding them twice."""
 
 from __future__ import annotations
 
@@ -26,13 +29,19 @@ def sniff(head: bytes, name: str) -> bool:
 
 
 def read(stream: BinaryIO, source: str) -> Iterator[Event | Corrupt]:
+    replace = msgspec.structs.replace
     for n, line in enumerate(stream, 1):
         if not line.strip():
             continue
         try:
-            yield _decode(line)
+            ev = _decode(line)
         except msgspec.DecodeError as e:
             yield Corrupt(f"line {n}", str(e))
+            continue
+        changes: dict = {"event": replace(ev.event, id=f"{source}-{ev.event.id}")}
+        if ev.related is not None:
+            changes["related"] = replace(ev.related, events=[f"{source}-{i}" for i in ev.related.events])
+        yield replace(ev, **changes)
 
 
 FORMAT = Format("watchfloor-jsonl", sniff, read)
