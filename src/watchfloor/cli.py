@@ -38,7 +38,8 @@ WORKERS = click.option(
 
 PIPELINE = click.option("--pipeline", type=click.Choice(["zeek"]),
                         help="Map the rules' field names first: zeek = rules over Zeek / CISA ICSNPP "
-                             "logs run on our OT events.")  # fmt: skip
+                             "logs run on our OT events. (SigmaHQ's Windows rules need no option: "
+                             "their mapping always applies.)")  # fmt: skip
 
 
 def _warn(message: str) -> None:
@@ -107,9 +108,12 @@ def _table_row(ev: Event) -> str:
     if ev.asset is not None:
         detail.append(" ".join(f"{k}={v}" for k, v in msgspec.structs.asdict(ev.asset).items()
                                if v is not None))  # fmt: skip
-    endpoint = lambda e: f"{e.ip}:{e.port}" if e is not None else "-"  # noqa: E731
-    return (f"{ev.pcap.frame if ev.pcap else '':>7}  {ev.timestamp:<26} {endpoint(src):<21} "
-            f"{endpoint(dst):<21} {ot.protocol if ot else '-':<8} "
+    endpoint = lambda e: (f"{e.ip}:{e.port}" if e.port is not None else e.ip or e.domain or "-") \
+        if e is not None else "-"  # noqa: E731
+    where = endpoint(src) if src is not None or ev.host is None else ev.host.name or "-"
+    kind = ot.protocol if ot else ev.event.module or "-"  # logs: the format they came from
+    return (f"{ev.pcap.frame if ev.pcap else '':>7}  {ev.timestamp:<26} {where:<21} "
+            f"{endpoint(dst):<21} {kind:<8} "
             f"{(ot.role if ot else None) or '-':<8} {ev.event.action or '-':<32} "
             + " ".join(detail))  # fmt: skip
 
@@ -176,72 +180,200 @@ def _progress(chunks: Iterator[bytes], st: Stats, path: Path) -> Iterator[bytes]
             yield chunk
 
 
+INPUTS = click.argument("inputs", nargs=-1, required=True,
+                        type=click.Path(exists=True, path_type=Path))  # fmt: skip
+
+
 @main.command()
-@CAPTURES
+@INPUTS
 @DB
 @OBSERVER
 @WORKERS
-@click.option("--force", is_flag=True, help="Ingest again a capture already in the store.")
+@click.option("--force", is_flag=True, help="Ingest again an input already in the store.")
 @click.option("--rules", "rule_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="Sigma rule file or folder to run on the events (repeatable; default: the "
-                   "built-in pack in rules/ot). Alerts are stored with the events.")
+                   "built-in pack in rules/ot). SigmaHQ's Windows rules run unchanged on Windows "
+                   "events. Alerts are stored with the events.")
 @click.option("--intel", "intel_sources", multiple=True, metavar="FILE|URL",
               help="Threat intelligence to match every event against: a STIX 2.1 bundle, a MISP "
                    "event or feed folder, or a TAXII 2.1 collection URL (repeatable).")
 @PIPELINE
 @click.option("--no-detect", is_flag=True, help="Store events only; run no rules and no intel.")
-def ingest(captures: tuple[Path, ...], db: Path, observer: str | None, workers: int,
+@click.option("--mapping", "mappings", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="YAML mapping of a JSON source's fields to ECS (repeatable; see "
+                   "telemetry/mapping.py); tried before the built-in formats.")
+@click.option("--input-format", "input_format", metavar="NAME",
+              help="Read every log input as this format instead of detecting it (e.g. evtx, "
+                   "windows-json, cloudtrail; see the list in the error for an unknown input).")
+def ingest(inputs: tuple[Path, ...], db: Path, observer: str | None, workers: int,
            force: bool, rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...],
-           pipeline: str | None, no_detect: bool) -> None:  # fmt: skip
-    """Decode capture files, run the detection rules, and store events and alerts.
+           pipeline: str | None, no_detect: bool, mappings: tuple[Path, ...],
+           input_format: str | None) -> None:  # fmt: skip
+    """Read captures and logs, run the detection rules, and store events and alerts.
 
-    Events are committed as they arrive, so memory stays flat however large the capture. A capture
+    INPUTS are files, folders (read recursively) and zip / tar / gzip archives. Each file's
+    format is detected from its content: pcap / pcapng captures are decoded by the sensor; logs
+    (EVTX, Windows events as XML or JSON, ECS JSON, CloudTrail, Azure Activity, Entra ID sign-in
+    and audit logs, and --mapping formats) are read by their reader. Corrupt records are counted
+    and skipped, the first few named with their position.
+
+    Events are committed as they arrive, so memory stays flat however large the input. An input
     already in the store is skipped; one whose ingest was interrupted is ingested again, replacing
     the events stored the first time."""
+    from .telemetry import FORMATS
+    from .telemetry.mapping import MappingError
+    from .telemetry.mapping import load as load_mapping
+    from .telemetry.sources import CAPTURE, describe, expand, identify
+
+    try:
+        formats = (*(load_mapping(m) for m in mappings), *FORMATS)
+    except MappingError as e:
+        raise click.ClickException(str(e)) from None
+    forced = None
+    if input_format is not None:
+        forced = next((f for f in formats if f.name == input_format), None)
+        if forced is None:
+            raise click.BadParameter(f"unknown format {input_format!r}; known: "
+                                     f"{', '.join(f.name for f in formats)}", param_hint="--input-format")
     detector, correlations = (None, []) if no_detect else _detector(rule_paths, intel_sources, pipeline)
     try:
         store = open_store(db)
     except StoreError as e:
         raise click.ClickException(str(e)) from None
     damaged = False
-    for path in captures:
-        source_id = capture_id(path)
-        known = store.source(source_id)
-        if known is not None and known.state != "ingesting" and not force:
-            _warn(f"{path}: already ingested as {known.file} ({known.events:,} events); "
-                  "skipped (use --force to ingest again)")  # fmt: skip
+
+    def unreadable(name: str, reason: str) -> None:
+        nonlocal damaged
+        damaged = True
+        _warn(f"{name}: {reason}")
+
+    for inp in expand(inputs, unreadable):
+        fmt = identify(inp, formats)
+        if fmt == CAPTURE:
+            damaged |= _ingest_capture(store, inp, observer, workers, force, detector, correlations)
             continue
-        st = Stats()
-        start = time.perf_counter()
-        error = None
-        store.start_source(source_id, str(path))
-        chunks = decode_jsonl(path, workers=workers, observer=observer, stats=st,
-                              transform=store.prepare, detector=detector)  # fmt: skip
-        try:
-            for chunk in _progress(chunks, st, path):
-                store.append_prepared(chunk)
-        except CaptureError as e:
-            error = e
-        if correlations:
-            found = _correlate(store, source_id, correlations)
-            st.events += found
-            st.alerts += found
-        store.finish_source(Source(source_id, str(path), st.events, st.packets,
-                                   "complete" if error is None else "damaged"))  # fmt: skip
-        elapsed = time.perf_counter() - start
-        if error is not None:
-            damaged = True
-            _warn(str(error))
-        protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
-        flows = f"{st.flows:,} flow" + ("" if st.flows == 1 else "s")
-        alerts = "" if detector is None else f", {st.alerts:,} alert" + ("" if st.alerts == 1 else "s")
-        click.echo(f"{path}: {st.packets:,} packets, {flows}, {st.events - st.alerts - st.signals:,} events "
-                   f"({protocols}){alerts} in {elapsed:.1f} s "
-                   f"({st.packets / max(elapsed, 1e-9):,.0f} packets/s)")
+        fmt = forced or fmt
+        if fmt is None:
+            unreadable(inp.name, f"cannot tell the format ({describe(inp.head)}); skipped. Known "
+                                 f"formats: pcap, pcapng, {', '.join(f.name for f in formats)} "
+                                 "(use --input-format NAME, or --mapping FILE for other JSON)")
+            continue
+        damaged |= _ingest_log(store, inp, fmt, force, detector, correlations)  # type: ignore[arg-type]
     click.echo(f"{db}: {store.count():,} events stored")
     store.close()
     if damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+def _ingest_capture(store, inp, observer, workers, force, detector, correlations) -> bool:  # type: ignore[no-untyped-def]
+    """One pcap / pcapng input through the sensor; True when it was damaged."""
+    import shutil
+    import tempfile
+
+    tmp = None
+    path = inp.path
+    if path is None:  # inside an archive: the sensor reads files
+        tmp = tempfile.NamedTemporaryFile(suffix=".pcap", delete=False)
+        with tmp:
+            shutil.copyfileobj(inp.stream, tmp, 1 << 20)
+        path = Path(tmp.name)
+    try:
+        return _ingest_capture_file(store, path, inp.name, observer, workers, force, detector,
+                                    correlations)  # fmt: skip
+    finally:
+        if tmp is not None:
+            os.unlink(tmp.name)
+
+
+def _ingest_capture_file(store, path: Path, name: str, observer, workers, force, detector,  # type: ignore[no-untyped-def]
+                         correlations) -> bool:  # fmt: skip
+    source_id = capture_id(path)
+    known = store.source(source_id)
+    if known is not None and known.state != "ingesting" and not force:
+        _warn(f"{name}: already ingested as {known.file} ({known.events:,} events); "
+              "skipped (use --force to ingest again)")  # fmt: skip
+        return False
+    st = Stats()
+    start = time.perf_counter()
+    error = None
+    store.start_source(source_id, name)
+    chunks = decode_jsonl(path, workers=workers, observer=observer, stats=st,
+                          transform=store.prepare, detector=detector)  # fmt: skip
+    try:
+        for chunk in _progress(chunks, st, path):
+            store.append_prepared(chunk)
+    except CaptureError as e:
+        error = e
+    if correlations:
+        found = _correlate(store, source_id, correlations)
+        st.events += found
+        st.alerts += found
+    store.finish_source(Source(source_id, name, st.events, st.packets,
+                               "complete" if error is None else "damaged"))  # fmt: skip
+    elapsed = time.perf_counter() - start
+    if error is not None:
+        _warn(f"{name}: {error}")
+    protocols = ", ".join(f"{p} {n:,}" for p, n in sorted(st.protocols.items())) or "none"
+    flows = f"{st.flows:,} flow" + ("" if st.flows == 1 else "s")
+    alerts = "" if detector is None else f", {st.alerts:,} alert" + ("" if st.alerts == 1 else "s")
+    click.echo(f"{name}: {st.packets:,} packets, {flows}, {st.events - st.alerts - st.signals:,} events "
+               f"({protocols}){alerts} in {elapsed:.1f} s "
+               f"({st.packets / max(elapsed, 1e-9):,.0f} packets/s)")
+    return error is not None
+
+
+def _ingest_log(store, inp, fmt, force, detector, correlations) -> bool:  # type: ignore[no-untyped-def]
+    """One log input through its reader, detection and the store; True when it was damaged."""
+    from .telemetry.sources import ReadStats, read_events
+
+    source_id = inp.id
+    known = store.source(source_id)
+    if known is not None and known.state != "ingesting" and not force:
+        _warn(f"{inp.name}: already ingested as {known.file} ({known.events:,} events); "
+              "skipped (use --force to ingest again)")  # fmt: skip
+        return False
+    rs = ReadStats()
+    start = time.perf_counter()
+    store.start_source(source_id, inp.name)
+    alerts = 0
+    for batch in _log_progress(read_events(inp, fmt, rs), inp, rs):
+        found = detector(batch) if detector is not None else []
+        alerts += sum(1 for a in found if a.event.kind == "alert")
+        store.append(batch + found if found else batch)
+    if correlations:
+        alerts += _correlate(store, source_id, correlations)
+    store.finish_source(Source(source_id, inp.name, rs.events + alerts, 0,
+                               "damaged" if rs.corrupt else "complete"))  # fmt: skip
+    elapsed = time.perf_counter() - start
+    shown = "" if detector is None else f", {alerts:,} alert" + ("" if alerts == 1 else "s")
+    corrupt = f", {rs.corrupt:,} corrupt record(s) skipped" if rs.corrupt else ""
+    click.echo(f"{inp.name}: {fmt.name}, {rs.events:,} events{shown}{corrupt} in {elapsed:.1f} s "
+               f"({rs.events / max(elapsed, 1e-9):,.0f} events/s)")
+    for c in rs.first_corrupt:
+        _warn(f"{inp.name}: corrupt at {c.position}: {c.reason}")
+    if rs.corrupt > len(rs.first_corrupt):
+        _warn(f"{inp.name}: ... and {rs.corrupt - len(rs.first_corrupt):,} more corrupt record(s)")
+    return rs.corrupt > 0
+
+
+def _log_progress(batches, inp, rs):  # type: ignore[no-untyped-def]
+    """Show events/s and bytes read on a terminal; stay quiet when stderr is piped."""
+    if not sys.stderr.isatty():
+        yield from batches
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.fields[events]:,} events  {task.fields[rate]:,.0f} events/s  "
+        "{task.fields[corrupt]:,} corrupt"), TimeElapsedColumn())  # fmt: skip
+    start = time.perf_counter()
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(Path(inp.name).name, total=inp.size, events=0, rate=0.0, corrupt=0)
+        for batch in batches:
+            elapsed = max(time.perf_counter() - start, 1e-9)
+            progress.update(task, completed=inp.position, events=rs.events, corrupt=rs.corrupt,
+                            rate=rs.events / elapsed)  # fmt: skip
+            yield batch
 
 
 def _detector(rule_paths: tuple[Path, ...], intel_sources: tuple[str, ...] = (),  # type: ignore[no-untyped-def]
@@ -369,11 +501,15 @@ _SEVERITY_NAMES = {v: k for k, v in SEVERITY.items()}
 
 
 def _alert_row(ev: Event) -> str:
-    src = f"{ev.source.ip}:{ev.source.port}" if ev.source else "-"
-    dst = f"{ev.destination.ip}:{ev.destination.port}" if ev.destination else "-"
+    src = f"{ev.source.ip}:{ev.source.port}" if ev.source and ev.source.port else (
+        ev.source.ip or ev.source.domain or "-") if ev.source else ev.host.name or "-" if ev.host else "-"
+    dst = f"{ev.destination.ip}:{ev.destination.port}" if ev.destination and ev.destination.port else (
+        ev.destination.ip or ev.destination.domain or "-") if ev.destination else "-"
+    protocol = ev.ot.protocol if ev.ot else "windows" if ev.winlog else (
+        ev.cloud.provider or "-") if ev.cloud else "-"
     techs = ",".join(ev.threat.technique.id) if ev.threat and ev.threat.technique else "-"
     return (f"{ev.timestamp:<26} {_SEVERITY_NAMES.get(ev.event.severity or 0, '-'):<13} {src:<21} "
-            f"{dst:<21} {ev.ot.protocol if ev.ot else '-':<8} {techs:<12} "
+            f"{dst:<21} {protocol:<8} {techs:<12} "
             f"{ev.rule.name if ev.rule else '-'}")  # fmt: skip
 
 
@@ -480,7 +616,11 @@ def _load_rules(paths: tuple[Path, ...], pipeline: str | None = None):  # type: 
     from .detect.pipelines import PIPELINES
     from .detect.rules import load, rule_files
 
-    mapping = PIPELINES[pipeline]() if pipeline else None
+    # SigmaHQ's Windows rules always run on our Windows events (the pipeline touches only
+    # product: windows rules); another pipeline is added on request.
+    mapping = PIPELINES["windows"]()
+    if pipeline:
+        mapping = mapping + PIPELINES[pipeline]()
     if not sys.stderr.isatty():
         return load(paths, mapping)
     files = sum(1 for _ in rule_files(paths))
@@ -550,15 +690,17 @@ def intel_check(sources: tuple[str, ...]) -> None:
 
 @rules.command("test")
 @click.argument("rule_path", type=click.Path(exists=True, path_type=Path))
-@CAPTURES
+@INPUTS
 @PIPELINE
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
-def rules_test(rule_path: Path, captures: tuple[Path, ...], pipeline: str | None, fmt: str) -> None:
-    """Run one rule file (or a folder of rules) over captures and print the alerts; nothing is
-    stored. Correlation rules in the folder run too."""
+def rules_test(rule_path: Path, inputs: tuple[Path, ...], pipeline: str | None, fmt: str) -> None:
+    """Run one rule file (or a folder of rules) over inputs and print the alerts; nothing is
+    stored. Inputs are captures or logs of any format `ingest` reads (files, folders,
+    archives). Correlation rules in the folder run too."""
     from .detect.alerts import Detector
     from .detect.correlate import Correlator
+    from .telemetry.sources import CAPTURE, ReadStats, describe, expand, identify, read_events
 
     ruleset = _load_rules((rule_path,), pipeline)
     for f in ruleset.failures:
@@ -571,15 +713,34 @@ def rules_test(rule_path: Path, captures: tuple[Path, ...], pipeline: str | None
     if fmt == "table":
         out.write((_ALERT_HEAD + "\n").encode())
     damaged, shown = False, 0
-    for path in captures:
-        sensor = Sensor(detector=detector)
+
+    def unreadable(name: str, reason: str) -> None:
+        nonlocal damaged
+        damaged = True
+        _warn(f"{name}: {reason}")
+
+    for inp in expand(inputs, unreadable):
         found: list[Event] = []
-        try:
-            for batch in decode_file(path, sensor):
-                found += (ev for ev in batch if ev.event.kind in ("alert", "signal"))
-        except CaptureError as e:
-            damaged = True
-            _warn(str(e))
+        kind = identify(inp)
+        if kind == CAPTURE:
+            if inp.path is None:
+                unreadable(inp.name, "a capture inside an archive: extract it first for `rules test`")
+                continue
+            sensor = Sensor(detector=detector)
+            try:
+                for batch in decode_file(inp.path, sensor):
+                    found += (ev for ev in batch if ev.event.kind in ("alert", "signal"))
+            except CaptureError as e:
+                unreadable(inp.name, str(e))
+        elif kind is None:
+            unreadable(inp.name, f"cannot tell the format ({describe(inp.head)}); skipped")
+            continue
+        else:
+            rs = ReadStats()
+            for batch in read_events(inp, kind, rs):  # type: ignore[arg-type]
+                found += detector(batch)
+            for c in rs.first_corrupt:
+                unreadable(inp.name, f"corrupt at {c.position}: {c.reason}")
         if ruleset.correlations:
             correlator = Correlator(ruleset.correlations)
             matches = sorted((m for m in found if m.rule and m.rule.id in referenced),

@@ -82,15 +82,20 @@ def _scan(text: bytes) -> Iterator[Any]:
     while i < n:
         while i < n and text[i] in b" \t\r\n,":
             i += 1
-        if i >= n or text[i] != 0x7B:  # '{'
+        if i >= n:
+            return
+        if text[i] != 0x7B:  # '{'
+            if text[i:].strip() not in (b"]", b"]}", b"] }") and not text[i:].strip().startswith(b"]"):
+                yield (i, "unexpected data; the rest of the document is not read")
             return
         end = _object_end(text, i)
         if end < 0:
+            yield (i, "record cut short (file truncated?)")
             return
         try:
             yield _decoder.decode(text[i:end])
         except msgspec.DecodeError as e:
-            yield (i, str(e))
+            yield (i, f"not JSON: {e}")
         i = end
 
 
@@ -163,15 +168,18 @@ def _document(text: bytes) -> Iterator[tuple[str, bytes, dict[str, Any]] | Corru
         doc = _decoder.decode(text)
     except msgspec.DecodeError as e:
         # damaged: salvage every well-formed record
+        # objects one after the other (e.g. evtx_dump's pretty-printed records), or damage:
+        # every well-formed record is kept, each bad stretch reported
         n = 0
         for item in _scan(text):
             n += 1
             if isinstance(item, tuple):
-                yield Corrupt(f"record {n} at byte {item[0]}", f"not JSON: {item[1]}")
+                yield Corrupt(f"record {n} at byte {item[0]}", item[1])
             else:
                 for rec in _unwrap(item):
                     yield f"record {n}", msgspec.json.encode(rec), rec
-        yield Corrupt(f"record {n + 1}", f"document damaged ({e}); records after this point lost")
+        if n == 0:
+            yield Corrupt("byte 0", f"not JSON ({e})")
         return
     for n, rec in enumerate(_unwrap(doc), 1):
         yield f"record {n}", msgspec.json.encode(rec), rec

@@ -85,7 +85,7 @@ def _read_head(stream: BinaryIO) -> bytes:
     parts, got = [], 0
     while got < ID_BYTES:
         try:
-            b = stream.read(ID_BYTES - got)
+            b = stream.read(min(ID_BYTES - got, SNIFF_BYTES))  # small reads: damage keeps the rest
         except (OSError, EOFError, zlib.error):
             break
         if not b:
