@@ -7,7 +7,8 @@ composite, ingested with `watchfloor ingest` (the built-in OT pack plus IT rules
 Windows rules from ../shared/corpus/sigma when present, else the project's rules/it), then
 triaged in each mode. Printed per scenario and mode: whether the OT leg is seen and linked to
 the IT leg, time from the first malicious record to the first P1/P2 alert and to the first
-P1/P2 incident, and the number of P1/P2 alerts an analyst must read. Then the issue's targets.
+P1/P2 incident, from the OT leg's first packet to the first OT P1/P2 alert, and the number of
+P1/P2 alerts an analyst must read (open: neither suppressed nor merged). Then the issue's targets.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def run_one(spec: Path, work: Path, rules: list[Path]) -> tuple[dict, dict] | No
     store = open_store(db)
     try:
         site = load_site(out / "site.yml") if (out / "site.yml").exists() else None
-        return meta, measure(store, site, meta["malicious_start"])
+        return meta, measure(store, site, meta["malicious_start"], meta["ot_start"])
     finally:
         store.close()
 
@@ -67,9 +68,16 @@ def main() -> int:
     ap.add_argument("--it-rules", type=Path, action="append", help="IT rules (default: see above)")
     ap.add_argument("--keep", type=Path, help="Keep the built scenarios and stores here.")
     ap.add_argument("--json", type=Path, help="Also write the results here.")
+    ap.add_argument("--only", help="Comma-separated scenario names (default: all).")
     args = ap.parse_args()
     rules = args.it_rules or it_rules()
     specs = sorted(p for p in args.scenarios.glob("*.yml") if p.name != "site.yml")
+    if args.only:
+        wanted = set(args.only.split(","))
+        specs = [p for p in specs if p.stem in wanted]
+        if len(specs) != len(wanted):
+            print(f"error: unknown scenario(s) in --only: {args.only}", file=sys.stderr)
+            return 2
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = args.keep or Path(tmp)
@@ -83,7 +91,7 @@ def main() -> int:
                 results[got[0]["name"]] = {"label": got[0]["label"], **got[1]}
     print(f"IT rules: {', '.join(map(str, rules))}\n")
     head = f"{'scenario':<40} {'label':<8} {'mode':<13} {'alerts':>6} {'OT seen':>7} {'linked':>6} " \
-           f"{'P1/P2':>5} {'to P1/P2 s':>10} {'to incident s':>13}"  # fmt: skip
+           f"{'P1/P2':>5} {'to P1/P2 s':>10} {'to incident s':>13} {'OT leg to P1/P2 s':>17}"  # fmt: skip
     print(head)
     print("-" * len(head))
     for name, r in results.items():
@@ -91,7 +99,7 @@ def main() -> int:
             m = r[mode]
             print(f"{name:<40} {r['label']:<8} {mode:<13} {m['alerts']:>6} {_fmt(m['ot_seen']):>7} "
                   f"{_fmt(m['linked']):>6} {m['p12']:>5} {_fmt(m['ttd_p12_s']):>10} "
-                  f"{_fmt(m['tt_incident_s']):>13}")  # fmt: skip
+                  f"{_fmt(m['tt_incident_s']):>13} {_fmt(m['ttd_ot_s']):>17}")  # fmt: skip
     pos = [r for r in results.values() if r["label"] == "positive"]
     neg = [r for r in results.values() if r["label"] == "negative"]
     linked = sum(r["converged"]["linked"] for r in pos)

@@ -256,3 +256,24 @@ def test_rewritten_capture_reads_back_with_the_new_addresses(tmp_path: Path) -> 
     assert ("10.77.0.1", "10.20.2.12") in talkers and not any("10.20.1.30" in p for p in talkers)
     meta = json.loads((tmp_path / "built" / "scenario.json").read_text())
     assert meta["ot_packets"] == 3398 and meta["malicious_start"] is None
+
+
+SHARED = ROOT.parent / "shared" / "corpus"
+
+
+@pytest.mark.skipif(not (SHARED / "pcaps").is_dir(), reason="../shared/corpus is absent")
+def test_scenario_suite_links_the_legs_and_spares_the_negatives(tmp_path: Path) -> None:
+    """Two scenarios of the suite, with the project's Windows rules (SigmaHQ's 2,400 are the
+    full benchmark's, bench/triage.py): the positive links its IT and OT legs and reaches P1,
+    the negative (the same S7 STOP from the engineering workstation inside the maintenance
+    window) raises no P1/P2 when converged but does when context-free."""
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "triage.py"), "--it-rules", str(ROOT / "rules" / "it"),
+                    "--only", "s1-lsass-dump-then-s7-stop,n1-ews-s7-stop-in-maintenance",
+                    "--json", str(out)], check=True, capture_output=True)  # fmt: skip
+    res = json.loads(out.read_text())
+    pos, neg = res["s1-lsass-dump-then-s7-stop"], res["n1-ews-s7-stop-in-maintenance"]
+    assert pos["converged"]["linked"] and pos["converged"]["p12"] >= 1
+    assert pos["converged"]["ttd_ot_s"] is not None and pos["converged"]["ttd_ot_s"] < 5
+    assert not pos["it-only"]["ot_seen"] and not pos["it-only"]["linked"]
+    assert neg["converged"]["p12"] == 0 and neg["context-free"]["p12"] >= 1

@@ -48,7 +48,10 @@ def build(items: Sequence[Triaged], entities: Entities, *, window_s: float = 864
                  for members in groups.values()]  # fmt: skip
     for inc in incidents:
         for aid in inc.alerts:
-            live[by_id[aid]].triage.incident = inc.incident.id
+            tri = live[by_id[aid]].triage
+            tri.incident = inc.incident.id
+            if inc.crosses_it_ot and tri.leg == "it":
+                tri.reasons.append(f"part of {inc.incident.id}, which crosses into OT ({inc.priority})")
     return sorted(incidents, key=lambda x: (PRIORITIES.index(x.priority), x.first_seen))
 
 

@@ -194,6 +194,7 @@ def build(sc: Scenario, out: Path) -> dict[str, Any]:
     meta = {
         "name": sc.name, "label": sc.label, "description": sc.description,
         "malicious_start": rfc3339(min(starts)) if sc.label == "positive" and starts else None,
+        "ot_start": rfc3339(first_ot) if first_ot is not None else None,
         "it_records": sum(1 for _ in (out / "it.jsonl").open("rb")), "ot_packets": len(records),
         "inputs": [str(p.file) for p in sc.it + sc.ot],
     }  # fmt: skip
@@ -201,11 +202,14 @@ def build(sc: Scenario, out: Path) -> dict[str, Any]:
     return meta
 
 
-def measure(store: Any, site: Any, malicious_start: str | None) -> dict[str, dict[str, Any]]:
-    """Triage the store three ways: IT-only, context-free and converged (see issue 9)."""
+def measure(store: Any, site: Any, malicious_start: str | None,
+            ot_start: str | None = None) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Triage the store three ways: IT-only, context-free and converged (see issue 9). Times
+    count from the first malicious record, and (`ttd_ot_s`) from the OT leg's first packet."""
     from ..correlate import run
 
     start = (parse_rfc3339(malicious_start) or 0) / 1e9 if malicious_start else None
+    ot0 = (parse_rfc3339(ot_start) or 0) / 1e9 if ot_start and malicious_start else None
     rows = {}
     for mode in ("it-only", "context-free", "converged"):
         res = run(store, site, mode=mode, persist=False)  # type: ignore[arg-type]
@@ -214,6 +218,7 @@ def measure(store: Any, site: Any, malicious_start: str | None) -> dict[str, dic
         linked = [i for i in res.incidents if i.crosses_it_ot]
         urgent = [i for i in res.incidents if i.priority in ("P1", "P2")]
         first_p12 = min((t.ts for t in p12), default=None)
+        first_ot = min((t.ts for t in p12 if t.triage.leg == "ot"), default=None)
         inc_ts = None
         if urgent:
             by_id = {t.id: t for t in res.items}
@@ -224,6 +229,7 @@ def measure(store: Any, site: Any, malicious_start: str | None) -> dict[str, dic
             "linked": bool(linked), "p12": len(p12),
             "ttd_p12_s": round(first_p12 - start, 1) if start is not None and first_p12 else None,
             "tt_incident_s": round(inc_ts - start, 1) if start is not None and inc_ts else None,
+            "ttd_ot_s": round(first_ot - ot0, 1) if ot0 is not None and first_ot else None,
             "incidents": len(res.incidents),
         }  # fmt: skip
     return rows
