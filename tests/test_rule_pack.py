@@ -14,11 +14,12 @@ import yaml
 
 from watchfloor.detect.alerts import Detector
 from watchfloor.detect.pack import pack_dir, pack_rules
+from watchfloor.detect.pipelines import PIPELINES
 from watchfloor.detect.rules import load
 
 REPO = Path(__file__).resolve().parents[1]
 PACK = pack_dir()
-_PACK = load(pack_rules())
+_PACK = load(pack_rules(), PIPELINES["windows"]())  # as ingest loads them
 RULES, FAILURES = _PACK.rules, _PACK.failures
 SAMPLES = REPO / "rules" / "samples"
 
@@ -26,7 +27,8 @@ SAMPLES = REPO / "rules" / "samples"
 def test_pack_is_found_and_every_rule_loads() -> None:
     assert PACK == REPO / "rules"
     assert not FAILURES, "\n".join(map(str, FAILURES))
-    assert len(RULES) == len(list((REPO / "rules" / "ot").glob("*.yml")))
+    assert len(RULES) == sum(len(list(d.glob("*.yml"))) for d in pack_rules())
+    assert {d.name for d in pack_rules()} == {"ot", "it"}
     assert len({r.id for r in RULES}) == len(RULES)
 
 

@@ -590,24 +590,39 @@ def _contract(doc: dict) -> dict:
               help="ISO 8601 time, e.g. 2024-05-01T08:00:00Z.")  # fmt: skip
 @click.option("--until", metavar="TIME", callback=_iso_time, help="ISO 8601 time.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many alerts.")
+@click.option("--priority", "priorities", multiple=True, type=click.Choice(["P1", "P2", "P3", "P4"]),
+              help="Only alerts triaged at these priorities (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl"]), default="table",
               show_default=True)  # fmt: skip
-def alerts(db: Path, fmt: str, severity: str | None, rule: str | None, **filters: object) -> None:
-    """List stored alerts, oldest first (jsonl: one alert record per line)."""
+def alerts(db: Path, fmt: str, severity: str | None, rule: str | None,
+           priorities: tuple[str, ...], **filters: object) -> None:  # fmt: skip
+    """List stored alerts, oldest first (jsonl: one alert record per line). After `watchfloor
+    triage`, each carries its priority, impact and reasons."""
     store = _open_read(db)
     flt = EventFilter(kind="alert", min_severity=SEVERITY[severity] if severity else None,
                       rules=(rule,) if rule else None, **filters)  # type: ignore[arg-type]  # fmt: skip
+    triaged = {k: msgspec.json.decode(v) for k, v in store.triage().items()}
+    if priorities and not triaged:
+        raise click.ClickException("--priority needs a triaged store: run `watchfloor triage` first")
     out = sys.stdout.buffer
     if fmt == "table":
-        out.write((_ALERT_HEAD + "\n").encode())
+        out.write(((f"{'prio':<5}{'state':<11}" if triaged else "") + _ALERT_HEAD + "\n").encode())
     shown = 0
     try:
         for doc in store.events(flt):
+            tri = triaged.get(doc["event"]["id"])
+            if priorities and (tri is None or tri["priority"] not in priorities):
+                continue
             shown += 1
             if fmt == "jsonl":
-                out.write(msgspec.json.encode(_contract(doc)) + b"\n")
+                out.write(msgspec.json.encode({**_contract(doc), "triage": tri} if tri else _contract(doc)) + b"\n")
                 continue
-            out.write((_alert_row(msgspec.convert(doc, Event)) + "\n").encode())
+            state = ""
+            if triaged:
+                state = "suppressed" if tri and tri.get("suppressed_by") else \
+                    "duplicate" if tri and tri.get("duplicate_of") else "open"  # fmt: skip
+                state = f"{(tri or {}).get('priority', '-'):<5}{state:<11}"
+            out.write((state + _alert_row(msgspec.convert(doc, Event)) + "\n").encode())
     except StoreError as e:
         raise click.ClickException(str(e)) from None
     except BrokenPipeError:
@@ -1233,3 +1248,4 @@ def listen(addresses: tuple[str, ...], db: Path, tls_cert: str | None, tls_key: 
     click.echo(f"watchfloor listen: stopped; {counters.text()}", err=True)
     click.echo(f"{db}: {store.count():,} events stored")
     store.close()
+from . import cli_incidents  # noqa: E402,F401  (registers triage, incidents, incident)

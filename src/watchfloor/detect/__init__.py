@@ -16,3 +16,24 @@ _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
 def techniques(tags: Sequence[str]) -> list[str]:
     """ATT&CK technique ids named by Sigma tags (`attack.t0836` → T0836)."""
     return [m.group(1).upper() for t in tags if (m := _TECHNIQUE.match(t))]
+
+
+#: ATT&CK tactics as Sigma tags name them (hyphenated; SigmaHQ's older rules use underscores).
+#: Enterprise and ICS share several names (execution, discovery, ...): the technique says which.
+TACTICS = frozenset((
+    "reconnaissance", "resource-development", "initial-access", "execution", "persistence",
+    "privilege-escalation", "defense-evasion", "credential-access", "discovery", "lateral-movement",
+    "collection", "command-and-control", "exfiltration", "impact",
+    "evasion", "inhibit-response-function", "impair-process-control",
+))  # fmt: skip
+
+
+def tactics(tags: Sequence[str]) -> list[str]:
+    """ATT&CK tactics named by Sigma tags (`attack.credential_access` → credential-access)."""
+    found = []
+    for t in tags:
+        ns, _, name = t.lower().partition(".")
+        name = name.replace("_", "-")
+        if ns == "attack" and name in TACTICS and name not in found:
+            found.append(name)
+    return found

@@ -15,6 +15,7 @@ def pack_dir() -> Path | None:
 
 
 def pack_rules() -> list[Path]:
-    """The folders of rules that run by default (the samples folder is not rules)."""
+    """The folders of rules that run by default (the samples folder is not rules): OT protocol
+    rules, and Windows rules for the IT hosts around them."""
     root = pack_dir()
-    return [] if root is None else [root / "ot"]
+    return [] if root is None else [d for d in (root / "ot", root / "it") if d.is_dir()]

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..schema import Event, EventMeta, Related, RuleRef, Technique, Threat
-from . import FRAMEWORK_NAMESPACES, SEVERITY, techniques
+from ..schema.events import Tactic
+from . import FRAMEWORK_NAMESPACES, SEVERITY, tactics, techniques
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +42,10 @@ class RuleInfo:
 
     def threat(self) -> Threat:
         """ATT&CK techniques of the rule: always a list (empty when the rule names none), as the
-        alert output contract requires."""
-        return Threat(framework="MITRE ATT&CK", technique=Technique(id=techniques(self.tags)))
+        alert output contract requires; its tactics when its tags name them."""
+        stages = tactics(self.tags)
+        return Threat(framework="MITRE ATT&CK", tactic=Tactic(name=stages) if stages else None,
+                      technique=Technique(id=techniques(self.tags)))  # fmt: skip
 
     def frameworks(self) -> list[str] | None:
         return [t for t in self.tags if t.lower().startswith(FRAMEWORK_NAMESPACES)] or None

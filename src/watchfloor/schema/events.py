@@ -1144,8 +1144,15 @@ class ThreatIndicator(_Record):
     matched_field: Annotated[str | None, Meta(description="Event field that held the value.")] = None
 
 
+class Tactic(_Record):
+    name: Annotated[
+        list[str], Meta(description="ATT&CK tactics, e.g. credential-access, inhibit-response-function.")
+    ]
+
+
 class Threat(_Record):
     framework: str | None = None
+    tactic: Tactic | None = None
     technique: Technique | None = None
     indicator: ThreatIndicator | None = None
 
@@ -1265,6 +1272,50 @@ class Cef(_Record):
     severity: Annotated[str | None, Meta(description="As sent: 0-10 or Low/Medium/High/Very-High.")] = None
     extensions: Annotated[
         list[str] | None, Meta(description="Extension key=value pairs not mapped to ECS fields.")
+    ] = None
+
+
+class Triage(_Record):
+    """What an alert means for the plant, decided by `watchfloor triage` (kept beside the alert)."""
+
+    priority: Annotated[Literal["P1", "P2", "P3", "P4"], Meta(description="P1 = act now.")]
+    severity: Annotated[int, Meta(description="Security severity 1-5, from the detector.")]
+    impact: Annotated[int, Meta(description="Operational impact 1-5, from the target and operation.")]
+    confidence: Literal["low", "medium", "high"]
+    reasons: Annotated[list[str], Meta(description="Why: one sentence per factor, in order.")]
+    leg: Annotated[Literal["it", "ot"], Meta(description="Which side of the IT/OT boundary.")]
+    tactic: Annotated[str | None, Meta(description="Kill-chain stage: the ATT&CK tactic.")] = None
+    sans_stage: Annotated[int | None, Meta(description="SANS ICS kill chain stage 1 or 2.")] = None
+    asset: Annotated[str | None, Meta(description="The asset the alert is about (site name).")] = None
+    suppressed_by: Annotated[
+        str | None, Meta(description="The context that suppressed it; kept, never deleted.")
+    ] = None
+    duplicate_of: Annotated[
+        str | None, Meta(description="The open alert with the same identity it merged into.")
+    ] = None
+    occurrences: Annotated[int, Meta(description="Open alerts: merged duplicates, itself included.")] = 1
+    incident: str | None = None
+
+
+class IncidentRef(_Record):
+    id: str
+
+
+class Incident(_Record):
+    """Alerts linked by entities within a time window, placed along one IT/OT kill chain."""
+
+    incident: IncidentRef
+    priority: Literal["P1", "P2", "P3", "P4"]
+    stages: Annotated[list[str], Meta(description="Kill-chain stages seen, in chain order.")]
+    first_seen: str
+    last_seen: str
+    entities: Annotated[list[str], Meta(description="ip:, mac:, host:, user:, asset: identifiers.")]
+    alerts: Annotated[list[str], Meta(description="Alert ids, in time order.")]
+    crosses_it_ot: Annotated[bool, Meta(description="An IT foothold leads to OT actions.")]
+    summary: str
+    reasons: list[str]
+    path: Annotated[
+        list[str] | None, Meta(description="Hosts in the order the attack reached them, with levels.")
     ] = None
 
 

@@ -29,6 +29,12 @@ from .base import Conversation, EventFilter, Observation, Source, StoreError, Ta
 _SOURCES_DDL = """CREATE TABLE IF NOT EXISTS sources (
     id VARCHAR PRIMARY KEY, file VARCHAR, events BIGINT, packets BIGINT, state VARCHAR,
     ingested_at TIMESTAMPTZ DEFAULT now())"""
+# Triage and incidents are recomputed as a whole from the alerts (`watchfloor triage`), so they
+# live beside the append-only events, one JSON document per alert / incident.
+_TRIAGE_DDL = """CREATE TABLE IF NOT EXISTS triage (
+    alert_id VARCHAR PRIMARY KEY, priority VARCHAR, suppressed BOOLEAN, open BOOLEAN, doc JSON)"""
+_INCIDENTS_DDL = """CREATE TABLE IF NOT EXISTS incidents (
+    id VARCHAR PRIMARY KEY, priority VARCHAR, first_seen VARCHAR, doc JSON)"""
 
 
 COMMIT_EVENTS = 100_000
@@ -88,6 +94,8 @@ class DuckDBStore(_BaselineTables):
         con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         con.execute(_SOURCES_DDL)
         self._baseline_tables()
+        con.execute(_TRIAGE_DDL)
+        con.execute(_INCIDENTS_DDL)
         have = self._columns()
         if not have:
             cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in self.schema)
@@ -272,6 +280,75 @@ class DuckDBStore(_BaselineTables):
             for row in rows:
                 doc = _prune(dict(zip(names, row)))
                 yield {"@timestamp": rfc3339(doc.pop("_ts")), **doc}
+
+    def events_by_id(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        self._drain()
+        sql = ("SELECT * EXCLUDE (\"@timestamp\"), epoch_ns(\"@timestamp\") AS _ts FROM events "
+               f"WHERE event.id IN ({', '.join('?' * len(ids))})")  # fmt: skip
+        cur = self.con.execute(sql, list(ids))
+        names = [d[0] for d in cur.description]
+        out = []
+        for row in cur.fetchall():
+            doc = _prune(dict(zip(names, row)))
+            out.append({"@timestamp": rfc3339(doc.pop("_ts")), **doc})
+        return out
+
+    def bindings(self) -> list[tuple[str, str, str, str, float, float, str]]:
+        """Identifier pairs observed together, with the first and last time (epoch seconds):
+        IP and MAC of either endpoint; a host's name and IPs; a logon from an IP (and by a user)
+        to a host. Parts of the schema a store lacks (no log telemetry yet) are skipped."""
+        self._drain()
+        ts = 'epoch_ms("@timestamp") / 1000.0'
+        parts = [
+            f"SELECT 'ip', {side}.ip, 'mac', {side}.mac, min({ts}), max({ts}), 'traffic' FROM events "
+            f"WHERE {side}.ip IS NOT NULL AND {side}.mac IS NOT NULL GROUP BY ALL"
+            for side in ("source", "destination")
+        ]
+        cols = self._columns()
+        if "host" in cols and "name" in cols["host"] and "ip" in cols["host"]:
+            parts.append("SELECT 'host', n, 'ip', ip, min(t), max(t), 'host record' FROM ("
+                         f"SELECT host.name AS n, unnest(host.ip) AS ip, {ts} AS t FROM events "
+                         "WHERE host.name IS NOT NULL) GROUP BY ALL")  # fmt: skip
+            parts.append(f"SELECT 'ip', source.ip, 'host', host.name, min({ts}), max({ts}), 'logon' "
+                         "FROM events WHERE list_contains(event.category, 'authentication') "
+                         "AND event.outcome IS DISTINCT FROM 'failure' AND source.ip IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
+            if "user" in cols and "name" in cols["user"]:
+                parts.append(f"SELECT 'user', user.name, 'host', host.name, min({ts}), max({ts}), "
+                             "'logon' FROM events WHERE list_contains(event.category, 'authentication') "
+                             "AND event.outcome IS DISTINCT FROM 'failure' AND user.name IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
+        return [tuple(r) for r in self.con.execute(" UNION ALL ".join(parts)).fetchall()]  # type: ignore[misc]
+
+    def replace_triage(self, rows: Sequence[tuple[str, str, bool, bool, str]],
+                       incidents: Sequence[tuple[str, str, str, str]]) -> None:  # fmt: skip
+        """Rows (alert id, priority, suppressed, open, triage JSON) and (incident id, priority,
+        first seen, incident JSON) replace the previous triage in one transaction."""
+        self._drain()
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM triage")
+            con.execute("DELETE FROM incidents")
+            if rows:
+                con.executemany("INSERT INTO triage VALUES (?, ?, ?, ?, ?)", list(rows))
+            if incidents:
+                con.executemany("INSERT INTO incidents VALUES (?, ?, ?, ?)", list(incidents))
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    def triage(self) -> dict[str, str]:
+        """Alert id → its triage JSON."""
+        self._drain()
+        return dict(self.con.execute("SELECT alert_id, doc FROM triage").fetchall())
+
+    def incidents(self) -> list[str]:
+        """Incident JSON documents, most urgent first."""
+        self._drain()
+        return [r[0] for r in self.con.execute(
+            "SELECT doc FROM incidents ORDER BY priority, first_seen, id").fetchall()]  # fmt: skip
 
     def talkers(self, limit: int | None = None) -> list[Talker]:
         self._drain()

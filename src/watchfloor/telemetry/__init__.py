@@ -38,9 +38,9 @@ class Format:
 # the store can replace an input's events when it is ingested again). The network readers
 # (wf-itnet: Suricata EVE, Zeek, syslog/CEF) do the same with n the record's line number; EVE and
 # Zeek JSON come before the generic ECS JSON reader.
-from . import azure, cloudtrail, ecs, evtx, suricata, syslog, winjson, winxml, zeek  # noqa: E402
+from . import azure, cloudtrail, ecs, evtx, native, suricata, syslog, winjson, winxml, zeek  # noqa: E402
 
 FORMATS: tuple[Format, ...] = (
-    evtx.FORMAT, winxml.FORMAT, winjson.FORMAT, cloudtrail.FORMAT, azure.FORMAT,
+    evtx.FORMAT, native.FORMAT, winxml.FORMAT, winjson.FORMAT, cloudtrail.FORMAT, azure.FORMAT,
     suricata.FORMAT, zeek.FORMAT, ecs.FORMAT, syslog.FORMAT,
 )
