@@ -17,7 +17,7 @@ from watchfloor.correlate.entities import Entities, direct, ident
 from watchfloor.schema import Endpoint, Event, EventMeta, Related, RuleRef, Technique, Threat
 from watchfloor.schema.events import Host, Tactic, User
 from watchfloor.site import load_site, parse_site
-from watchfloor.store import open_store
+from watchfloor.store import EventFilter, open_store
 from watchfloor.testing.scenarios import build, load
 from watchfloor.triage import Dedup, triage
 from watchfloor.triage.killchain import ICS, place
@@ -277,3 +277,40 @@ def test_scenario_suite_links_the_legs_and_spares_the_negatives(tmp_path: Path) 
     assert pos["converged"]["ttd_ot_s"] is not None and pos["converged"]["ttd_ot_s"] < 5
     assert not pos["it-only"]["ot_seen"] and not pos["it-only"]["linked"]
     assert neg["converged"]["p12"] == 0 and neg["context-free"]["p12"] >= 1
+
+
+def test_declared_exceptions_suppress_until_they_expire(plant: Path) -> None:
+    base = SITE.read_text()
+    store = open_store(plant)
+    try:
+        rule = next(a for a in store.events(EventFilter(kind="alert"))
+                    if a["rule"]["name"] == "Modbus device identification read")["rule"]["id"]  # fmt: skip
+        for until, suppressed in (("2026-06-01T00:00:00Z", True), ("2025-12-31T00:00:00Z", False)):
+            text = base.replace("    schedules:", f"""    exceptions:
+      - {{name: vendor audit, rules: [{rule}], destination: SIS-12, until: "{until}",
+         reason: the integrator inventories the SIS}}
+    schedules:""")
+            site = parse_site(text)
+            items = by_rule(run(store, site, persist=False).items)
+            got = items["Modbus device identification read"].triage.suppressed_by
+            assert (got is not None) == suppressed, got
+            if suppressed:
+                assert got == "exception 'vendor audit': the integrator inventories the SIS"
+            # other rules on the same asset are not covered
+            assert items["Modbus force listen-only mode"].triage.suppressed_by is None
+    finally:
+        store.close()
+
+
+def test_exception_errors_name_the_line() -> None:
+    from watchfloor.site import SiteError
+
+    text = SITE.read_text().replace("    schedules:", """    exceptions:
+      - {name: bad, destination: PLC-404, until: tomorrow}
+    schedules:""")
+    with pytest.raises(SiteError) as err:
+        parse_site(text)
+    msgs = [p.message for p in err.value.problems]
+    assert any("not a time: 'tomorrow'" in m for m in msgs)
+    assert any("'PLC-404' is not an asset name" in m for m in msgs)
+    assert all(p.line > 0 for p in err.value.problems)

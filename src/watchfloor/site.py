@@ -14,6 +14,7 @@ schedules. Everything is optional: with no file at all, `SiteModel()` answers ev
         conduits: [{from: ops, to: cell-1, protocols: [modbus]}]
         maintenance_windows: [{name: weekly, weekly: {days: [sat], from: "22:00", to: "04:00"}}]
         schedules: [{name: export, source: HIST-1, destination: 10.9.0.7, protocols: [smb]}]
+        exceptions: [{name: HMI setpoints, rules: [<rule id>], source: HMI-1, until: "2027-01-01T00:00:00Z"}]
 
 Every error names the file, line and column (`SiteError.problems`); `load_site` reports all the
 problems it can find, not only the first.
@@ -45,7 +46,7 @@ from .schema.time import parse_rfc3339
 
 __all__ = [
     "ROLES", "PURDUE_LEVELS", "SiteError", "Problem", "SiteModel", "Site", "Zone", "SiteAsset",
-    "Conduit", "MaintenanceWindow", "Weekly", "Schedule", "load_site", "parse_site",
+    "Conduit", "MaintenanceWindow", "Weekly", "Schedule", "AlertException", "load_site", "parse_site",
 ]  # fmt: skip
 
 Role = Literal["controller", "safety_controller", "hmi", "scada_server", "engineering_workstation",
@@ -131,6 +132,17 @@ class Schedule(_Spec, kw_only=True):
     description: str | None = None
 
 
+class AlertException(_Spec, kw_only=True):
+    """A known, accepted alert: triage marks it suppressed (kept and counted, never deleted)."""
+
+    name: str | None = None
+    rules: list[str] = []  # rule ids; empty: any rule
+    source: str | list[str] | None = None  # asset name, IP, CIDR or zone id (none: any)
+    destination: str | list[str] | None = None
+    until: str | None = None  # RFC 3339; none: until removed from the file
+    reason: str | None = None
+
+
 class Site(_Spec, kw_only=True):
     id: str | None = None
     name: str | None = None
@@ -140,6 +152,7 @@ class Site(_Spec, kw_only=True):
     conduits: list[Conduit] | None = None  # None: no conduit policy declared
     maintenance_windows: list[MaintenanceWindow] = []
     schedules: list[Schedule] = []
+    exceptions: list[AlertException] = []
     description: str | None = None
 
 
@@ -432,6 +445,13 @@ class SiteModel:
                 self._weekly[id(s)] = _weekly_rule(s.weekly)  # type: ignore[assignment]
             for which, ref in (("source", s.source), ("destination", s.destination)):
                 self._endpoints[(id(s), which)] = _Endpoint(self._resolve(site, ref))
+        for x in site.exceptions:
+            self._site_of[id(x)] = site
+            for which, ref in (("source", x.source), ("destination", x.destination)):
+                self._endpoints[(id(x), which)] = _Endpoint(self._resolve(site, ref))
+            if x.until:
+                self._absolute[id(x)] = (datetime.min.replace(tzinfo=UTC),
+                                         _absolute(x.until, self._tz[sid]))  # type: ignore[assignment]
 
     def _resolve(self, site: Site, ref: str | list[str] | None) -> list[IPNetwork] | None:
         if ref is None:
@@ -540,6 +560,23 @@ class SiteModel:
                     return sch
         return None
 
+    def exception_for(self, ts: datetime | str | int, rule_id: str | None, src_ip: str | None,
+                      dst_ip: str | None) -> AlertException | None:  # fmt: skip
+        """The declared exception that covers this alert at `ts` (rule, source, destination and
+        `until` all match), else None."""
+        when = _to_datetime(ts)
+        src, dst = _addr(src_ip), _addr(dst_ip)
+        for s in self.sites:
+            for x in s.exceptions:
+                if x.rules and rule_id not in x.rules:
+                    continue
+                if not (_matches(self._endpoints[(id(x), "source")], src)
+                        and _matches(self._endpoints[(id(x), "destination")], dst)):  # fmt: skip
+                    continue
+                if x.until is None or when < self._absolute[id(x)][1]:
+                    return x
+        return None
+
     def conduit_allows(self, src_zone: Zone | str | None, dst_zone: Zone | str | None,
                        protocol: str | None = None) -> bool:  # fmt: skip
         """Whether a flow initiated in `src_zone` to `dst_zone` with `protocol` is allowed. Flows
@@ -581,7 +618,7 @@ class SiteModel:
             parts = [f"{len(s.zones)} zone(s)", f"{len(s.assets)} asset(s)",
                      f"{len(s.conduits)} conduit(s)" if s.conduits is not None else "no conduit policy",
                      f"{len(s.maintenance_windows)} maintenance window(s)",
-                     f"{len(s.schedules)} schedule(s)"]  # fmt: skip
+                     f"{len(s.schedules)} schedule(s)", f"{len(s.exceptions)} exception(s)"]  # fmt: skip
             out.append(f"{s.id or s.name or '(unnamed site)'} [{s.timezone}]: " + ", ".join(parts))
         return out
 
@@ -820,6 +857,17 @@ def _check(spec: _File, marks: _Marks) -> Iterator[Problem]:
                 for i, r in enumerate(refs):
                     if _resolve_ref(site, r) is None:
                         where = schp + (key,) if isinstance(ref, str) else schp + (key, i)
+                        yield at(where, f"{r!r} is not an asset name, zone id, IP address or subnet "
+                                        "of this site")  # fmt: skip
+        for xi, x in enumerate(site.exceptions):
+            xp = sp + ("exceptions", xi)
+            if x.until is not None and _absolute(x.until, tz) is None:
+                yield at(xp + ("until",), f"not a time: {x.until!r} (e.g. 2027-01-01T00:00:00Z)")
+            for key, ref in (("source", x.source), ("destination", x.destination)):
+                refs = [] if ref is None else [ref] if isinstance(ref, str) else ref
+                for i, r in enumerate(refs):
+                    if _resolve_ref(site, r) is None:
+                        where = xp + (key,) if isinstance(ref, str) else xp + (key, i)
                         yield at(where, f"{r!r} is not an asset name, zone id, IP address or subnet "
                                         "of this site")  # fmt: skip
 

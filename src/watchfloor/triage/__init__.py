@@ -207,9 +207,10 @@ def _suppression(alert: dict[str, Any], site: Any, src: Any, dst: Any, initiator
         if src is not None and src.role in ENGINEERING_ROLES:
             return (f"maintenance window '{window.name}': {src.name} is a declared "
                     f"{src.role.replace('_', ' ')}")  # fmt: skip
-    for rule in getattr(site, "exceptions", None) or ():
-        if rule.matches(alert, initiator, target, dst):
-            return f"exception '{rule.name}'"
+    found = site.exception_for(ts, get(alert, "rule.id"), initiator, target)
+    if found is not None:
+        return f"exception '{found.name or found.reason or 'unnamed'}'" + (
+            f": {found.reason}" if found.reason and found.name else "")
     return None
 
 
