@@ -24,6 +24,7 @@ from watchfloor.triage.killchain import ICS, place
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "scenarios" / "site.yml"
+PLANT = ROOT / "examples" / "plant.pcap.gz"
 CLI = [sys.executable, "-m", "watchfloor"]
 
 
@@ -43,12 +44,9 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def composite(spec_text: str, tmp: Path) -> Path:
     """A scenario built by the scenario builder from the plant capture and ingested."""
-    spec = ROOT / "scenarios" / "_test.yml"
+    spec = tmp / "scenario.yml"  # its paths are absolute: tests run side by side
     spec.write_text(spec_text)
-    try:
-        build(load(spec), tmp / "built")
-    finally:
-        spec.unlink()
+    build(load(spec), tmp / "built")
     db = tmp / "store.duckdb"
     ingest(tmp / "built" / "ot.pcap", db)
     return db
@@ -87,9 +85,9 @@ SUNDAY_HMI = """
 name: t
 label: negative
 start: {start}
-site: site.yml
+site: {site}
 ot:
-  - file: ../examples/plant.pcap.gz
+  - file: {plant}
     addresses: {{10.20.1.30: {client}}}
 """
 
@@ -101,7 +99,7 @@ ot:
 ])  # fmt: skip
 def test_maintenance_window_suppresses_only_declared_engineering_hosts(
         tmp_path: Path, start: str, client: str, suppressed: bool) -> None:  # fmt: skip
-    db = composite(SUNDAY_HMI.format(start=start, client=client), tmp_path)
+    db = composite(SUNDAY_HMI.format(start=start, client=client, site=SITE, plant=PLANT), tmp_path)
     store = open_store(db)
     try:
         res = run(store, load_site(SITE))
@@ -247,7 +245,7 @@ def test_cli_triage_incidents_and_story(plant: Path, tmp_path: Path) -> None:
 
 
 def test_rewritten_capture_reads_back_with_the_new_addresses(tmp_path: Path) -> None:
-    db = composite(SUNDAY_HMI.format(start="2026-03-01T08:00:00Z", client="10.77.0.1"), tmp_path)
+    db = composite(SUNDAY_HMI.format(start="2026-03-01T08:00:00Z", client="10.77.0.1", site=SITE, plant=PLANT), tmp_path)
     store = open_store(db)
     try:
         talkers = {(t.initiator, t.responder) for t in store.talkers()}
