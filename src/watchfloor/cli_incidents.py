@@ -10,16 +10,16 @@ import click
 import msgspec
 
 from .cli import DB, _open_read, main
+from .schema.time import parse_duration
 from .store import StoreError, open_store
 
 
 def _duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
     if value is None:
         return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     try:
-        return float(value[:-1]) * units[value[-1]] if value[-1] in units else float(value)
-    except (ValueError, IndexError):
+        return parse_duration(value)
+    except ValueError:
         raise click.BadParameter(f"{value!r}: use a number with s, m, h or d, e.g. 15m") from None
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..schema.events import Incident, IncidentRef
-from ..triage import PRIORITIES, Triaged, get
+from ..triage import PRIORITIES, Triaged, get, ot_parties
 from .entities import Entities, direct
 from ..triage.killchain import place
 
@@ -80,18 +80,9 @@ def _describe(members: list[Triaged], entities: set[str], site: Any) -> Incident
     )  # fmt: skip
 
 
-def _name(t: Triaged, ip: str | None, site: Any) -> str | None:
-    if ip is None:
-        return None
-    asset = site.asset(ip=ip) if site is not None else None
-    return asset.name if asset is not None else ip
-
-
 def _hop(label: str, ip: str | None, site: Any) -> str:
-    if site is None or ip is None:
-        return label
-    asset = site.asset(ip=ip)
-    zone = (site.asset_zone(asset) if asset is not None else None) or site.zone_of(ip)
+    """A host on the path with its Purdue level and zone (`zone_of` knows declared assets')."""
+    zone = site.zone_of(ip) if site is not None and ip else None
     if zone is None:
         return label
     level = f"L{zone.purdue_level:g} " if zone.purdue_level is not None else ""
@@ -109,13 +100,11 @@ def _path(members: list[Triaged], places: list[Any], site: Any) -> list[str]:
             if host or ip:
                 hops.setdefault(str(host or ip).lower(), _hop(str(host or ip), ip, site))
         else:
-            s, d = get(t.alert, "source.ip"), get(t.alert, "destination.ip")
-            if get(t.alert, "ot.role") == "response":
-                s, d = d, s
-            for ip in (s, d):
-                if ip:
-                    name = _name(t, ip, site) or ip
-                    if name.lower() not in hops and ip not in hops:
+            for ip in ot_parties(t.alert):
+                if ip and ip not in hops:
+                    asset = site.asset(ip=ip) if site is not None else None
+                    name = asset.name if asset is not None else ip
+                    if name.lower() not in hops:
                         hops[ip] = _hop(name, ip, site)
     return list(hops.values())
 

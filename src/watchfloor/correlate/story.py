@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..triage import get
+from ..triage import get, ot_parties
 
 
 def _actor(alert: dict[str, Any]) -> str:
     if alert.get("ot"):
-        src, dst = get(alert, "source.ip"), get(alert, "destination.ip")
-        if get(alert, "ot.role") == "response":
-            src, dst = dst, src
+        src, dst = ot_parties(alert)
         op = get(alert, "ot.action.operation")
         return f"{src} → {dst} [{get(alert, 'ot.protocol')}{' ' + op if op else ''}]"
     host, user = get(alert, "host.name"), get(alert, "user.name")

@@ -34,3 +34,16 @@ def parse_rfc3339(text: str | None) -> int | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return int(when.timestamp()) * 1_000_000_000 + when.microsecond * 1000
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds of `15m`, `24h`, `2d`, `30s` or a plain number of seconds; ValueError otherwise."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    text = str(text).strip()
+    if text and text[-1] in _UNITS:
+        return float(text[:-1]) * _UNITS[text[-1]]
+    return float(text)

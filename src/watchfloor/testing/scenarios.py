@@ -36,7 +36,7 @@ import yaml
 
 from ..capture.files import read_packets
 from ..schema import Event
-from ..schema.time import parse_rfc3339, rfc3339
+from ..schema.time import parse_duration, parse_rfc3339, rfc3339
 from .pcapfile import write_pcap
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
@@ -70,14 +70,6 @@ class Scenario:
         return [p.file for p in self.it + self.ot if not p.file.exists()]
 
 
-def _seconds(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value)
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
-
-
 def _resolve(base: Path, ref: str, corpus: Path) -> Path:
     return corpus / ref[len("corpus:"):] if ref.startswith("corpus:") else base / ref
 
@@ -93,7 +85,7 @@ def load(path: str | Path, corpus: Path = CORPUS) -> Scenario:
         parts = {
             leg: [Part(_resolve(base, p["file"], corpus), host=p.get("host"),
                        addresses={str(k): str(v) for k, v in (p.get("addresses") or {}).items()},
-                       after_s=_seconds(p.get("after", 0)), gap_s=_seconds(p.get("gap", 60)))
+                       after_s=parse_duration(p.get("after", 0)), gap_s=parse_duration(p.get("gap", 60)))
                   for p in doc.get(leg) or []]
             for leg in ("it", "ot")
         }  # fmt: skip

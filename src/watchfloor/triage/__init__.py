@@ -117,12 +117,18 @@ def _assess(alert: dict[str, Any], site: Any, mode: Mode) -> Triage:
                   asset=dst.name if dst else None, suppressed_by=suppressed)  # fmt: skip
 
 
-def _parties(alert: dict[str, Any], leg: str) -> tuple[str | None, str | None]:
-    """(initiator IP, target IP): for OT the client and the device it commands, whichever
-    direction the message behind the alert went."""
+def ot_parties(alert: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(client IP, device IP) of an OT alert, whichever direction its message went."""
     s, d = get(alert, "source.ip"), get(alert, "destination.ip")
+    return (d, s) if get(alert, "ot.role") == "response" else (s, d)
+
+
+def _parties(alert: dict[str, Any], leg: str) -> tuple[str | None, str | None]:
+    """(initiator IP, target IP): for OT the client and the device it commands; for IT the
+    remote peer, if any, and the host the record is about."""
     if leg == "ot":
-        return (d, s) if get(alert, "ot.role") == "response" else (s, d)
+        return ot_parties(alert)
+    s, d = get(alert, "source.ip"), get(alert, "destination.ip")
     host_ip = _first(get(alert, "host.ip"))
     return s if s != host_ip else None, host_ip or d
 
@@ -168,7 +174,7 @@ def _impact(alert: dict[str, Any], site: Any, asset: Any, ip: str | None,
         why.append(f"the operation is {op}: it observes, it does not change the process (-2)")
     elif op in _CHANGE:
         why.append(f"the operation is a {op}: it changes process values")
-    return max(1, min(5, impact)), why
+    return impact, why
 
 
 def _confidence(alert: dict[str, Any], site: Any, src: Any, initiator: str | None,
