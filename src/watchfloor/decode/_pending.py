@@ -1,8 +1,12 @@
-"""Requests awaiting their responses: the bounded table every request/response decoder keeps."""
+"""Requests awaiting their responses: the bounded table every request/response decoder keeps,
+and what the request/response sessions over TCP do alike when bytes go missing."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ..capture.tcp import Gap
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -32,3 +36,55 @@ class Pending(dict[K, V]):
             self.flooded = False
         self[key] = value
         return report
+
+    def expire(self, ts_ns: int, older_than_ns: int, lost_at_ns: int) -> list[tuple[K, V]]:
+        """Drop the requests waiting longer than `older_than_ns` (every one when negative) and
+        return those to report as unanswered: sent after `lost_at_ns`, the last gap in the
+        server's stream, which may have held their answers. A value's [1] is its request time."""
+        stale = [(k, v) for k, v in self.items() if ts_ns - v[1] > older_than_ns]  # type: ignore[index]
+        for k, _ in stale:
+            del self[k]
+        return [(k, v) for k, v in stale if v[1] > lost_at_ns]  # type: ignore[index]
+
+
+class StreamLosses:
+    """Shared by the request/response sessions over TCP (Modbus, S7comm, MMS, MQTT, OPC UA).
+
+    A gap in the client's stream may hold requests: a response with no pending request is then
+    `request_not_captured`, not a mystery. A gap in the server's stream may hold responses: the
+    requests sent before it are not reported as unanswered. The session provides `client`,
+    `out`, `emitter`, `requests_lost`, `responses_lost_at` and `_expire`."""
+
+    NAME = ""  # in messages: "its S7 state dropped"
+    RESYNC = ""  # what a gap resynchronises on, e.g. "the next TPKT"
+    LOSS = "lost or out of order"  # what a gap can be (OPC UA: also cut by the snap length)
+
+    client: int | None
+    out: list[Any]
+    emitter: Any
+    requests_lost: bool
+    responses_lost_at: int
+
+    def _expire(self, ts_ns: int, older_than_ns: int) -> None:
+        raise NotImplementedError
+
+    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
+        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))
+
+    def _stream_gap(self, d: int, gap: Gap, ts_ns: int) -> None:
+        if d == self.client:
+            self.requests_lost = True
+        else:
+            self.responses_lost_at = ts_ns
+        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen ({self.LOSS}); "
+                      f"resynchronising on {self.RESYNC}")  # fmt: skip
+
+    def _unmatched(self) -> str:
+        """The anomaly of a response that answers no pending request."""
+        return "request_not_captured" if self.requests_lost else "response_without_request"
+
+    def close(self, frame: int, ts_ns: int, reason: str) -> None:
+        if reason == "evicted":
+            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
+                          f"this flow was evicted and its {self.NAME} state dropped")  # fmt: skip
+        self._expire(ts_ns, -1)

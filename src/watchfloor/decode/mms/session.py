@@ -11,17 +11,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
-from .._pending import Pending
+from .._pending import Pending, StreamLosses
 from ..cotp import CR, DT, Reassembler, parse_connection, parse_tpkt, tpkt_plausible
 from . import emit
 from .constants import (
     ANSWERS,
+    CANCEL_REQUEST,
     CONFIRMED_ERROR,
     CONFIRMED_REQUEST,
     CONFIRMED_RESPONSE,
     IDENTIFY,
     REJECT,
-    CANCEL_REQUEST,
     REQUESTS,
     RESPONSES,
     SPDU_CN,
@@ -39,7 +39,9 @@ MAX_TSDU = 1 << 20  # MMS messages may be long (file transfer, large reports); b
 UNANSWERED_NS = 30 * 10**9
 
 
-class MmsSession:
+class MmsSession(StreamLosses):
+    NAME, RESYNC = "MMS", "the next TPKT"
+
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
         self.emitter = emit.Emitter(flow)
@@ -108,18 +110,7 @@ class MmsSession:
             self._anomaly(d, ts_ns, "truncated", "the capture cut a segment short; the MMS "
                           "message in it is lost")  # fmt: skip
             return
-        if d == self.client:
-            self.requests_lost = True
-        else:
-            self.responses_lost_at = ts_ns
-        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
-                      "order); resynchronising on the next TPKT")  # fmt: skip
-
-    def close(self, frame: int, ts_ns: int, reason: str) -> None:
-        if reason == "evicted":
-            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
-                          "this flow was evicted and its MMS state dropped")  # fmt: skip
-        self._expire(ts_ns, -1)
+        self._stream_gap(d, gap, ts_ns)
 
     def preamble(self, d: int, data: bytes) -> None:
         """Payload seen before the flow was recognised: a COTP connection request tells who
@@ -196,7 +187,7 @@ class MmsSession:
                 CONFIRMED_REQUEST, CANCEL_REQUEST) else pdu.invoke_id)  # fmt: skip
             request = self.pending.pop(key, None)
             if request is None:
-                lost = "request_not_captured" if self.requests_lost else "response_without_request"
+                lost = self._unmatched()
                 anomalies = [*(anomalies or ()), lost]
             else:
                 self.requests_lost = False
@@ -215,16 +206,8 @@ class MmsSession:
     # -- pairing ---------------------------------------------------------------------------
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
-        stale = [k for k, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
-        if not stale:
-            return
-        reported = [k for k in stale if self.pending[k][1] > self.responses_lost_at]
-        for k in stale:
-            del self.pending[k]
+        reported = [k for k, _ in self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)]
         if reported:
             side, ref = reported[0][0] >> 8, reported[0][1]
             self._anomaly(side, ts_ns, "unanswered_request",
                           f"{len(reported)} request(s) never answered; first: invoke id {ref}")
-
-    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
-        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))

@@ -10,7 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
-from .._pending import Pending
+from .._pending import Pending, StreamLosses
 from . import emit
 from .constants import FUNCTIONS, MAX_ADU, function_name
 from .probe import DEFAULT_PORTS, header_plausible
@@ -29,7 +29,9 @@ UNANSWERED_NS = 30 * 10**9
 STORM_COUNT, STORM_NS = 20, 10 * 10**9  # exceptions within a window that make a storm
 
 
-class ModbusSession:
+class ModbusSession(StreamLosses):
+    NAME, RESYNC = "Modbus", "the next Modbus header"
+
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
         self.emitter = emit.Emitter(flow)
@@ -107,12 +109,7 @@ class ModbusSession:
         if gap.cause == "snaplen":  # the capture cut the segment short
             self._truncated(d, partial, frame, ts_ns)
             return
-        if d == self.client:  # requests may be in the hole: their responses are no mystery
-            self.requests_lost = True
-        else:  # responses may be in the hole: older requests are not "unanswered"
-            self.responses_lost_at = ts_ns
-        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
-                      "order); resynchronising on the next Modbus header")  # fmt: skip
+        self._stream_gap(d, gap, ts_ns)
 
     def _truncated(self, d: int, partial: bytes, frame: int, ts_ns: int) -> None:
         """A message cut short whose MBAP header survived is still reported (as Wireshark does),
@@ -120,12 +117,6 @@ class ModbusSession:
         if len(partial) >= 8 and partial[2:4] == b"\0\0":
             tid, _, _, unit, fc = MBAP.unpack_from(partial)
             self._message(d, (tid, unit, fc, partial[8:]), frame, ts_ns, truncated=True)
-
-    def close(self, frame: int, ts_ns: int, reason: str) -> None:
-        if reason == "evicted":
-            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
-                          "this flow was evicted and its Modbus state dropped")  # fmt: skip
-        self._expire(ts_ns, -1)
 
     # -- messages --------------------------------------------------------------------------
     def _role(self, d: int, adu: Adu) -> bool:
@@ -172,7 +163,7 @@ class ModbusSession:
         else:
             pend = self.pending.pop(tid, None)
             if pend is None:
-                lost = "request_not_captured" if self.requests_lost else "response_without_request"
+                lost = self._unmatched()
                 anomalies = [*(anomalies or ()), lost]
             else:
                 self.requests_lost = False
@@ -203,17 +194,10 @@ class ModbusSession:
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         """Report requests with no answer after `older_than_ns` (all of them when negative)."""
         self.next_expiry = ts_ns + 10**9
-        stale = [(tid, p) for tid, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
-        for tid, _ in stale:
-            del self.pending[tid]
-        # a request sent before a gap in the server's stream may have been answered in it
-        stale = [(tid, p) for tid, p in stale if p[1] > self.responses_lost_at]
+        stale = self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)
         if not stale or self.client is None:
             return
         tid, (_, _, fc, _) = stale[0]
         self._anomaly(self.client, ts_ns, "unanswered_request",
                       f"{len(stale)} request(s) never answered; first: transaction {tid} "
                       f"{function_name(fc)}")  # fmt: skip
-
-    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
-        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
-from .._pending import Pending
+from .._pending import Pending, StreamLosses
 from . import emit
 from .constants import (
     ANSWERS,
     AUTH,
-    CONNACK,
     CONNECT,
     FROM_CLIENT,
     FROM_SERVER,
@@ -44,7 +43,9 @@ UNANSWERED_NS = 30 * 10**9
 _REMEMBERED = frozenset((CONNECT, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ))
 
 
-class MqttSession:
+class MqttSession(StreamLosses):
+    NAME, RESYNC = "MQTT", "the next MQTT packet"
+
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
         self.emitter = emit.Emitter(flow)
@@ -118,18 +119,7 @@ class MqttSession:
                                                      ts_ns, None, ["truncated"],
                                                      self.client_id, self.version))  # fmt: skip
             return
-        if d == self.client:
-            self.requests_lost = True
-        else:
-            self.responses_lost_at = ts_ns
-        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
-                      "order); resynchronising on the next MQTT packet")  # fmt: skip
-
-    def close(self, frame: int, ts_ns: int, reason: str) -> None:
-        if reason == "evicted":
-            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
-                          "this flow was evicted and its MQTT state dropped")  # fmt: skip
-        self._expire(ts_ns, -1)
+        self._stream_gap(d, gap, ts_ns)
 
     # -- packets ---------------------------------------------------------------------------
     def _role(self, d: int, first: int) -> str:
@@ -226,7 +216,7 @@ class MqttSession:
         req_type = ANSWERS[t]
         pend = self.pending.pop((1 - d, req_type, fields.get("packet_id", -1)), None)
         if pend is None:
-            lost = "request_not_captured" if self.requests_lost else "response_without_request"
+            lost = self._unmatched()
             anomalies.append(lost)
             return None
         self.requests_lost = False
@@ -235,16 +225,10 @@ class MqttSession:
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         """Report requests with no answer after `older_than_ns` (all of them when negative)."""
         self.next_expiry = ts_ns + 10**9
-        stale = [(k, p) for k, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
-        for k, _ in stale:
-            del self.pending[k]
-        stale = [(k, p) for k, p in stale if p[1] > self.responses_lost_at]
+        stale = self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)
         if not stale:
             return
         (d, t, pid), _ = stale[0]
         ident = f" {pid}" if pid >= 0 else ""
         self._anomaly(d, ts_ns, "unanswered_request", f"{len(stale)} request(s) never answered; "
                       f"first: {packet_name(t)}{ident}")  # fmt: skip
-
-    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
-        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))

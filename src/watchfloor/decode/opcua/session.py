@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .._contract import Malformed, NeedMoreData
-from .._pending import Pending
+from .._pending import Pending, StreamLosses
 from . import emit, wire
 from .constants import (
     ACTIVATE_SESSION_REQUEST,
@@ -47,7 +47,10 @@ _JOINED = {634: "nodes", 676: "nodes", 530: "nodes", 715: "calls", 497: "nodes",
            509: "nodes"}  # fmt: skip
 
 
-class OpcuaSession:
+class OpcuaSession(StreamLosses):
+    NAME, RESYNC = "OPC UA", "the next OPC UA header"
+    LOSS = "lost, out of order or cut by the snap length"
+
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
         self.emitter = emit.Emitter(flow)
@@ -107,18 +110,7 @@ class OpcuaSession:
         self.partial[d].clear()
         if gap.cause == "late":
             return
-        if d == self.client:
-            self.requests_lost = True
-        else:
-            self.responses_lost_at = ts_ns
-        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost, out of order "
-                      "or cut by the snap length); resynchronising on the next OPC UA header")  # fmt: skip
-
-    def close(self, frame: int, ts_ns: int, reason: str) -> None:
-        if reason == "evicted":
-            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
-                          "this flow was evicted and its OPC UA state dropped")  # fmt: skip
-        self._expire(ts_ns, -1)
+        self._stream_gap(d, gap, ts_ns)
 
     # -- chunks ----------------------------------------------------------------------------
     def _chunk(self, d: int, chunk: wire.Chunk, frame: int, ts_ns: int) -> None:
@@ -295,8 +287,7 @@ class OpcuaSession:
         elif is_request is False:
             pend = self.pending.pop(f["request_id"], None)
             if pend is None:
-                anomalies = [*(anomalies or ()), "request_not_captured" if self.requests_lost
-                             else "response_without_request"]  # fmt: skip
+                anomalies = [*(anomalies or ()), self._unmatched()]
             else:
                 self.requests_lost = False
                 req_frame, req_ts, req_sid, req = pend
@@ -344,22 +335,16 @@ class OpcuaSession:
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
-        pending = self.pending
-        stale = [rid for rid, p in pending.items() if ts_ns - p[1] > older_than_ns]
-        reported = []
-        for rid in stale:
-            p = pending.pop(rid)
-            if p[2] != PUBLISH and p[1] > self.responses_lost_at:
-                reported.append((rid, p))
+        # Publish is a long poll: waiting for its answer is normal
+        reported = [(rid, p) for rid, p in self.pending.expire(ts_ns, older_than_ns,
+                                                                self.responses_lost_at)
+                    if p[2] != PUBLISH]  # fmt: skip
         if not reported or self.client is None:
             return
         rid, (_, _, sid, _) = reported[0]
         self._anomaly(self.client, ts_ns, "unanswered_request",
                       f"{len(reported)} request(s) never answered; first: request id {rid} "
                       f"{emit.service_meta(sid)[0]}")  # fmt: skip
-
-    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
-        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))
 
 
 def _join(sid: int, f: dict, req: dict) -> None:

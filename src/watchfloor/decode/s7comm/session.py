@@ -11,7 +11,7 @@ from struct import error as StructError
 from typing import TYPE_CHECKING, Any
 
 from .._contract import Malformed, NeedMoreData
-from .._pending import Pending
+from .._pending import Pending, StreamLosses
 from ..cotp import CC, CR, DT, Reassembler, parse_connection, parse_tpkt, tpdu_size, tpkt_plausible
 from . import emit
 from .constants import (
@@ -57,7 +57,9 @@ UNANSWERED_NS = 30 * 10**9
 Request = tuple[int, int, int | None, dict[str, Any]]  # frame, ts, function, request fields
 
 
-class S7Session:
+class S7Session(StreamLosses):
+    NAME, RESYNC = "S7", "the next TPKT"
+
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
         self.emitter = emit.Emitter(flow)
@@ -146,18 +148,7 @@ class S7Session:
             self._anomaly(d, ts_ns, "truncated", "the capture cut a segment short; the S7 "
                           "message in it is lost")  # fmt: skip
             return
-        if d == self.client:
-            self.requests_lost = True
-        else:
-            self.responses_lost_at = ts_ns
-        self._anomaly(d, ts_ns, "stream_gap", f"{gap.missing} bytes not seen (lost or out of "
-                      "order); resynchronising on the next TPKT")  # fmt: skip
-
-    def close(self, frame: int, ts_ns: int, reason: str) -> None:
-        if reason == "evicted":
-            self._anomaly(self.client or 0, ts_ns, "flow_evicted", "the flow table was full: "
-                          "this flow was evicted and its S7 state dropped")  # fmt: skip
-        self._expire(ts_ns, -1)
+        self._stream_gap(d, gap, ts_ns)
 
     def preamble(self, d: int, data: bytes) -> None:
         """Payload seen before the flow was recognised (capture.flows keeps a few small chunks):
@@ -246,7 +237,7 @@ class S7Session:
         elif is_request is not None:
             request = self.pending.pop((kind, h.pdu_reference), None)
             if request is None:
-                lost = "request_not_captured" if self.requests_lost else "response_without_request"
+                lost = self._unmatched()
                 anomalies = [*(anomalies or ()), lost]
             else:
                 self.requests_lost = False
@@ -400,18 +391,10 @@ class S7Session:
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
-        stale = [k for k, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
-        if not stale:
-            return
-        reported = [k for k in stale if self.pending[k][1] > self.responses_lost_at]
-        for k in stale:
-            del self.pending[k]
+        reported = [k for k, _ in self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)]
         if reported and self.client is not None:
             kind, ref = reported[0]
             what = ("PDU reference", "userdata PDU reference", "S7comm-plus sequence")[kind]
             self._anomaly(self.client, ts_ns, "unanswered_request",
                           f"{len(reported)} request(s) never answered; first: {what} {ref}")
-
-    def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
-        self.out.append(self.emitter.anomaly(d, ts_ns, code, text))
 
