@@ -11,8 +11,8 @@ from typing import Any
 
 from ..schema.events import Incident, IncidentRef
 from ..triage import PRIORITIES, Triaged, get, ot_parties
-from .entities import Entities, direct
 from ..triage.killchain import place
+from .entities import Entities, direct
 
 
 def _root(parent: list[int], i: int) -> int:

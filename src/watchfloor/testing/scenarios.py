@@ -27,7 +27,6 @@ import shutil
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 

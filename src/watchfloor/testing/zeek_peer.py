@@ -3,8 +3,8 @@ the capture the logs were made from.
 
 Each side is reduced to a multiset of message keys — (role, sender, receiver, protocol code) — and
 compared: `matched` counts keys both sides hold (with multiplicity); agreement = matched ÷ the
-larger side. Times are not compared: the upstream test baselines had them replaced by
-`XXXXXXXXXX.XXXXXX`, which is read here as time 0.
+larger side. Times are not compared: the upstream test baselines had them replaced by a
+placeholder (`REDACTED_TS`), which is read here as time 0.
 
 How each log is keyed follows what one of its rows is:
 - modbus with `pdu_type` (ICSNPP), s7comm, s7comm_plus, enip: one row per PDU, both roles.
@@ -80,8 +80,12 @@ def _keys(ev: Event, log: str, paired: bool) -> Iterator[Key]:
             yield role, ends, n.service
 
 
+# What ICSNPP's test baselines write instead of each row's time.
+REDACTED_TS = b"X" * 10 + b"." + b"X" * 6
+
+
 def imported(path: Path) -> tuple[list[Event], int]:
-    data = path.read_bytes().replace(b"XXXXXXXXXX.XXXXXX", b"0.000000")
+    data = path.read_bytes().replace(REDACTED_TS, b"0.000000")
     events, corrupt = [], 0
     for ev in zeek.read(io.BytesIO(data), str(path)):
         if isinstance(ev, Corrupt):

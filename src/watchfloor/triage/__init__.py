@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .killchain import place
 from ..schema.events import Triage
 from ..schema.time import parse_rfc3339
+from .killchain import place
 
 Mode = Literal["converged", "context-free", "it-only"]
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -183,13 +183,17 @@ def _confidence(alert: dict[str, Any], site: Any, src: Any, initiator: str | Non
     if leg == "ot" and changes and initiator and src is None and site.zone_of(initiator) is not None:
         return "high", [f"{initiator} is not a declared asset yet commands devices in a declared zone: +1"]
     if leg == "ot" and changes and src is not None and src.role not in ENGINEERING_ROLES:
-        return "high", [f"{src.name} is a declared {(src.role or 'unknown').replace('_', ' ')}: "
-                        "it has no business commanding devices (+1)"]  # fmt: skip
+        return "high", [(f"{src.name} is a declared {_words(src.role)}: it has no business "
+                         "commanding devices (+1)")]  # fmt: skip
     if len(get(alert, "related.events") or []) > 1:
         return "high", ["several events corroborate it (a correlation): +1"]
     if leg == "ot" and src is not None and src.role in ENGINEERING_ROLES:
-        return "medium", [f"from {src.name}, a declared {src.role.replace('_', ' ')}"]
+        return "medium", [f"from {src.name}, a declared {_words(src.role)}"]
     return "medium", []
+
+
+def _words(role: str | None) -> str:
+    return (role or "unknown").replace("_", " ")
 
 
 def _matrix(severity: int, impact: int) -> str:
@@ -209,10 +213,8 @@ def _suppression(alert: dict[str, Any], site: Any, src: Any, dst: Any, initiator
     if initiator and target and (job := site.schedule_for(ts, initiator, target, proto)):
         return f"schedule '{job.name}'"
     window = site.in_maintenance(ts, ip=target, asset=dst.name if dst else None) if target or dst else None
-    if window is not None:
-        if src is not None and src.role in ENGINEERING_ROLES:
-            return (f"maintenance window '{window.name}': {src.name} is a declared "
-                    f"{src.role.replace('_', ' ')}")  # fmt: skip
+    if window is not None and src is not None and src.role in ENGINEERING_ROLES:
+        return f"maintenance window '{window.name}': {src.name} is a declared {_words(src.role)}"
     found = site.exception_for(ts, get(alert, "rule.id"), initiator, target)
     if found is not None:
         return f"exception '{found.name or found.reason or 'unnamed'}'" + (
