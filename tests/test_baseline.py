@@ -177,6 +177,24 @@ def test_polling_that_stops(db: Path, tmp_path: Path) -> None:
     assert all(a["threat"]["technique"]["id"] == ["T0815"] for a in stopped)
 
 
+def test_polling_that_stops_at_a_capture_rotation(db: Path, tmp_path: Path) -> None:
+    """Cadence carries from one capture to the next: the HMI's polling stops exactly where the
+    sensor rotated its file. Across an unobserved gap (an hour with no capture at all) nothing
+    can be said about the HMI's polling, so nothing is reported."""
+    first = pcap(tmp_path / "r1.pcap", poll(HMI, PLC, LATER, 80, 14), poll(ENG, PLC2, LATER, 80, 15))
+    ingest(db, first)
+    assert [a for a in alerts(db) if a["rule"]["id"] == "baseline.cadence"] == []
+    late = pcap(tmp_path / "late.pcap", poll(ENG._replace(port=49601), PLC2, LATER + 3600 * S, 200, 17))
+    rotated = pcap(tmp_path / "r2.pcap", poll(ENG, PLC2, LATER + 20 * S, 400, 16))
+    probe = tmp_path / "probe.duckdb"
+    probe.write_bytes(db.read_bytes())
+    ingest(probe, late)
+    assert [a for a in alerts(probe) if a["rule"]["id"] == "baseline.cadence"] == []
+    ingest(db, rotated)
+    stopped = [a for a in alerts(db) if a["rule"]["id"] == "baseline.cadence"]
+    assert stopped and all("stopped" in a["message"] and "10.10.1.50" in a["message"] for a in stopped)
+
+
 def test_new_edge_between_known_assets(db: Path, tmp_path: Path) -> None:
     pdus = [(mb.read_request(3, 0, 10), mb.read_registers_response(3, [1] * 10))]
     ingest(db, pcap(tmp_path / "e.pcap", session(ENG._replace(port=49601), PLC, LATER, pdus)))
@@ -209,8 +227,30 @@ def test_off_hours_activity(tmp_path: Path) -> None:
     night = pcap(tmp_path / "night.pcap", poll(HMI._replace(port=49511), PLC, eight + 2 * day - 5 * 3600 * S, 3, 3, interval=30 * S))
     ingest(db, night)
     found = [a for a in alerts(db) if a["rule"]["id"] == "baseline.off_hours"]
-    assert len(found) == 1 and "active at 03:00 UTC" in found[0]["message"]
+    assert len(found) == 1 and "active at 03:00 UTC" in found[0]["message"]  # no site: UTC
     assert "never active in that hour" in found[0]["message"]
+
+
+def test_off_hours_are_the_sites_local_hours(tmp_path: Path) -> None:
+    """A site in India (UTC+05:30, a half-hour offset): learned 08:00-09:00 UTC, i.e. 13:30-14:30
+    local. Polling at 08:10 UTC the next day is a known hour; at 03:00 UTC it is 08:30 local,
+    named in the site's clock."""
+    site = tmp_path / "site.yaml"
+    site.write_text("version: 1\nsites:\n  - id: plant-in\n    timezone: Asia/Kolkata\n"
+                    "    zones: [{id: cell, subnets: [10.10.0.0/16]}]\n")
+    day = 86400 * S
+    eight = DEFAULT_START_NS - DEFAULT_START_NS % day + 8 * 3600 * S
+    learn = pcap(tmp_path / "days.pcap", poll(HMI, PLC, eight, 120, 1, interval=30 * S),
+                 poll(HMI._replace(port=49510), PLC, eight + day, 120, 2, interval=30 * S))  # fmt: skip
+    db = tmp_path / "d.duckdb"
+    ingest(db, learn)
+    run("baseline", "learn", "--db", str(db), "--site", "plant-in", "--site-file", str(site))
+    usual = poll(HMI._replace(port=49512), PLC, eight + 2 * day + 600 * S, 3, 4, interval=30 * S)
+    night = poll(HMI._replace(port=49511), PLC, eight + 2 * day - 5 * 3600 * S, 3, 3, interval=30 * S)
+    run("ingest", str(pcap(tmp_path / "n.pcap", night, usual)), "--db", str(db), "--workers", "1",
+        "--site", str(site))  # fmt: skip
+    (a,) = [a for a in alerts(db) if a["rule"]["id"] == "baseline.off_hours"]
+    assert "active at 08:00 Asia/Kolkata" in a["message"] and a["@timestamp"][11:13] == "03"
 
 
 def test_persistent_session_turning_into_per_request_connections(db: Path, tmp_path: Path) -> None:
@@ -234,6 +274,20 @@ def test_one_alert_per_behaviour_then_approve_folds_it_into_a_new_version(db: Pa
     assert shown["version"] == 2 and shown["parent"] == 1 and shown["status"] == "active"
     again = CliRunner().invoke(main, ["baseline", "approve", a["event"]["id"], "--db", str(db)])
     assert again.exit_code != 0 and "already approved into version 2" in again.output
+
+
+def test_a_deviating_command_alerts_once_per_burst(db: Path, tmp_path: Path) -> None:
+    """Forty identical rogue writes 50 ms apart are one burst (one alert); the same write after
+    two minutes of quiet acts on the process again and alerts again; after 30 s it does not."""
+    write = [(mb.mask_write_register(4, 0xFF00, 0x0012), mb.mask_write_register(4, 0xFF00, 0x0012))]
+    flood = session(HMI._replace(port=49530), PLC, LATER, write * 40)
+    again = session(HMI._replace(port=49531), PLC, LATER + 120 * S, write)
+    soon = session(HMI._replace(port=49532), PLC, LATER + 150 * S, write)
+    ingest(db, pcap(tmp_path / "bursts.pcap", flood, again, soon))
+    found = sorted(alerts(db), key=lambda a: a["@timestamp"])
+    assert [a["rule"]["id"] for a in found] == ["baseline.new_function"] * 2
+    assert found[1]["@timestamp"][:19] > found[0]["@timestamp"][:19]
+    assert all("mask_write_register" in a["message"] for a in found)
 
 
 def test_show_states_what_was_learned(learned: Path) -> None:

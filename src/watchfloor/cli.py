@@ -1083,10 +1083,14 @@ def baseline() -> None:
               help="Seconds a newly seen asset's reads and polling are learned silently.")
 @click.option("--realert", type=click.IntRange(min=1), default=3600, show_default=True,
               help="Seconds of quiet after which the same deviation alerts again.")
+@click.option("--command-realert", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Seconds of quiet after which the same deviating command (write, control, "
+                   "program, firmware, config) alerts again: one alert per burst.")
 @click.option("--draft", is_flag=True, help="Store the version without activating it.")
 @SITE_FILE
 def baseline_learn(db: Path, site: str, since: str | None, until: str | None, grace: int,
-                   realert: int, draft: bool, site_file: Path | None) -> None:  # fmt: skip
+                   realert: int, command_realert: int, draft: bool,
+                   site_file: Path | None) -> None:  # fmt: skip
     """Learn a baseline version from the stored events and make it the site's active one."""
     from .baseline.model import Settings
     from .baseline.service import BaselineError, learn
@@ -1094,7 +1098,7 @@ def baseline_learn(db: Path, site: str, since: str | None, until: str | None, gr
     store = _open_write(db)
     start = time.perf_counter()
     try:
-        b = learn(store, site, since, until, Settings(grace_s=grace, realert_s=realert),
+        b = learn(store, site, since, until, Settings(grace_s=grace, realert_s=realert, command_realert_s=command_realert),
                   activate=not draft, site_model=_site(site_file) if site_file else None)  # fmt: skip
     except BaselineError as e:
         raise click.ClickException(str(e)) from None
@@ -1133,8 +1137,8 @@ def baseline_show(db: Path, version: int | None, site: str | None, fmt: str) -> 
     for e in s["edges"]:
         click.echo(f"\n{e['initiator']} → {e['responder']} {e['protocol']}: {e['messages']:,} messages, "
                    f"{e['connection']}, rate median {e['rate_per_10s']['median']:g} / max "
-                   f"{e['rate_per_10s']['max']:g} per 10 s, active hours (UTC) "
-                   f"{','.join(map(str, e['active_hours_utc']))}")
+                   f"{e['rate_per_10s']['max']:g} per 10 s, active hours ({b.timezone}) "
+                   f"{','.join(map(str, e['active_hours']))}")
         click.echo("  operations: " + ", ".join(f"{k} {v:,}" for k, v in sorted(e["operations"].items())))
         for rk, iv in e["ranges"].items():
             click.echo(f"  {rk}: addresses {iv}")

@@ -14,7 +14,9 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import msgspec
 from msgspec import Struct
@@ -182,6 +184,7 @@ class Edge(Struct, omit_defaults=True):
 class Settings(Struct, omit_defaults=True):
     grace_s: int = 3600  # newly seen assets: behaviours other than commands learned silently
     realert_s: int = 3600  # the same deviation alerts again after this much quiet
+    command_realert_s: int = 60  # ... and a deviating command after this much (one burst, one alert)
 
 
 class Baseline(Struct, omit_defaults=True):
@@ -193,6 +196,7 @@ class Baseline(Struct, omit_defaults=True):
     assets: dict[str, int]  # ip → first seen (ns)
     edges: dict[str, Edge]
     settings: Settings = msgspec.field(default_factory=Settings)
+    timezone: str = "UTC"  # the site's: hours of activity are local hours
     points_dropped: int = 0  # envelopes not kept beyond MAX_POINTS
     parent: int | None = None
     note: str | None = None
@@ -228,10 +232,28 @@ def is_command(r: Row) -> bool:
     return r.role != "response"
 
 
-def hour_of_week(ts: int) -> int:
-    # 1970-01-01 was a Thursday (weekday 3, Monday = 0)
-    days, rem = divmod(ts // SECOND, 86400)
-    return ((days + 3) % 7) * 24 + rem // 3600
+class Clock:
+    """Hour of the week (Monday 00 = 0) on the site's local clock. Every UTC offset in use is a
+    multiple of 15 minutes, so the answer is constant within a UTC quarter hour: it is cached by
+    quarter hour (bounded), which keeps learning at a dictionary lookup per message."""
+
+    QUARTER = 900 * SECOND
+
+    def __init__(self, timezone: str = "UTC") -> None:
+        self.timezone = timezone
+        self.zone = ZoneInfo(timezone)
+        self._cache: dict[int, int] = {}
+
+    def hour_of_week(self, ts: int) -> int:
+        q = ts // self.QUARTER
+        how = self._cache.get(q)
+        if how is None:
+            local = datetime.fromtimestamp(q * 900, self.zone)
+            how = local.weekday() * 24 + local.hour
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            self._cache[q] = how
+        return how
 
 
 def point_values(r: Row) -> Iterator[tuple[int, int]]:
@@ -265,9 +287,10 @@ class Learner:
     """Feed rows in time order; `result()` is the baseline."""
 
     def __init__(self, site: str = "default", settings: Settings | None = None,
-                 base: Baseline | None = None) -> None:  # fmt: skip
+                 base: Baseline | None = None, timezone: str | None = None) -> None:  # fmt: skip
         self.site = site
         self.settings = settings or (base.settings if base else Settings())
+        self.clock = Clock(timezone or (base.timezone if base else "UTC"))
         self.assets: dict[str, int] = dict(base.assets) if base else {}
         self.state: dict[str, _EdgeState] = {}
         self._by_tuple: dict[tuple[str, str, str], _EdgeState] = {}
@@ -314,7 +337,7 @@ class Learner:
         e.messages += 1
         if not e.hours:
             e.hours = [0] * 168
-        e.hours[hour_of_week(ts)] += 1
+        e.hours[self.clock.hour_of_week(ts)] += 1
         op = r.operation or "other"
         ops = e.operations
         ops[op] = ops.get(op, 0) + 1
@@ -409,7 +432,8 @@ class Learner:
             edges[key] = e
         return Baseline(version=version, site=self.site, learned_from=self.first or 0,
                         learned_until=self.last or 0, events=self.events, assets=self.assets,
-                        edges=edges, settings=self.settings, points_dropped=self.dropped,
+                        edges=edges, settings=self.settings, timezone=self.clock.timezone,
+                        points_dropped=self.dropped,
                         parent=parent, note=note)  # fmt: skip
 
 

@@ -14,7 +14,10 @@ Deviation types (rule id `baseline.<type>`), each with a severity and ATT&CK for
   connection      a persistent session turning into many short connections
 
 One alert per behaviour (its key) per episode: the same deviation alerts again only after
-`settings.realert_s` of quiet, or once approved into a new version it no longer deviates.
+`settings.realert_s` of quiet, or once approved into a new version it no longer deviates. For a
+deviating command (write, control, program, firmware, config) the episode is one burst of it:
+it alerts again after `settings.command_realert_s` of quiet, because each new burst acts on the
+process again; a continuous flood of it stays one alert.
 Newly seen assets get `settings.grace_s` during which their reads, diagnostics and sessions are
 learned silently (so a new device's polling is learned), but commands — write, control,
 program, firmware, config — always alert.
@@ -37,12 +40,12 @@ from .model import (
     RATE_BUCKET_NS,
     SECOND,
     Baseline,
+    Cadence,
     Edge,
     Learner,
     Row,
     covered,
     edge_key,
-    hour_of_week,
     orient,
     point_values,
     show_intervals,
@@ -134,8 +137,17 @@ class Deviation:
     family: str | None = None  # deviations of one family alert FAMILY_LIMIT times per episode
 
 
+class Poll(msgspec.Struct, array_like=True):
+    """A polled behaviour's cadence state, carried from one monitoring run to the next."""
+
+    last: int  # its last request (ns)
+    recent: list[float]  # its latest intervals (s)
+    row: Row  # that request
+
+
 class _Live:
-    """Per-edge monitoring state (not persisted: rebuilt per monitoring run)."""
+    """Per-edge monitoring state: polling cadence is persisted (`MonitorState.polls`), the rest
+    is rebuilt per monitoring run."""
 
     __slots__ = ("last", "recent", "bucket", "count", "ports", "port_window", "new_ports",
                  "values", "rows")  # fmt: skip
@@ -159,6 +171,13 @@ class MonitorState(msgspec.Struct, omit_defaults=True):
     alerted: dict[str, list[int]] = {}  # deviation key → [first alert, last occurrence] (ns)
     grace: dict[str, int] = {}  # asset → end of its grace period (ns)
     overlay: Baseline | None = None  # edges outside the baseline: what they did since they appeared
+    polls: dict[str, dict[str, Poll]] = {}  # edge → cadence key → its polling so far
+    seen_until: int = 0  # the last message monitored (ns)
+
+
+def _stop_limit(c: Cadence) -> float:
+    """Seconds without a request after which regular polling counts as stopped."""
+    return max(5 * c.period, c.period + 5 * c.tolerance(), 10.0)
 
 
 class Monitor:
@@ -166,9 +185,10 @@ class Monitor:
         self.b = baseline
         self.state = state if state is not None and state.version == baseline.version else \
             MonitorState(version=baseline.version)  # fmt: skip
-        self.overlay = Learner(baseline.site, baseline.settings, self.state.overlay)
+        self.overlay = Learner(baseline.site, baseline.settings, self.state.overlay, baseline.timezone)
         self.live: dict[str, _Live] = {}
         self.next_sweep = 0
+        self.resumed = False
         span = baseline.span_s
         self.hours = "week" if span >= 7 * 86400 else "day" if span >= 86400 else None
         self.span = span_words(span)
@@ -181,6 +201,10 @@ class Monitor:
     def check(self, r: Row) -> list[Deviation]:
         out: list[Deviation] = []
         ts = r.ts
+        if not self.resumed:
+            self._resume(ts)
+        if ts > self.state.seen_until:
+            self.state.seen_until = ts
         init, resp, port = orient(r)
         b, st = self.b, self.state
         grace = False
@@ -256,14 +280,43 @@ class Monitor:
             self.next_sweep = ts + SECOND
         return self._emit(out, ts)
 
+    def _resume(self, ts: int) -> None:
+        """Continue the polling cadence of the previous run, unless nothing was monitored for
+        longer than a poll may pause: what happened in that unobserved gap is unknown, so the
+        cadence starts afresh rather than reporting polling that stopped."""
+        self.resumed = True
+        gap = (ts - self.state.seen_until) / SECOND
+        for key, polls in self.state.polls.items():
+            e = self.b.edges.get(key)
+            live = self.live.setdefault(key, _Live())
+            for ck, p in polls.items():
+                c = e.cadence.get(ck) if e else None
+                if c is not None and gap <= _stop_limit(c):
+                    live.last[ck], live.rows[ck] = p.last, p.row
+                    live.recent[ck] = deque(p.recent, maxlen=8)
+
+    def suspend(self) -> MonitorState:
+        """The state to persist: grace, episodes, overlay, and each polled behaviour's cadence."""
+        st = self.state
+        st.overlay = self.overlay.result(version=self.b.version) if self.overlay.events else None
+        st.polls = {}
+        for key, live in self.live.items():
+            polls = {ck: Poll(last, list(live.recent.get(ck, ())), live.rows[ck])
+                     for ck, last in live.last.items() if last < 1 << 62}  # fmt: skip
+            if polls:
+                st.polls[key] = polls
+        return st
+
     def _emit(self, found: list[Deviation], ts: int) -> list[Deviation]:
         """Drop deviations already alerted in this episode; remember the rest. Deviations of one
         family (new addresses of one edge/function/target, new values of one point) alert
         FAMILY_LIMIT times per episode only (a scan or a fuzzer is one finding, not thousands)."""
         alerted = self.state.alerted
-        quiet = self.b.settings.realert_s * SECOND
+        settings = self.b.settings
         out = []
         for d in found:
+            command = d.row.role != "response" and d.row.operation in COMMANDS
+            quiet = (settings.command_realert_s if command else settings.realert_s) * SECOND
             seen = alerted.get(d.key)
             if seen is not None and ts - seen[1] < quiet:
                 seen[1] = max(seen[1], ts)
@@ -387,7 +440,7 @@ class Monitor:
                 c = e.cadence.get(ck)
                 if c is None or not c.regular:
                     continue
-                limit = max(5 * c.period, c.period + 5 * c.tolerance(), 10.0)
+                limit = _stop_limit(c)
                 if (now - last) / SECOND > limit:
                     r = live.rows[ck]
                     at = last + int(limit * SECOND)
@@ -420,7 +473,7 @@ class Monitor:
     def _hours(self, r: Row, e: Edge, key: str) -> list[Deviation]:
         if self.hours is None or not e.hours:
             return []
-        how = hour_of_week(r.ts)
+        how = self.overlay.clock.hour_of_week(r.ts)
         if self.hours == "week":
             seen, slot = e.hours[how], f"{_DAYS[how // 24]} {how % 24:02d}:00"
         else:
@@ -429,7 +482,7 @@ class Monitor:
             return []
         return [Deviation(
             "off_hours", f"{key}|hour|{slot}", 2, OP_TECHNIQUES.get(r.operation or "other", []),
-            f"{e.initiator} → {e.responder} ({r.protocol}, {r.action}) active at {slot} UTC; during "
+            f"{e.initiator} → {e.responder} ({r.protocol}, {r.action}) active at {slot} {self.b.timezone}; during "
             f"{self.span} of baseline this edge was never active in that hour", r)]  # fmt: skip
 
     def _connection(self, r: Row, e: Edge, live: _Live, key: str,

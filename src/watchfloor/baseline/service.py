@@ -59,14 +59,16 @@ def learn(store: Any, site: str = "default", since: str | None = None, until: st
     """Learn a baseline from the stored events (or `events`) and store it as a new version.
     `allow_empty`: a plant whose learning period carried no OT messages gets an empty baseline
     (everything it later sees is new) instead of an error."""
-    learner = Learner(site, settings)
     source = events if events is not None else rows(store, since=since, until=until)
-    if site_model:  # only this site's traffic
-        known = sorted({x.id or x.name for x in site_model.sites})
-        if site not in known:
+    timezone = None
+    if site_model:  # only this site's traffic, on its clock
+        declared = {x.id or x.name: x for x in site_model.sites}
+        if site not in declared:
             raise BaselineError(f"site {site!r} is not declared in {site_model.file or 'the site file'} "
-                                f"(declared: {', '.join(known) or 'none'})")  # fmt: skip
+                                f"(declared: {', '.join(sorted(declared)) or 'none'})")  # fmt: skip
+        timezone = declared[site].timezone
         source = (r for r in source if row_site(site_model, r) == site)
+    learner = Learner(site, settings, timezone=timezone)
     learner.feed(source)
     if learner.events == 0 and not allow_empty:
         raise BaselineError("no OT messages in the store" + (" in that time range" if since or until else "")
@@ -121,8 +123,7 @@ def monitor(store: Any, source: str | None = None, since: str | None = None,
     store.append(alerts)
     store.put_deviations(devs)
     for site, mon in monitors:
-        mon.state.overlay = mon.overlay.result(version=mon.b.version) if mon.overlay.events else None
-        store.put_monitor_state(site, mon.b.version, msgspec.json.encode(mon.state))
+        store.put_monitor_state(site, mon.b.version, msgspec.json.encode(mon.suspend()))
     return alerts
 
 
@@ -247,10 +248,10 @@ def summary(b: Baseline) -> dict[str, Any]:
             "cadence": {k: f"every {c.period:.3g} s ± {c.jitter:.2g} s" for k, c in sorted(regular.items())},
             "rate_per_10s": {"median": e.rate.median, "max": e.rate.max},
             "connection": f"{e.pattern} ({e.sessions} session(s))",
-            "active_hours_utc": sorted({h % 24 for h, n in enumerate(e.hours) if n}),
+            "active_hours": sorted({h % 24 for h, n in enumerate(e.hours) if n}),
         })  # fmt: skip
     return {
-        "version": b.version, "site": b.site, "parent": b.parent, "note": b.note,
+        "version": b.version, "site": b.site, "timezone": b.timezone, "parent": b.parent, "note": b.note,
         "learned_from": rfc3339(b.learned_from), "learned_until": rfc3339(b.learned_until),
         "span": span_words(b.span_s), "events": b.events, "assets": sorted(b.assets),
         "edges": edges, "points_dropped": b.points_dropped,
