@@ -3,7 +3,7 @@
     .venv/bin/python bench/triage.py [--scenarios scenarios] [--it-rules DIR] [--keep DIR]
 
 Each scenario (scenarios/*.yml, see watchfloor.testing.scenarios) is built from real data into a
-composite, ingested with `watchfloor ingest` (the built-in OT pack plus IT rules: SigmaHQ's
+composite, ingested with `watchfloor ingest --site` (the built-in OT pack plus IT rules: SigmaHQ's
 Windows rules from ../shared/corpus/sigma when present, else the project's rules/it), then
 triaged in each mode. Printed per scenario and mode: whether the OT leg is seen and linked to
 the IT leg, time from the first malicious record to the first P1/P2 alert and to the first
@@ -43,12 +43,14 @@ def run_one(spec: Path, work: Path, rules: list[Path]) -> tuple[dict, dict] | No
     meta = build(sc, out)
     inputs = [out / "ot.pcap"] + ([out / "it.jsonl"] if meta["it_records"] else [])
     db = out / "store.duckdb"
+    site_file = out / "site.yml"
     cmd = [sys.executable, "-m", "watchfloor", "ingest", *map(str, inputs), "--db", str(db),
-           "--workers", "1", *[a for r in [*pack_rules(), *rules] for a in ("--rules", str(r))]]  # fmt: skip
+           "--workers", "1", *[a for r in [*pack_rules(), *rules] for a in ("--rules", str(r))],
+           *(["--site", str(site_file)] if site_file.exists() else [])]  # fmt: skip
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     store = open_store(db)
     try:
-        site = load_site(out / "site.yml") if (out / "site.yml").exists() else None
+        site = load_site(site_file) if site_file.exists() else None
         return meta, measure(store, site, meta["malicious_start"], meta["ot_start"])
     finally:
         store.close()

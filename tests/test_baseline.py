@@ -216,14 +216,22 @@ def test_new_asset_grace_learns_reads_but_commands_still_alert(db: Path, tmp_pat
     assert writes and writes[0]["event"]["severity"] == 4, kinds
 
 
-def test_off_hours_activity(tmp_path: Path) -> None:
-    day = 86400 * S
-    eight = DEFAULT_START_NS - DEFAULT_START_NS % day + 8 * 3600 * S
-    learn = pcap(tmp_path / "days.pcap", poll(HMI, PLC, eight, 120, 1, interval=30 * S),
-                 poll(HMI._replace(port=49510), PLC, eight + day, 120, 2, interval=30 * S))  # fmt: skip
+DAY = 86400 * S
+EIGHT = DEFAULT_START_NS - DEFAULT_START_NS % DAY + 8 * 3600 * S  # 08:00 UTC of the kit's first day
+
+
+def learned_two_days(tmp_path: Path, *learn_options: str) -> Path:
+    """A store that learned two days of an HMI polling every 30 s from 08:00 to 09:00 UTC."""
+    learn = pcap(tmp_path / "days.pcap", poll(HMI, PLC, EIGHT, 120, 1, interval=30 * S),
+                 poll(HMI._replace(port=49510), PLC, EIGHT + DAY, 120, 2, interval=30 * S))  # fmt: skip
     db = tmp_path / "d.duckdb"
     ingest(db, learn)
-    run("baseline", "learn", "--db", str(db))
+    run("baseline", "learn", "--db", str(db), *learn_options)
+    return db
+
+
+def test_off_hours_activity(tmp_path: Path) -> None:
+    db, day, eight = learned_two_days(tmp_path), DAY, EIGHT
     night = pcap(tmp_path / "night.pcap", poll(HMI._replace(port=49511), PLC, eight + 2 * day - 5 * 3600 * S, 3, 3, interval=30 * S))
     ingest(db, night)
     found = [a for a in alerts(db) if a["rule"]["id"] == "baseline.off_hours"]
@@ -238,13 +246,7 @@ def test_off_hours_are_the_sites_local_hours(tmp_path: Path) -> None:
     site = tmp_path / "site.yaml"
     site.write_text("version: 1\nsites:\n  - id: plant-in\n    timezone: Asia/Kolkata\n"
                     "    zones: [{id: cell, subnets: [10.10.0.0/16]}]\n")
-    day = 86400 * S
-    eight = DEFAULT_START_NS - DEFAULT_START_NS % day + 8 * 3600 * S
-    learn = pcap(tmp_path / "days.pcap", poll(HMI, PLC, eight, 120, 1, interval=30 * S),
-                 poll(HMI._replace(port=49510), PLC, eight + day, 120, 2, interval=30 * S))  # fmt: skip
-    db = tmp_path / "d.duckdb"
-    ingest(db, learn)
-    run("baseline", "learn", "--db", str(db), "--site", "plant-in", "--site-file", str(site))
+    db, day, eight = learned_two_days(tmp_path, "--site", "plant-in", "--site-file", str(site)), DAY, EIGHT
     usual = poll(HMI._replace(port=49512), PLC, eight + 2 * day + 600 * S, 3, 4, interval=30 * S)
     night = poll(HMI._replace(port=49511), PLC, eight + 2 * day - 5 * 3600 * S, 3, 3, interval=30 * S)
     run("ingest", str(pcap(tmp_path / "n.pcap", night, usual)), "--db", str(db), "--workers", "1",
