@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from watchfloor.cli import main
 from watchfloor.testing import TcpConversation, poll_session, write_pcap
 from watchfloor.testing import modbus as mb
+from watchfloor.testing.goose import boolean, goose_frame
 from watchfloor.testing.modbus import DEFAULT_START_NS, Endpoint
 
 HMI = Endpoint("10.10.1.50", 49500, "02:00:00:01:00:32")
@@ -220,10 +221,14 @@ DAY = 86400 * S
 EIGHT = DEFAULT_START_NS - DEFAULT_START_NS % DAY + 8 * 3600 * S  # 08:00 UTC of the kit's first day
 
 
-def learned_two_days(tmp_path: Path, *learn_options: str) -> Path:
-    """A store that learned two days of an HMI polling every 30 s from 08:00 to 09:00 UTC."""
-    learn = pcap(tmp_path / "days.pcap", poll(HMI, PLC, EIGHT, 120, 1, interval=30 * S),
-                 poll(HMI._replace(port=49510), PLC, EIGHT + DAY, 120, 2, interval=30 * S))  # fmt: skip
+def learned_two_days(tmp_path: Path, *learn_options: str, watched: bool = True) -> Path:
+    """A store that learned two days of an HMI polling every 30 s from 08:00 to 09:00 UTC and
+    (`watched`) of the engineering workstation polling PLC2 every 10 min around the clock."""
+    streams = [poll(HMI, PLC, EIGHT, 120, 1, interval=30 * S),
+               poll(HMI._replace(port=49510), PLC, EIGHT + DAY, 120, 2, interval=30 * S)]  # fmt: skip
+    if watched:
+        streams.append(poll(ENG, PLC2, EIGHT - 8 * 3600 * S, 288, 5, interval=600 * S))
+    learn = pcap(tmp_path / "days.pcap", *streams)
     db = tmp_path / "d.duckdb"
     ingest(db, learn)
     run("baseline", "learn", "--db", str(db), *learn_options)
@@ -236,7 +241,15 @@ def test_off_hours_activity(tmp_path: Path) -> None:
     ingest(db, night)
     found = [a for a in alerts(db) if a["rule"]["id"] == "baseline.off_hours"]
     assert len(found) == 1 and "active at 03:00 UTC" in found[0]["message"]  # no site: UTC
-    assert "never active in that hour" in found[0]["message"]
+    assert "never active in that hour, while other traffic was" in found[0]["message"]
+
+
+def test_off_hours_need_an_hour_the_sensor_watched(tmp_path: Path) -> None:
+    """Learned from captures that only cover 08:00-09:00: nothing is known of 03:00."""
+    db = learned_two_days(tmp_path, watched=False)
+    ingest(db, pcap(tmp_path / "night.pcap", poll(HMI._replace(port=49511), PLC,
+                                                 EIGHT + 2 * DAY - 5 * 3600 * S, 3, 3, interval=30 * S)))  # fmt: skip
+    assert [a for a in alerts(db) if a["rule"]["id"] == "baseline.off_hours"] == []
 
 
 def test_off_hours_are_the_sites_local_hours(tmp_path: Path) -> None:
@@ -253,6 +266,42 @@ def test_off_hours_are_the_sites_local_hours(tmp_path: Path) -> None:
         "--site", str(site))  # fmt: skip
     (a,) = [a for a in alerts(db) if a["rule"]["id"] == "baseline.off_hours"]
     assert "active at 08:00 Asia/Kolkata" in a["message"] and a["@timestamp"][11:13] == "03"
+
+
+def goose(start: int, seconds: int, bursts: tuple[int, ...] = (), src: str = "02:00:00:61:85:01") -> list:
+    """A GOOSE publisher's heartbeat every second; at each burst second the trip goes true and is
+    retransmitted 2, 4, 8, ... ms apart (stNum + 1), then back to the heartbeat."""
+    records, st, sq = [], 1, 0
+    for second in range(seconds):
+        t = start + second * S
+        if second in bursts:
+            st, sq, gap = st + 1, 0, 2_000_000
+            while gap < S:
+                records.append((t, goose_frame("IED1PROT/LLN0$GO$Trip", st, sq, [boolean(True)], src=src)))
+                t, sq, gap = t + gap, sq + 1, gap * 2
+        else:
+            records.append((t, goose_frame("IED1PROT/LLN0$GO$Trip", st, sq, [boolean(second in bursts)], src=src)))
+            sq += 1
+    return records
+
+
+def test_layer2_publishers_are_edges_by_mac_and_their_bursts_are_normal(tmp_path: Path) -> None:
+    """GOOSE has no IP: the publisher and its multicast group are the edge, by MAC. A burst of
+    retransmissions after a trip was seen while learning, so the next one is no cadence change;
+    a second publisher of the same control block is a new asset."""
+    db = tmp_path / "g.duckdb"
+    ingest(db, pcap(tmp_path / "learn.pcap", goose(DEFAULT_START_NS, 600, bursts=(200, 400))))
+    run("baseline", "learn", "--db", str(db))
+    (edge,) = json.loads(run("baseline", "show", "--db", str(db), "--format", "jsonl"))["edges"]
+    assert (edge["initiator"], edge["responder"], edge["protocol"]) == \
+        ("02:00:00:61:85:01", "01:0c:cd:01:00:01", "goose")  # fmt: skip
+    later = DEFAULT_START_NS + 600 * S
+    ingest(db, pcap(tmp_path / "burst.pcap", goose(later, 60, bursts=(30,))))
+    assert alerts(db) == []
+    rogue = goose(later + 60 * S, 5, src="02:00:00:61:85:66")
+    ingest(db, pcap(tmp_path / "rogue.pcap", rogue, goose(later + 60 * S, 5)))
+    (a,) = alerts(db)
+    assert a["rule"]["id"] == "baseline.new_asset" and "02:00:00:61:85:66 was never seen" in a["message"]
 
 
 def test_persistent_session_turning_into_per_request_connections(db: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import statistics
+from collections import deque
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import NamedTuple
@@ -26,6 +27,7 @@ MAX_POINTS = 200_000  # value envelopes kept per baseline (bounded memory)
 MAX_STATES = 16  # distinct values remembered per point
 MAX_PORTS = 4096  # initiator ports remembered per edge while learning
 RATE_BUCKET_NS = 10 * 1_000_000_000  # message rate is counted per 10 s
+WINDOW, MIN_WINDOW = 8, 5  # polling speed is the median of the latest (up to) 8 intervals
 SECOND = 1_000_000_000
 
 
@@ -37,7 +39,7 @@ class Row(NamedTuple):
     action: str | None  # event.action: the function
     role: str | None  # request | response | None
     protocol: str
-    src: str | None
+    src: str | None  # IP address, or MAC address for layer-2 protocols (GOOSE, SV, DCP)
     sport: int | None
     dst: str | None
     dport: int | None
@@ -137,6 +139,8 @@ class Cadence(Struct, omit_defaults=True):
     n: int
     period: float  # median interval, s
     jitter: float  # MAD of the interval, s
+    fastest: float | None = None  # the fastest and slowest polling speed (window median) seen:
+    slowest: float | None = None  # bursts a protocol makes in normal operation stay normal
 
     @property
     def regular(self) -> bool:
@@ -145,6 +149,19 @@ class Cadence(Struct, omit_defaults=True):
 
     def tolerance(self) -> float:
         return max(6 * 1.4826 * self.jitter, 0.5 * self.period, 0.05)
+
+    def normal(self, speed: float) -> bool:
+        """Whether a polling speed (median of recent intervals) is one seen while learning."""
+        tol = self.tolerance()
+        lo, hi = self.period - tol, self.period + tol
+        if self.fastest is not None and self.slowest is not None:
+            lo, hi = min(lo, self.fastest), max(hi, self.slowest)
+        return lo <= speed <= hi
+
+
+def window_speed(recent: deque[float]) -> float | None:
+    """Polling speed over the latest intervals, once there are enough of them."""
+    return statistics.median(recent) if len(recent) >= MIN_WINDOW else None
 
 
 class Rate(Struct, omit_defaults=True):
@@ -268,13 +285,15 @@ def point_values(r: Row) -> Iterator[tuple[int, int]]:
 class _EdgeState:
     """Learning state of one edge beyond what the model keeps."""
 
-    __slots__ = ("edge", "last", "samples", "bucket", "count", "rates", "ports", "last_val",
-                 "point_keys")
+    __slots__ = ("edge", "last", "samples", "recent", "speeds", "bucket", "count", "rates", "ports",
+                 "last_val", "point_keys")  # fmt: skip
 
     def __init__(self, edge: Edge) -> None:
         self.edge = edge
         self.last: dict[tuple, int] = {}  # cadence key → last request time
         self.samples: dict[tuple, Reservoir] = {}
+        self.recent: dict[tuple, deque[float]] = {}  # cadence key → latest intervals
+        self.speeds: dict[tuple, list[float]] = {}  # cadence key → [fastest, slowest] window
         self.bucket = -1
         self.count = 0
         self.rates = Reservoir(1)
@@ -371,7 +390,20 @@ class Learner:
                 res = st.samples.get(ck)
                 if res is None:
                     res = st.samples[ck] = Reservoir(len(st.samples))
-                res.add((ts - prev) / SECOND)
+                    st.recent[ck] = deque(maxlen=WINDOW)
+                interval = (ts - prev) / SECOND
+                res.add(interval)
+                recent = st.recent[ck]
+                recent.append(interval)
+                speed = window_speed(recent)
+                if speed is not None:
+                    seen = st.speeds.get(ck)
+                    if seen is None:
+                        st.speeds[ck] = [speed, speed]
+                    elif speed < seen[0]:
+                        seen[0] = speed
+                    elif speed > seen[1]:
+                        seen[1] = speed
         values = r.values
         if values and start is not None and end is not None and end - start + 1 == len(values):
             keys = st.point_keys.get((tgt, start, end))
@@ -418,8 +450,14 @@ class Learner:
                 ck = f"{fn}|{tgt}|{start}-{end}"
                 med, mad = median_mad(res.items)
                 old_c = e.cadence.get(ck)
-                e.cadence[ck] = Cadence(n=res.seen + (old_c.n if old_c else 0),
-                                        period=round(med, 6), jitter=round(mad, 6))
+                c = e.cadence[ck] = Cadence(n=res.seen + (old_c.n if old_c else 0),
+                                            period=round(med, 6), jitter=round(mad, 6))
+                speeds = st.speeds.get((fn, tgt, start, end))
+                if old_c is not None and old_c.fastest is not None and old_c.slowest is not None:
+                    speeds = [min(old_c.fastest, speeds[0]), max(old_c.slowest, speeds[1])] \
+                        if speeds else [old_c.fastest, old_c.slowest]  # fmt: skip
+                if speeds:
+                    c.fastest, c.slowest = round(speeds[0], 6), round(speeds[1], 6)
             rates = list(st.rates.items) + ([st.count] if st.bucket >= 0 else [])
             if rates and (st.rates.seen >= 4 or not e.rate.windows):
                 seen = st.rates.seen + (1 if st.bucket >= 0 else 0)

@@ -11,6 +11,7 @@ Deviation types (rule id `baseline.<type>`), each with a severity and ATT&CK for
   cadence         periodic polling that speeds up, slows down or stops
   rate            messages per 10 s far above the edge's robust maximum
   off_hours       activity in an hour of the week (or day) in which the edge was never active
+                  while other OT traffic was seen
   connection      a persistent session turning into many short connections
 
 One alert per behaviour (its key) per episode: the same deviation alerts again only after
@@ -29,7 +30,6 @@ from collections import deque
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from statistics import median
 from typing import Any
 
 import msgspec
@@ -39,6 +39,7 @@ from ..detect.record import alert_event
 from .model import (
     RATE_BUCKET_NS,
     SECOND,
+    WINDOW,
     Baseline,
     Cadence,
     Edge,
@@ -50,6 +51,7 @@ from .model import (
     point_values,
     show_intervals,
     target,
+    window_speed,
 )
 
 FAMILY_LIMIT = 5
@@ -191,6 +193,10 @@ class Monitor:
         self.resumed = False
         span = baseline.span_s
         self.hours = "week" if span >= 7 * 86400 else "day" if span >= 86400 else None
+        # hours of the week in which the sensor saw any OT traffic while learning: an edge's
+        # silence means something only in an hour that was watched
+        counts = [e.hours for e in baseline.edges.values() if e.hours]
+        self.watched = [any(h[i] for h in counts) for i in range(168)] if counts else [True] * 168
         self.span = span_words(span)
 
     # -- the loop --------------------------------------------------------------------------
@@ -293,7 +299,7 @@ class Monitor:
                 c = e.cadence.get(ck) if e else None
                 if c is not None and gap <= _stop_limit(c):
                     live.last[ck], live.rows[ck] = p.last, p.row
-                    live.recent[ck] = deque(p.recent, maxlen=8)
+                    live.recent[ck] = deque(p.recent, maxlen=WINDOW)
 
     def suspend(self) -> MonitorState:
         """The state to persist: grace, episodes, overlay, and each polled behaviour's cadence."""
@@ -414,13 +420,10 @@ class Monitor:
             return []
         recent = live.recent.get(ck)
         if recent is None:
-            recent = live.recent[ck] = deque(maxlen=8)
+            recent = live.recent[ck] = deque(maxlen=WINDOW)
         recent.append((r.ts - prev) / SECOND)
-        if len(recent) < 5:
-            return []
-        now = median(recent)
-        tol = c.tolerance()
-        if abs(now - c.period) <= tol:
+        now = window_speed(recent)
+        if now is None or c.normal(now):
             return []
         how = "sped up" if now < c.period else "slowed down"
         return [Deviation(
@@ -476,14 +479,16 @@ class Monitor:
         how = self.overlay.clock.hour_of_week(r.ts)
         if self.hours == "week":
             seen, slot = e.hours[how], f"{_DAYS[how // 24]} {how % 24:02d}:00"
+            watched = self.watched[how]
         else:
             seen, slot = sum(e.hours[how % 24 :: 24]), f"{how % 24:02d}:00"
-        if seen:
+            watched = any(self.watched[how % 24 :: 24])
+        if seen or not watched:
             return []
         return [Deviation(
             "off_hours", f"{key}|hour|{slot}", 2, OP_TECHNIQUES.get(r.operation or "other", []),
             f"{e.initiator} → {e.responder} ({r.protocol}, {r.action}) active at {slot} {self.b.timezone}; during "
-            f"{self.span} of baseline this edge was never active in that hour", r)]  # fmt: skip
+            f"{self.span} of baseline this edge was never active in that hour, while other traffic was", r)]  # fmt: skip
 
     def _connection(self, r: Row, e: Edge, live: _Live, key: str,
                     port: int | None) -> list[Deviation]:  # fmt: skip

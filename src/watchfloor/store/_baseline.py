@@ -22,7 +22,8 @@ CHUNK = 500_000  # rows sorted at a time by behaviour_rows
 
 #: The event fields the baseline reads, in `baseline.model.Row` order.
 _ROW_SQL = """SELECT epoch_ns("@timestamp"), event.id, event.action, ot.role, ot.protocol,
-    source.ip, source.port, destination.ip, destination.port, ot.action.operation,
+    coalesce(source.ip, source.mac), source.port, coalesce(destination.ip, destination.mac),
+    destination.port, ot.action.operation,
     ot.action.target.unit, ot.action.target.station, ot.action.target.object,
     ot.action.address.start, ot.action.address."end", ot.action."values"
     """
