@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from watchfloor.cli import main
+from watchfloor.schema.time import parse_rfc3339
 from watchfloor.testing import TcpConversation, poll_session, write_pcap
 from watchfloor.testing import modbus as mb
 from watchfloor.testing.goose import boolean, goose_frame
@@ -327,17 +328,22 @@ def test_one_alert_per_behaviour_then_approve_folds_it_into_a_new_version(db: Pa
     assert again.exit_code != 0 and "already approved into version 2" in again.output
 
 
-def test_a_deviating_command_alerts_once_per_burst(db: Path, tmp_path: Path) -> None:
-    """Forty identical rogue writes 50 ms apart are one burst (one alert); the same write after
-    two minutes of quiet acts on the process again and alerts again; after 30 s it does not."""
+def test_an_unapproved_masters_command_alerts_once_per_burst(db: Path, tmp_path: Path) -> None:
+    """Over an edge outside the baseline (the engineering workstation never talked to PLC), forty
+    identical writes 50 ms apart are one burst, the same write two minutes later is a new attempt
+    and alerts again, 30 s after that it does not. The HMI, an approved master of PLC, doing the
+    same new write twice is one finding per hour."""
     write = [(mb.mask_write_register(4, 0xFF00, 0x0012), mb.mask_write_register(4, 0xFF00, 0x0012))]
-    flood = session(HMI._replace(port=49530), PLC, LATER, write * 40)
-    again = session(HMI._replace(port=49531), PLC, LATER + 120 * S, write)
-    soon = session(HMI._replace(port=49532), PLC, LATER + 150 * S, write)
-    ingest(db, pcap(tmp_path / "bursts.pcap", flood, again, soon))
-    found = sorted(alerts(db), key=lambda a: a["@timestamp"])
-    assert [a["rule"]["id"] for a in found] == ["baseline.new_function"] * 2
-    assert found[1]["@timestamp"][:19] > found[0]["@timestamp"][:19]
+    known = [session(HMI._replace(port=49530 + i), PLC, LATER + i * 120 * S, write * 40) for i in range(2)]
+    rogue = [session(ENG._replace(port=49630 + i), PLC, LATER + at * S, write * (40 if i == 0 else 1))
+             for i, at in enumerate((300, 420, 450))]  # fmt: skip
+    ingest(db, pcap(tmp_path / "bursts.pcap", *known, *rogue))
+    found = alerts(db)
+    by_hmi = [a for a in found if a["source"]["ip"] == HMI.ip]
+    assert [a["rule"]["id"] for a in by_hmi] == ["baseline.new_function"]
+    by_eng = sorted(((parse_rfc3339(a["@timestamp"]) or 0) - LATER) // S for a in found
+                    if a["source"]["ip"] == ENG.ip)  # fmt: skip
+    assert by_eng[0] == 300 and all(t < 302 for t in by_eng[:-1]) and by_eng[-1] == 420, by_eng
     assert all("mask_write_register" in a["message"] for a in found)
 
 

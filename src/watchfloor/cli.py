@@ -1084,8 +1084,9 @@ def baseline() -> None:
 @click.option("--realert", type=click.IntRange(min=1), default=3600, show_default=True,
               help="Seconds of quiet after which the same deviation alerts again.")
 @click.option("--command-realert", type=click.IntRange(min=1), default=60, show_default=True,
-              help="Seconds of quiet after which the same deviating command (write, control, "
-                   "program, firmware, config) alerts again: one alert per burst.")
+              help="Seconds of quiet after which the same command (write, control, program, "
+                   "firmware, config) over an edge outside the baseline alerts again: one alert "
+                   "per burst.")
 @click.option("--draft", is_flag=True, help="Store the version without activating it.")
 @SITE_FILE
 def baseline_learn(db: Path, site: str, since: str | None, until: str | None, grace: int,

@@ -201,7 +201,7 @@ class Edge(Struct, omit_defaults=True):
 class Settings(Struct, omit_defaults=True):
     grace_s: int = 3600  # newly seen assets: behaviours other than commands learned silently
     realert_s: int = 3600  # the same deviation alerts again after this much quiet
-    command_realert_s: int = 60  # ... and a deviating command after this much (one burst, one alert)
+    command_realert_s: int = 60  # ... and an unapproved edge's command after this much (per burst)
 
 
 class Baseline(Struct, omit_defaults=True):

@@ -16,9 +16,10 @@ Deviation types (rule id `baseline.<type>`), each with a severity and ATT&CK for
 
 One alert per behaviour (its key) per episode: the same deviation alerts again only after
 `settings.realert_s` of quiet, or once approved into a new version it no longer deviates. For a
-deviating command (write, control, program, firmware, config) the episode is one burst of it:
-it alerts again after `settings.command_realert_s` of quiet, because each new burst acts on the
-process again; a continuous flood of it stays one alert.
+command (write, control, program, firmware, config) over an edge outside the baseline — a master
+never approved — the episode is one burst of it: it alerts again after
+`settings.command_realert_s` of quiet, because each new burst acts on the process again; a
+continuous flood of it stays one alert.
 Newly seen assets get `settings.grace_s` during which their reads, diagnostics and sessions are
 learned silently (so a new device's polling is learned), but commands — write, control,
 program, firmware, config — always alert.
@@ -321,8 +322,10 @@ class Monitor:
         settings = self.b.settings
         out = []
         for d in found:
-            command = d.row.role != "response" and d.row.operation in COMMANDS
-            quiet = (settings.command_realert_s if command else settings.realert_s) * SECOND
+            r = d.row
+            rogue = r.role != "response" and r.operation in COMMANDS and \
+                edge_key(*orient(r)[:2], r.protocol) not in self.b.edges  # fmt: skip
+            quiet = (settings.command_realert_s if rogue else settings.realert_s) * SECOND
             seen = alerted.get(d.key)
             if seen is not None and ts - seen[1] < quiet:
                 seen[1] = max(seen[1], ts)
