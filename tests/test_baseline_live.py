@@ -71,16 +71,24 @@ def test_real_stack_session_learned_then_deviations_explained(tmp_path: Path) ->
 
 # -- the plant -------------------------------------------------------------------------------
 HMI, ENG, ROGUE, PLC, PLC2 = "127.0.0.2", "127.0.0.3", "127.0.0.66", "127.0.0.10", "127.0.0.11"
-PERIOD = 0.25  # the HMI's poll, s
-LEARN_CYCLES = 30  # 29 intervals per polled block: a cadence needs 20 (`Cadence.regular`)
+SCADA, PLC3 = "127.0.0.1", "127.0.0.12"  # snap7's client cannot bind: Linux gives it 127.0.0.1
+PERIOD = 0.1  # the poll, s
+LEARN_CYCLES = 40  # 39 intervals per polled block: a cadence needs 20 (`Cadence.regular`)
 NORMAL_CYCLES = 7  # a later normal session: enough intervals for the cadence check to judge
 REGISTERS = [500 + i for i in range(10)]
 COILS = [True, False, True, True, False, False, True, False]
+DB1 = bytes([12, 34, 56, 78, 90, 11, 22, 33])  # PLC3's data block 1, bytes 0–7
 HOUR = 3600 * 1_000_000_000
 
 
 def setpoint(k: int) -> int:
+    """What the HMI writes to holding register 20 in poll cycle k (every fourth)."""
     return 100 + 5 * (k // 4 % 5)
+
+
+def s7_setpoint(k: int) -> int:
+    """What SCADA writes to byte 20 of PLC3's data block 1 in poll cycle k (every fourth)."""
+    return 40 + 5 * (k // 4 % 3)
 
 
 def ok(response):  # type: ignore[no-untyped-def]
@@ -89,10 +97,12 @@ def ok(response):  # type: ignore[no-untyped-def]
 
 
 class Plant:
-    """The two servers (threads of this process) and a factory of clients bound to a source."""
+    """The servers (threads of this process) and factories of their clients."""
 
     def __init__(self) -> None:
         from pyModbusTCP.server import DataBank, ModbusServer
+        from snap7.server import Server
+        from snap7.type import SrvArea
 
         self.port = free_port()
         self.bpf = f"tcp port {self.port}"
@@ -101,17 +111,22 @@ class Plant:
         self.bank.set_coils(0, COILS)
         bank2 = DataBank()
         bank2.set_input_registers(0, [7, 8, 9, 10])
-        self.servers = [ModbusServer(PLC, self.port, no_block=True, data_bank=self.bank),
-                        ModbusServer(PLC2, self.port, no_block=True, data_bank=bank2)]  # fmt: skip
-        for s in self.servers:
-            s.start()
+        self.modbus = [ModbusServer(PLC, self.port, no_block=True, data_bank=self.bank),
+                       ModbusServer(PLC2, self.port, no_block=True, data_bank=bank2)]  # fmt: skip
+        for m in self.modbus:
+            m.start()
+        self.s7 = Server(log=False)
+        self.db1 = bytearray(DB1.ljust(128, b"\0"))
+        self.s7.register_area(SrvArea.DB, 1, self.db1)
+        self.s7.start_to(PLC3, self.port)
         self.learn_pcap = Path()
         self.learned = Path()
         self.baseline: dict = {}
 
     def stop(self) -> None:
-        for s in self.servers:
-            s.stop()
+        for m in self.modbus:
+            m.stop()
+        self.s7.stop()
 
     def client(self, source: str, server: str = PLC):  # type: ignore[no-untyped-def]
         from pymodbus.client import ModbusTcpClient
@@ -120,34 +135,50 @@ class Plant:
         assert c.connect(), f"{source} cannot connect to {server}:{self.port}"
         return c
 
+    def scada(self):  # type: ignore[no-untyped-def]
+        from snap7.client import Client
+
+        c = Client()
+        c.connect(PLC3, 0, 1, self.port)
+        return c
+
 
 def free_port() -> int:
-    """A TCP port free on both PLC addresses (other runs of these tests may be using theirs)."""
+    """A TCP port free on the three PLC addresses (other runs of these tests may be using theirs)."""
     for _ in range(100):
-        with socket.socket() as a, socket.socket() as b:
+        with socket.socket() as a, socket.socket() as b, socket.socket() as c:
             a.bind((PLC, 0))
             port = a.getsockname()[1]
             try:
                 b.bind((PLC2, port))
+                c.bind((PLC3, port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no TCP port free on both loopback PLC addresses")
+    raise RuntimeError("no TCP port free on the loopback PLC addresses")
 
 
-def poll(hmi, cycles: int, period: float = PERIOD, eng=None, writes: bool = True) -> None:  # type: ignore[no-untyped-def]
-    """The HMI's cycle on an absolute schedule (a late cycle does not shift the next ones)."""
+def poll(cycles: int, period: float = PERIOD, hmi=None, eng=None, scada=None,  # type: ignore[no-untyped-def]
+         writes: bool = True) -> None:  # fmt: skip
+    """The pollers' cycle on an absolute schedule (a late cycle does not shift the next ones):
+    the HMI reads and writes its setpoint, the engineering station reads every other cycle,
+    SCADA reads a data block and writes its setpoint byte."""
     t0 = time.monotonic()
     for k in range(cycles):
         delay = t0 + k * period - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        assert ok(hmi.read_holding_registers(0, count=10)).registers == REGISTERS
-        ok(hmi.read_coils(0, count=8))
-        if writes and k % 4 == 3:
-            ok(hmi.write_register(20, setpoint(k)))
+        if hmi is not None:
+            assert ok(hmi.read_holding_registers(0, count=10)).registers == REGISTERS
+            ok(hmi.read_coils(0, count=8))
+            if writes and k % 4 == 3:
+                ok(hmi.write_register(20, setpoint(k)))
         if eng is not None and k % 2 == 0:
             ok(eng.read_input_registers(0, count=4))
+        if scada is not None:
+            assert bytes(scada.db_read(1, 0, len(DB1))) == DB1
+            if writes and k % 4 == 1:
+                scada.db_write(1, 20, bytearray([s7_setpoint(k)]))
 
 
 def session(plant: Plant, source: str, act: Callable, server: str = PLC) -> None:  # type: ignore[type-arg]
@@ -159,7 +190,13 @@ def session(plant: Plant, source: str, act: Callable, server: str = PLC) -> None
 
 
 def normal(plant: Plant) -> None:
-    session(plant, HMI, lambda c: poll(c, NORMAL_CYCLES))
+    """A normal session: the HMI and SCADA poll (each on a new connection)."""
+    hmi, scada = plant.client(HMI), plant.scada()
+    try:
+        poll(NORMAL_CYCLES, hmi=hmi, scada=scada)
+    finally:
+        hmi.close()
+        scada.disconnect()
 
 
 # -- captures: split and re-timed ------------------------------------------------------------
@@ -174,16 +211,14 @@ def rewrite(src: Path, dst: Path, since: int = 0, until: int = 1 << 62,
     return dst
 
 
-def spread(src: Path, dst: Path, slices: int) -> Path:
-    """Cut the capture into `slices` pieces at idle moments (≥ 0.1 s without a packet, between
+def spread(src: Path, dst: Path, slices: int, idle: float) -> Path:
+    """Cut the capture into `slices` pieces at idle moments (`idle` s without a packet: between
     poll cycles) and move each earlier piece back by whole rate windows, so that every piece lies
     in a rate window of its own (10 s of silence separate them)."""
     times = [ts for _, ts, _, _, _ in read_packets(src)]
     step = (times[-1] - times[0]) / slices
-    cuts = []
-    for k in range(1, slices):
-        nominal = times[0] + k * step
-        cuts.append(next(t for t, prev in zip(times[1:], times) if t >= nominal and t - prev >= 10**8))
+    gaps = [t for t, prev in zip(times[1:], times) if t - prev >= idle * 1e9]
+    cuts = [min((t for t in gaps if t >= times[0] + k * step), default=times[-1]) for k in range(1, slices)]
 
     def shift(ts: int) -> int:
         later = sum(ts >= c for c in cuts)  # this piece's index
@@ -214,14 +249,15 @@ def plant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plant]:
     try:
         d = tmp_path_factory.mktemp("plant")
         with C.capture(d / "learn-raw.pcap", p.bpf) as raw:
-            hmi, eng = p.client(HMI), p.client(ENG, PLC2)
-            poll(hmi, LEARN_CYCLES, eng=eng)
+            hmi, eng, scada = p.client(HMI), p.client(ENG, PLC2), p.scada()
+            poll(LEARN_CYCLES, hmi=hmi, eng=eng, scada=scada)
             hmi.close()
             eng.close()
-        p.learn_pcap = spread(raw, d / "learn.pcap", 5)
+            scada.disconnect()
+        p.learn_pcap = spread(raw, d / "learn.pcap", 5, PERIOD / 2)
         p.learned = d / "learned.duckdb"
         ingest(p.learned, p.learn_pcap)
-        assert "2 edges" in run("baseline", "learn", "--db", str(p.learned))
+        assert "3 edges" in run("baseline", "learn", "--db", str(p.learned))
         shown = json.loads(run("baseline", "show", "--db", str(p.learned), "--format", "jsonl"))
         p.baseline = shown
         hmi_edge = edge(shown, HMI)
@@ -268,7 +304,7 @@ def observe(plant: Plant, tmp: Path, db: Path, abnormal: Callable[[], None]) -> 
         assert about in events, f"{a['rule']['id']} is about {about}, not an event of the session"
         ev = events[about]
         assert (a["source"]["ip"], a["destination"]["ip"]) == (ev["source"]["ip"], ev["destination"]["ip"])
-        assert a["ot"]["protocol"] == ev["ot"]["protocol"] == "modbus"
+        assert a["ot"]["protocol"] == ev["ot"]["protocol"]
     ingest(db, rewrite(both, tmp / "normal.pcap", since=mark))
     seen = {a["event"]["id"] for a in found}
     later = [a["message"] for a in alerts(db) if a["event"]["id"] not in seen]
@@ -276,11 +312,12 @@ def observe(plant: Plant, tmp: Path, db: Path, abnormal: Callable[[], None]) -> 
     return found
 
 
-def of(found: list[dict], kind: str, source: str, destination: str) -> list[dict]:
+def of(found: list[dict], kind: str, source: str, destination: str, protocol: str = "modbus") -> list[dict]:
     """The alerts of one type; every alert of the session must be of that type."""
     assert {a["rule"]["id"] for a in found} == {f"baseline.{kind}"}, [a["message"] for a in found]
     for a in found:
         assert (a["source"]["ip"], a["destination"]["ip"]) == (source, destination), a["message"]
+        assert a["ot"]["protocol"] == protocol
     return found
 
 
@@ -339,8 +376,9 @@ def test_new_address(plant: Plant, db: Path, tmp_path: Path) -> None:
 
 @pytest.mark.stack
 def test_value(plant: Plant, db: Path, tmp_path: Path) -> None:
-    """A setpoint written far outside what the HMI ever wrote, and a register the PLC reports
-    outside what it ever reported (changed in the server's data bank, restored after)."""
+    """A setpoint the HMI never wrote (one alert: the PLC's echo of the write is not a second
+    finding), and a register the PLC reports outside what it ever reported (changed in the
+    server's data bank, restored after)."""
     def abnormal() -> None:
         session(plant, HMI, lambda c: ok(c.write_register(20, 60000)))
         plant.bank.set_holding_registers(3, [9999])
@@ -354,9 +392,10 @@ def test_value(plant: Plant, db: Path, tmp_path: Path) -> None:
     written = [a for a in found if a["source"]["ip"] == HMI]
     reported = [a for a in found if a["source"]["ip"] == PLC]
     assert len(written) == 1 and len(reported) == 1, [a["message"] for a in found]
-    lo, hi = min(map(setpoint, range(LEARN_CYCLES))), max(map(setpoint, range(LEARN_CYCLES)))
+    # the HMI repeats a few setpoints, so the point is judged by the values it was written
+    states = "/".join(map(str, sorted({setpoint(k) for k in range(3, LEARN_CYCLES, 4)})))
     assert (f"Value written by {HMI}: holding register 20 on unit 1 of {PLC} is 60000; "
-            f"{span(plant)} it stayed within {lo}–{hi}") in written[0]["message"]  # fmt: skip
+            f"{span(plant)} it was only {states}") in written[0]["message"]  # fmt: skip
     assert written[0]["destination"]["ip"] == PLC and written[0]["event"]["severity"] == 4
     assert (f"Value reported by {PLC}: holding register 3 on unit 1 of {PLC} is 9999; "
             f"{span(plant)} it stayed within {REGISTERS[3]}–{REGISTERS[3]}") in reported[0]["message"]
@@ -367,7 +406,7 @@ def test_value(plant: Plant, db: Path, tmp_path: Path) -> None:
 def test_cadence(plant: Plant, db: Path, tmp_path: Path) -> None:
     """The HMI polls ten times as fast (every 0.025 s, without its setpoint writes)."""
     found = observe(plant, tmp_path, db,
-                    lambda: session(plant, HMI, lambda c: poll(c, 10, PERIOD / 10, writes=False)))
+                    lambda: session(plant, HMI, lambda c: poll(10, PERIOD / 10, hmi=c, writes=False)))
     cadence = [a for a in found if a["rule"]["id"] == "baseline.cadence"]
     # a burst this short may also pass the rate limit; nothing else may deviate
     assert {a["rule"]["id"] for a in found} <= {"baseline.cadence", "baseline.rate"}
@@ -406,7 +445,7 @@ def test_connection(plant: Plant, db: Path, tmp_path: Path) -> None:
         t0 = time.monotonic()
         for k in range(12):
             time.sleep(max(0.0, t0 + k * PERIOD - time.monotonic()))
-            session(plant, HMI, lambda c: poll(c, 1, writes=False))
+            session(plant, HMI, lambda c: poll(1, hmi=c, writes=False))
 
     found = observe(plant, tmp_path, db, per_request)
     (a,) = of(found, "connection", HMI, PLC)
@@ -431,20 +470,48 @@ def test_off_hours(plant: Plant, tmp_path: Path) -> None:
     ingest(db, plant.learn_pcap, rewrite(day2, tmp_path / "day2.pcap", shift=lambda ts: 24 * HOUR))
     run("baseline", "learn", "--db", str(db))
     shown = json.loads(run("baseline", "show", "--db", str(db), "--format", "jsonl"))
-    learned = set(edge(shown, HMI)["active_hours_utc"])
+    learned = set(edge(shown, HMI)["active_hours_utc"]) & set(edge(shown, SCADA)["active_hours_utc"])
     before = {a["event"]["id"] for a in alerts(db)}
     ingest(db, shift_into(night, tmp_path / "night.pcap", 36, set(range(24)) - learned))
     found = [a for a in alerts(db) if a["event"]["id"] not in before]
     assert {a["rule"]["id"] for a in found} == {"baseline.off_hours"}, [a["message"] for a in found]
     said = set()
     for a in found:  # one per edge and hour
-        assert (a["source"]["ip"], a["destination"]["ip"]) == (HMI, PLC)
-        assert a["ot"]["protocol"] == "modbus" and a["related"]["events"]
-        m = re.search(rf"{HMI} → {PLC} \(modbus, read_\w+\) active at (\d\d):00 UTC; during "
+        init, resp, proto = (HMI, PLC, "modbus") if a["source"]["ip"] == HMI else (SCADA, PLC3, "s7comm")
+        assert (a["source"]["ip"], a["destination"]["ip"], a["ot"]["protocol"]) == (init, resp, proto)
+        assert a["related"]["events"]
+        m = re.search(rf"{init} → {resp} \({proto}, \w+\) active at (\d\d):00 UTC; during "
                       rf"{shown['span']} of baseline this edge was never active in that hour", a["message"])  # fmt: skip
         assert m, a["message"]
-        said.add(int(m[1]))
-    assert said == hours_of_day(tmp_path / "night.pcap") and len(said) == len(found)
+        said.add((init, int(m[1])))
+    hours = hours_of_day(tmp_path / "night.pcap")
+    assert said == {(ip, h) for ip in (HMI, SCADA) for h in hours} and len(said) == len(found)
     seen = {a["event"]["id"] for a in alerts(db)}
     ingest(db, shift_into(day3, tmp_path / "day3.pcap", 48, learned))
     assert [a["message"] for a in alerts(db) if a["event"]["id"] not in seen] == []
+
+
+@pytest.mark.stack
+def test_s7comm_value_and_new_address(plant: Plant, db: Path, tmp_path: Path) -> None:
+    """The same judgement over another protocol (python-snap7 client and server, S7comm): SCADA
+    writes its setpoint byte with a value it never wrote, then a byte outside the one it writes."""
+    def abnormal() -> None:
+        c = plant.scada()
+        try:
+            c.db_write(1, 20, bytearray([250]))
+            c.db_write(1, 100, bytearray([1]))
+        finally:
+            c.disconnect()
+
+    found = observe(plant, tmp_path, db, abnormal)
+    assert sorted(a["rule"]["id"] for a in found) == ["baseline.new_address", "baseline.value"], \
+        [a["message"] for a in found]  # fmt: skip
+    value, new = sorted(found, key=lambda a: a["rule"]["id"] == "baseline.new_address")
+    for a in found:
+        assert (a["source"]["ip"], a["destination"]["ip"], a["ot"]["protocol"]) == (SCADA, PLC3, "s7comm")
+        assert a["event"]["severity"] == 4
+    states = "/".join(map(str, sorted({s7_setpoint(k) for k in range(1, LEARN_CYCLES, 4)})))
+    assert (f"Value written by {SCADA}: data block 20 on unit 1 of {PLC3} is 250; {span(plant)} it "
+            f"was only {states}") in value["message"]  # fmt: skip
+    assert (f"{SCADA} wrote data block 100 on unit 1 of {PLC3} (write_var); {span(plant)} this "
+            f"edge only used write_var on 20") in new["message"]  # fmt: skip
