@@ -3,7 +3,8 @@ abnormal one and check the deviation alerts (one test per deviation type), appro
 
 Traffic comes from the project's Modbus/TCP kit (`watchfloor.testing`: the HMI↔PLC poll session
 with reads every 250 ms and occasional writes, and hand-built exchanges on TCP conversations with
-handshakes); `test_baseline_live.py` does the same with the real pymodbus stack on loopback.
+handshakes); `test_baseline_live.py` does the same with real stacks on loopback (pyModbusTCP,
+pymodbus, python-snap7).
 """
 
 from __future__ import annotations
