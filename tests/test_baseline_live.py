@@ -500,26 +500,31 @@ def test_off_hours(plant: Plant, tmp_path: Path) -> None:
 
 
 @pytest.mark.stack
-def test_s7comm_value_and_new_address(plant: Plant, db: Path, tmp_path: Path) -> None:
+def test_s7comm_value_new_address_and_new_function(plant: Plant, db: Path, tmp_path: Path) -> None:
     """The same judgement over another protocol (python-snap7 client and server, S7comm): SCADA
-    writes its setpoint byte with a value it never wrote, then a byte outside the one it writes."""
+    writes its setpoint byte with a value it never wrote, then a byte beside the one it writes,
+    then lists the PLC's blocks (reconnaissance it never did)."""
     def abnormal() -> None:
         c = plant.scada()
         try:
             c.db_write(1, 20, bytearray([250]))
             c.db_write(1, 100, bytearray([1]))
+            c.list_blocks()
         finally:
             c.disconnect()
 
     found = observe(plant, tmp_path, db, abnormal)
-    assert sorted(a["rule"]["id"] for a in found) == ["baseline.new_address", "baseline.value"], \
+    by = {a["rule"]["id"].removeprefix("baseline."): a for a in found}
+    assert sorted(by) == ["new_address", "new_function", "value"] and len(found) == 3, \
         [a["message"] for a in found]  # fmt: skip
-    value, new = sorted(found, key=lambda a: a["rule"]["id"] == "baseline.new_address")
     for a in found:
         assert (a["source"]["ip"], a["destination"]["ip"], a["ot"]["protocol"]) == (SCADA, PLC3, "s7comm")
-        assert a["event"]["severity"] == 4
     states = "/".join(map(str, sorted({s7_setpoint(k) for k in range(1, LEARN_CYCLES, 4)})))
     assert (f"Value written by {SCADA}: data block 20 on unit 1 of {PLC3} is 250; {span(plant)} it "
-            f"was only {states}") in value["message"]  # fmt: skip
+            f"was only {states}") in by["value"]["message"]  # fmt: skip
     assert (f"{SCADA} wrote data block 100 on unit 1 of {PLC3} (write_var); {span(plant)} this "
-            f"edge only used write_var on 20") in new["message"]  # fmt: skip
+            f"edge only used write_var on 20") in by["new_address"]["message"]  # fmt: skip
+    learned = ", ".join(edge(plant.baseline, SCADA)["functions"])
+    assert (f"{SCADA} probed block on rack 0 slot 1 of {PLC3} with list_blocks (s7comm); {span(plant)} "
+            f"this edge only used {learned}") in by["new_function"]["message"]  # fmt: skip
+    assert [by[k]["event"]["severity"] for k in ("value", "new_address", "new_function")] == [4, 4, 3]
