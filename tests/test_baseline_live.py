@@ -419,7 +419,8 @@ def test_cadence(plant: Plant, db: Path, tmp_path: Path) -> None:
     assert {a["rule"]["id"] for a in found} <= {"baseline.cadence", "baseline.rate"}
     assert len(cadence) == 2, [a["message"] for a in found]  # one per polled block
     learned = edge(plant.baseline, HMI)["cadence"]
-    for a, block in zip(sorted(cadence, key=lambda a: a["message"]), ("coils 0–7", "holding registers 0–9")):
+    blocks = ("coils 0–7", "holding registers 0–9")
+    for a, block in zip(sorted(cadence, key=lambda a: a["message"]), blocks):
         assert (a["source"]["ip"], a["destination"]["ip"]) == (HMI, PLC)
         m = re.search(r"\) sped up: every ([\d.]+) s over the last (\d+) requests; during .* of baseline "
                       r"every ([\d.]+) s", a["message"])  # fmt: skip
@@ -472,8 +473,9 @@ def test_off_hours(plant: Plant, tmp_path: Path) -> None:
             normal(plant)
             time.sleep(0.1)
             marks.append(time.time_ns())
+    names = ("day2", "night", "day3")
     day2, night, day3 = (rewrite(days, tmp_path / f"{n}.raw.pcap", since, until)
-                         for n, since, until in zip(("day2", "night", "day3"), [0, *marks], marks))  # fmt: skip
+                         for n, since, until in zip(names, [0, *marks], marks))  # fmt: skip
     db = tmp_path / "days.duckdb"
     ingest(db, plant.learn_pcap, rewrite(day2, tmp_path / "day2.pcap", shift=lambda ts: 24 * HOUR))
     run("baseline", "learn", "--db", str(db))
@@ -489,7 +491,8 @@ def test_off_hours(plant: Plant, tmp_path: Path) -> None:
         assert (a["source"]["ip"], a["destination"]["ip"], a["ot"]["protocol"]) == (init, resp, proto)
         assert a["related"]["events"]
         m = re.search(rf"{init} → {resp} \({proto}, \w+\) active at (\d\d):00 UTC; during "
-                      rf"{shown['span']} of baseline this edge was never active in that hour", a["message"])  # fmt: skip
+                      rf"{shown['span']} of baseline this edge was never active in that hour",
+                      a["message"])  # fmt: skip
         assert m, a["message"]
         said.add((init, int(m[1])))
     hours = hours_of_day(tmp_path / "night.pcap")
