@@ -241,7 +241,8 @@ def shift_into(src: Path, dst: Path, at_least: int, hours: set[int]) -> Path:
     """`src` moved by the smallest whole number of hours ≥ `at_least` that puts every packet in
     one of the `hours` of the day."""
     seen = hours_of_day(src)
-    n = next(n for n in range(at_least, at_least + 24) if {(h + n) % 24 for h in seen} <= hours)
+    n = next((n for n in range(at_least, at_least + 24) if {(h + n) % 24 for h in seen} <= hours), None)
+    assert n is not None, f"{src} spans the hours {seen}: no shift puts it within {hours}"
     return rewrite(src, dst, shift=lambda ts: n * HOUR)
 
 
