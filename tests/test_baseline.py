@@ -3,7 +3,8 @@ abnormal one and check the deviation alerts (one test per deviation type), appro
 
 Traffic comes from the project's Modbus/TCP kit (`watchfloor.testing`: the HMI↔PLC poll session
 with reads every 250 ms and occasional writes, and hand-built exchanges on TCP conversations with
-handshakes); `test_baseline_live.py` does the same with the real pymodbus stack on loopback.
+handshakes); `test_baseline_live.py` does the same with real stacks on loopback (pyModbusTCP,
+pymodbus, python-snap7).
 """
 
 from __future__ import annotations
@@ -141,6 +142,21 @@ def test_value_outside_its_envelope(db: Path, tmp_path: Path) -> None:
     (a,) = [a for a in alerts(db) if a["rule"]["id"] == "baseline.value"]
     assert "holding register 0 on unit 1 of 10.10.2.10 is 60000" in a["message"]
     assert a["ot"]["action"]["values"] == [60000] and a["event"]["severity"] == 4
+
+
+def test_a_written_mode_word_outside_its_values_alerts_once(tmp_path: Path) -> None:
+    """A register written with a few repeated values (a mode word) is judged by those values;
+    the PLC's echo of the abnormal write is the same finding, not a second alert."""
+    modes = [(mb.write_single_request(6, 30, v), mb.write_single_request(6, 30, v)) for v in [1, 2] * 6]
+    db = tmp_path / "m.duckdb"
+    ingest(db, pcap(tmp_path / "modes.pcap", session(HMI, PLC, DEFAULT_START_NS, modes)))
+    run("baseline", "learn", "--db", str(db))
+    bad = [(mb.write_single_request(6, 30, 7), mb.write_single_request(6, 30, 7))]
+    ingest(db, pcap(tmp_path / "bad.pcap", session(HMI._replace(port=49530), PLC, LATER, bad)))
+    (a,) = alerts(db)
+    assert a["rule"]["id"] == "baseline.value" and a["source"]["ip"] == "10.10.1.50"
+    assert "holding register 30 on unit 1 of 10.10.2.10 is 7; during 1 s of baseline it was only 1/2" \
+        in a["message"]  # fmt: skip
 
 
 def test_binary_point_in_a_state_never_seen(db: Path, tmp_path: Path) -> None:

@@ -9,14 +9,16 @@ Discovery runs at collection, so it only reads ``SOURCES.md`` and lists folders.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 import zipfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import pytest
 
@@ -152,11 +154,13 @@ def listening(port: int) -> bool:
     return False
 
 
-def stack_skip_reason(imports: str) -> str | None:
-    """Why live stacks cannot run here, or None. `imports` is e.g. ``"pymodbus, pyModbusTCP"``."""
-    if not TRAFFIC.is_dir():
+def stack_skip_reason(imports: str, scripts: bool = True) -> str | None:
+    """Why live stacks cannot run here, or None. `imports` is e.g. ``"pymodbus, pyModbusTCP"``;
+    `scripts`: the shared traffic scripts and tshark are needed too (`run_stacks`), not only
+    the stack libraries driven by the test itself (`capture`)."""
+    if scripts and not TRAFFIC.is_dir():
         return f"{TRAFFIC} not found (../shared is absent)"
-    if T.tshark_path() is None:
+    if scripts and T.tshark_path() is None:
         return "tshark not installed"
     if os.geteuid() != 0:
         return "live stack captures need root (tcpdump on lo)"
@@ -202,3 +206,29 @@ def run_stacks(stacks: dict[str, tuple[str, int]], out_dir: Path, seconds: int) 
         ok = proc.returncode == 0 and pcap.exists() and pcap.stat().st_size > 24
         results[name] = (pcap if ok else None, port, f"rc={proc.returncode}\n{out}\n{err}")
     return results
+
+
+@contextlib.contextmanager
+def capture(pcap: Path, bpf: str) -> Iterator[Path]:
+    """tcpdump on lo into `pcap` while the block runs (stacks the test drives itself).
+    `--immediate-mode`: otherwise the kernel ring holds the last packets and SIGINT loses them;
+    `-Z root`: the file stays where root put it (tcpdump would switch to user tcpdump)."""
+    cmd = ["tcpdump", "-i", "lo", "--immediate-mode", "-U", "-n", "-s", "0", "-Z", "root",
+           "-w", str(pcap), bpf]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline() if proc.stderr else ""
+        while line and "listening on" not in line:
+            line = proc.stderr.readline()  # type: ignore[union-attr]
+        if not line:
+            raise RuntimeError(f"tcpdump did not start: rc={proc.wait()}")
+        time.sleep(0.2)  # "listening on" comes just before the socket sees packets
+        yield pcap
+        time.sleep(0.3)  # the last FIN/ACKs
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -380,6 +380,8 @@ class Monitor:
             live.values[pk] = (r.ts, v)
             if env is None or env.n < min_n:
                 continue
+            if not command and env.written and last is not None and last[1] == v:
+                continue  # the responder echoes the value just written: the command was judged
             where = f"{_what(r._replace(start=addr, end=addr))} of {e.responder}"
             why = None
             dkey = f"{key}|value|{pk}|range"
