@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from ..decode import OT_PROTOCOLS
 from ..schema.events import Incident
 from ..store.base import EventFilter, Store
 from ..triage import Dedup, Mode, Triaged, triage
@@ -28,7 +29,7 @@ def run(store: Store, site: Any = None, *, mode: Mode = "converged", dedup: Dedu
     IT-only SOC would; `context-free` ignores the site model."""
     alerts = list(store.events(EventFilter(kind="alert")))
     if mode == "it-only":
-        alerts = [a for a in alerts if not a.get("ot") and not _ot_dataset(a)]
+        alerts = [a for a in alerts if not _ot_side(a)]
     use_site = site if mode != "context-free" else None
     items = triage(alerts, use_site, mode=mode, dedup=dedup, related=store.events_by_id)
     entities = Entities()
@@ -49,5 +50,9 @@ def run(store: Store, site: Any = None, *, mode: Mode = "converged", dedup: Dedu
     return Result(items, incidents)
 
 
-def _ot_dataset(alert: dict[str, Any]) -> bool:
-    return str((alert.get("event") or {}).get("dataset") or "").startswith("ot.")
+def _ot_side(alert: dict[str, Any]) -> bool:
+    """An alert an IT-only SOC would not have: about an OT message, or about a flow or inventory
+    change of an OT protocol (the OT sensor's conduit and asset checks)."""
+    if alert.get("ot") or str((alert.get("event") or {}).get("dataset") or "").startswith("ot."):
+        return True
+    return (alert.get("network") or {}).get("protocol") in OT_PROTOCOLS

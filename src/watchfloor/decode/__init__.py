@@ -17,10 +17,12 @@ from .profinet import IO_CM_DECODER as PROFINET_IO
 from .s7comm import DECODER as S7COMM
 from .sv import DECODER as SV
 
-DECODERS: tuple[DecoderManifest, ...] = (
+OT_DECODERS: tuple[DecoderManifest, ...] = (
     MODBUS, DNP3, IEC104, S7COMM, ENIP, OPCUA, PROFINET, PROFINET_IO, MQTT, BACNET, MMS, GOOSE, SV,
 )  # fmt: skip
 # IT naming protocols (host names for the inventory), after the OT decoders in probe order
-DECODERS += (DHCP, DNS)
+DECODERS = OT_DECODERS + (DHCP, DNS)
+OT_PROTOCOLS = frozenset(d.name for d in OT_DECODERS)
 
-__all__ = ["DECODERS", "DecoderManifest", "Malformed", "NeedMoreData", "WireError"]
+__all__ = ["DECODERS", "OT_DECODERS", "OT_PROTOCOLS", "DecoderManifest", "Malformed", "NeedMoreData",
+           "WireError"]  # fmt: skip
