@@ -265,13 +265,16 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
                 return (IPPROTO_UDP, src, sport, dst, dport, 0, 0, payload,
                         _snapped(missing, data, wire_len) if missing > 0 else 0, src_mac, dst_mac,
                         None)  # fmt: skip
-    if ethertypes and linktype == 1 and len(data) >= 14:  # untagged layer-2 frame asked for
-        etype = data[12] << 8 | data[13]
+    if ethertypes and linktype == 1 and len(data) >= 14:  # a layer-2 frame asked for
+        etype, off, vlan = data[12] << 8 | data[13], 14, None
+        if etype == 0x8100 and len(data) >= 18:  # one 802.1Q tag (process bus VLANs)
+            etype, off, vlan = data[16] << 8 | data[17], 18, (data[14] << 8 | data[15]) & 0x0FFF
         if etype in ethertypes:
-            tag = l2_tag(etype, None)
-            return (ETHER, data[6:12], tag, data[:6], tag, 0, 0, data[14:],
-                    0 if wire_len is None else max(wire_len - len(data), 0), data[6:12], data[:6],
-                    None)  # fmt: skip
+            tag = (0 if vlan is None else vlan + 1) << 16 | etype  # l2_tag, inline
+            src_mac, dst_mac = data[6:12], data[:6]
+            return (ETHER, src_mac, tag, dst_mac, tag, 0, 0, data[off:],
+                    0 if wire_len is None else max(wire_len - len(data), 0), src_mac, dst_mac,
+                    vlan)  # fmt: skip
     lf = link_frame(linktype, data)
     if lf is None:
         return None
