@@ -41,7 +41,8 @@ def records(seconds: float) -> list[tuple[int, bytes]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "sv_9-2le.pcap")
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).resolve().parent / "out" / "sv_9-2le.pcap")
     ap.add_argument("--seconds", type=float, default=1.0, help="publishing time per merging unit")
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)

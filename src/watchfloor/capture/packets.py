@@ -257,7 +257,8 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
                 return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, payload, missing, src_mac,
                         dst_mac, None)  # fmt: skip
         elif data[23] == IPPROTO_UDP:
-            dst_mac, src_mac, total, frag, src, dst, sport, dport, length = _ETH_IPV4_UDP.unpack_from(data)
+            dst_mac, src_mac, total, frag, src, dst, sport, dport, length = \
+                _ETH_IPV4_UDP.unpack_from(data)  # fmt: skip
             if not frag & 0x3FFF and total >= 28:
                 # as ip_datagram + udp_datagram: the UDP length bounds the payload when it is sane
                 payload = data[42 : 14 + (total if length < 8 else min(total, 20 + length))]

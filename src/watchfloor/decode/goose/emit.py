@@ -32,7 +32,8 @@ class Emitter:
             t = self.targets[ref] = Target(station=ld, object=ref)
         return t
 
-    def prepare(self, h: Header, fields: dict[str, Any], scalars: list[int | None]) -> tuple[Goose, OtAction]:
+    def prepare(self, h: Header, fields: dict[str, Any],
+                scalars: list[int | None]) -> tuple[Goose, OtAction]:  # fmt: skip
         """The parts of a message's event that its retransmissions share (they differ in sqNum
         only). A GOOSE message publishes a data set's values to its subscribers: for the
         protocol-neutral layer it is data delivered (read), like an MMS report."""
@@ -43,7 +44,8 @@ class Emitter:
                           values=values)  # type: ignore[arg-type]  # fmt: skip
         return Goose(appid=h.appid, length=h.length, **kw), action
 
-    def message(self, d: int, goose: Goose, action: OtAction, ts_ns: int, anomalies: list[str] | None) -> Event:
+    def message(self, d: int, goose: Goose, action: OtAction, ts_ns: int,
+                anomalies: list[str] | None) -> Event:  # fmt: skip
         """One message's event; `action` may be shared with the events of its retransmissions,
         as the flow's endpoints and network are shared by all of them."""
         ends = self.flow.ends

@@ -76,8 +76,12 @@ class GooseSession:
             if span is not None and complete:
                 if len(self.last) >= MAX_STREAMS:
                     self.last.clear()
-                self.last[data[:2]] = (len(data), span[0], span[1], data[: span[0]], data[span[1] :], m)
-        anomalies = m.anomalies + self._sequence(m, sq, ts_ns) if m.ref is not None else m.anomalies[:]
+                self.last[data[:2]] = (len(data), span[0], span[1], data[: span[0]],
+                                       data[span[1] :], m)  # fmt: skip
+        if m.ref is not None:
+            anomalies = m.anomalies + self._sequence(m, sq, ts_ns)
+        else:
+            anomalies = m.anomalies[:]
         self.out.append(self.emitter.message(d, goose, m.action, ts_ns, anomalies or None))
 
     def _parsed(self, h: Header, f: dict, scalars: list[int | None], complete: bool) -> _Parsed:

@@ -60,8 +60,9 @@ class SvSession:
         last = self.last.get(data[:2])
         if last is not None and len(data) == last[0] and all(data[s:e] == b for s, e, b in last[1]):
             # the publisher's next frame: only smpCnt and the samples (not decoded) differ
-            h, asdus = last[2], [a._replace(smp_cnt=int.from_bytes(data[s:e], "big")) if s >= 0 else a
-                                 for a, (s, e) in zip(last[3], last[4])]  # fmt: skip
+            h = last[2]
+            asdus = [a._replace(smp_cnt=int.from_bytes(data[s:e], "big")) if s >= 0 else a
+                     for a, (s, e) in zip(last[3], last[4])]  # fmt: skip
         else:
             spans: Spans = []
             try:
@@ -70,7 +71,8 @@ class SvSession:
                 self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: {e}")
                 return
             if not complete:
-                self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: truncated or malformed ASDU")
+                self._anomaly(d, ts_ns, "malformed_pdu",
+                              f"SV frame {frame}: truncated or malformed ASDU")  # fmt: skip
             else:
                 self._remember(data, h, asdus, spans)
         counted: set[str] = set()
