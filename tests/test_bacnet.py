@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -264,6 +265,15 @@ def test_pending_and_reassembly_are_bounded() -> None:
     assert "unanswered_request" in _anomalies(out)
 
 
+def test_i_am_cut_short_is_a_message_not_a_device() -> None:
+    whole = b.broadcast(b.i_am(1201, 260))
+    cut = whole[:-3] + b"\x00" + whole[-2:]  # vendor id's tag damaged: three of four parameters
+    out: list[Event] = []
+    BacnetSession(_Flow(), out).feed(0, cut, 1, 0)  # type: ignore[arg-type]
+    assert [e.ot.anomalies for e in out] == [["malformed_service"]]  # type: ignore[union-attr]
+    assert out[0].ot.bacnet.max_apdu_accepted is not None  # type: ignore[union-attr]
+
+
 def test_values_are_bounded() -> None:
     many = b"".join(b.app_unsigned(i) for i in range(MAX_VALUES + 50))
     f = _full(b.unicast(b.complex_ack(1, 12, b.read_property_ack_params(8, 1, 76, many))))
@@ -312,6 +322,33 @@ def test_mutated_messages_give_only_the_two_failure_kinds(pkt: bytes, at: int, v
     except (Malformed, NeedMoreData):
         pass
     probe(data, bool(cut % 2))
+
+
+def _fed(datagrams: list[tuple[int, bytes]], reuse: bool) -> list[bytes]:
+    out: list[Event] = []
+    s = BacnetSession(_Flow(), out)  # type: ignore[arg-type]
+    for n, (d, data) in enumerate(datagrams):
+        if not reuse:
+            s.parsed.clear()  # every datagram parsed from scratch
+        s.feed(d, data, n + 1, n * 10**9)
+    s.close(len(datagrams) + 1, len(datagrams) * 10**9, "end of capture")
+    return [msgspec.json.encode(e) for e in out]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.sampled_from(_SAMPLES[:9]), st.integers(0, 300),
+                          st.integers(0, 255), st.booleans()), max_size=16))
+def test_reusing_a_parse_changes_no_event(picks: list[tuple[int, bytes, int, int, bool]]) -> None:
+    """A datagram equal to an earlier one but for its invoke id reuses that parse: the events must
+    be those of parsing every datagram (pairing by invoke id, anomalies, expiry included)."""
+    datagrams = []
+    for d, pkt, at, value, edit in picks:
+        if edit:  # a new invoke id, or any other one-byte change
+            data = bytearray(pkt)
+            data[at % len(data)] = value
+            pkt = bytes(data)
+        datagrams.append((d, pkt))
+    assert _fed(datagrams, reuse=True) == _fed(datagrams, reuse=False)
 
 
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=80)), max_size=8))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -165,6 +166,36 @@ def test_mutated_frames_give_only_documented_outcomes(sample: bytes, at: int, va
         session.close(3, 2 * 10**6, "end")
         for e in out:
             assert set(e.ot.anomalies or ()) <= doc  # type: ignore[union-attr]
+
+
+def _fed(cls: type, frames: list[bytes], reuse: bool) -> list[bytes]:
+    out: list[Event] = []
+    session = cls(_Flow(), out)
+    for i, frame in enumerate(frames):
+        if not reuse:
+            session.last.clear()  # every frame parsed from scratch
+        session.feed(0, frame, i + 1, i * 10**6)
+    session.close(len(frames) + 1, len(frames) * 10**6, "end")
+    return [msgspec.json.encode(e) for e in out]
+
+
+_SV_SAMPLES = [_payload(g.sv_frame([g.sv_asdu("MU", 7, values=range(-4, 4), dat_set="d")])),
+               _payload(g.sv_frame([g.sv_asdu("MU", 9, smp_rate=80), g.sv_asdu("MU", 10, smp_rate=80)]))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([(GooseSession, s) for s in _SAMPLES[:2]] + [(SvSession, s) for s in _SV_SAMPLES]),
+       st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=12))
+def test_reusing_the_last_parse_changes_no_event(case: tuple, edits: list[tuple[int, int]]) -> None:
+    """A GOOSE retransmission or the next SV frame of a stream reuses the previous parse where
+    only sqNum / smpCnt / samples differ: the events must be those of parsing every frame."""
+    cls, sample = case
+    frames = [sample]
+    for at, value in edits:  # each a one-byte change of the last frame (same length: the reuse check runs)
+        frame = bytearray(frames[-1])
+        frame[at % len(frame)] = value
+        frames.append(bytes(frame))
+    assert _fed(cls, frames, reuse=True) == _fed(cls, frames, reuse=False)
 
 
 @settings(max_examples=300, deadline=None)

@@ -177,6 +177,33 @@ def test_fast_path_agrees_with_the_layered_parsers(sport: int, dport: int, seq: 
     assert layered[7] == payload
 
 
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=64), pad=st.binary(max_size=10), udp_len=st.integers(0, 100) | st.none(),
+       snap=st.integers(0, 40), vlan=st.integers(0, 4095) | st.none())
+def test_udp_and_layer2_fast_paths_agree_with_the_layered_parsers(payload: bytes, pad: bytes,
+                                                                 udp_len: int | None, snap: int,
+                                                                 vlan: int | None) -> None:  # fmt: skip
+    """Untagged UDP/IPv4 and layer-2 frames with at most one 802.1Q tag are dissected in one
+    step; with a lying UDP length, padding or a snapped frame the result must be the layered one."""
+    from watchfloor.capture.packets import ETHER, dissect, l2_tag
+
+    dgram = bytearray(frames.udp(SRC, DST, 47808, 47809, payload))
+    if udp_len is not None:
+        dgram[4:6] = udp_len.to_bytes(2, "big")
+    frame = frames.ethernet(frames.ipv4(SRC, DST, 17, bytes(dgram)), vlans=() if vlan is None else (vlan,)) + pad
+    frame = frame[: max(14, len(frame) - snap)]
+    lf, dg = _transport(1, frame)
+    u = udp_datagram(dg.payload) if dg is not None else None
+    layered = None if u is None else (17, dg.src, u[0], dg.dst, u[1], 0, 0, u[2],  # type: ignore[union-attr]
+                                      min(dg.missing, snap), lf.src_mac, lf.dst_mac, lf.vlan)  # type: ignore[union-attr]
+    assert dissect(1, frame, 0, Defragmenter(), len(frame) + snap) == layered
+    l2 = frames.ethernet(payload + pad, ethertype=0x88BA, vlans=() if vlan is None else (vlan,))
+    lf = link_frame(1, l2)
+    tag = l2_tag(0x88BA, vlan)
+    assert dissect(1, l2, 0, Defragmenter(), len(l2) + snap, frozenset((0x88BA,))) == (  # type: ignore[union-attr]
+        ETHER, lf.src_mac, tag, lf.dst_mac, tag, 0, 0, lf.payload, snap, lf.src_mac, lf.dst_mac, vlan)
+
+
 def test_community_id_matches_the_specification_vector() -> None:
     import socket
 

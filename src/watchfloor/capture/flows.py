@@ -125,7 +125,11 @@ class Flow:
     def udp(self, d: int, payload: bytes, frame: int, ts_ns: int) -> None:
         """One UDP datagram's payload, or one layer-2 frame's: a message each, no stream."""
         self.last_ts = ts_ns
-        self._deliver(d, payload, frame, ts_ns)
+        app = self.app
+        if app is not None:  # a decoded flow (the common case): straight to its session
+            app.feed(d, payload, frame, ts_ns)
+        else:
+            self._deliver(d, payload, frame, ts_ns)
 
     def _deliver(self, d: int, chunk: Chunk, frame: int, ts_ns: int) -> None:
         app = self.app

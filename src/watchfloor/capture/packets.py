@@ -219,8 +219,9 @@ def _snapped(missing: int, data: bytes, wire_len: int | None) -> int:
     return missing if wire_len is None else max(min(missing, wire_len - len(data)), 0)
 
 
-# Ethernet II + IPv4 without options + TCP header, in one unpack (the common case by far).
+# Ethernet II + IPv4 without options + TCP or UDP header, each in one unpack.
 _ETH_IPV4_TCP = Struct("!6s6s4xH2xHxB2x4s4sHHI4xBB")
+_ETH_IPV4_UDP = Struct("!6s6s4xH2xH4x4s4sHHH")
 
 
 def l2_tag(ethertype: int, vlan: int | None) -> int:
@@ -242,24 +243,39 @@ def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
     (after any VLAN tags) its layer-2 payload (Ethernet padding included); None for anything
     else. `wire_len` is the frame's length on the wire: payload counts as cut off only where the
     capture snapped the frame, not where a header merely claims more than there is."""
-    if linktype == 1 and len(data) >= 54 and data[12:15] == b"\x08\x00\x45":
-        dst_mac, src_mac, total, frag, proto, src, dst, sport, dport, seq, off, flags = \
-            _ETH_IPV4_TCP.unpack_from(data)  # fmt: skip
-        thl = (off >> 4) * 4
-        if proto == IPPROTO_TCP and not frag & 0x3FFF and thl >= 20 and total >= 20 + thl:
-            payload = data[34 + thl : 14 + total]
-            missing = total - 20 - thl - len(payload)
-            if missing:
-                missing = _snapped(missing, data, wire_len)
-            return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, payload, missing, src_mac,
-                    dst_mac, None)  # fmt: skip
-    if ethertypes and linktype == 1 and len(data) >= 14:  # untagged layer-2 frame asked for
-        etype = data[12] << 8 | data[13]
+    if linktype == 1 and len(data) >= 42 and data[12:15] == b"\x08\x00\x45":
+        # the common cases by far, each in one unpack; anything unusual takes the general path
+        if data[23] == IPPROTO_TCP and len(data) >= 54:
+            dst_mac, src_mac, total, frag, proto, src, dst, sport, dport, seq, off, flags = \
+                _ETH_IPV4_TCP.unpack_from(data)  # fmt: skip
+            thl = (off >> 4) * 4
+            if not frag & 0x3FFF and thl >= 20 and total >= 20 + thl:
+                payload = data[34 + thl : 14 + total]
+                missing = total - 20 - thl - len(payload)
+                if missing:
+                    missing = _snapped(missing, data, wire_len)
+                return (IPPROTO_TCP, src, sport, dst, dport, seq, flags, payload, missing, src_mac,
+                        dst_mac, None)  # fmt: skip
+        elif data[23] == IPPROTO_UDP:
+            dst_mac, src_mac, total, frag, src, dst, sport, dport, length = \
+                _ETH_IPV4_UDP.unpack_from(data)  # fmt: skip
+            if not frag & 0x3FFF and total >= 28:
+                # as ip_datagram + udp_datagram: the UDP length bounds the payload when it is sane
+                payload = data[42 : 14 + (total if length < 8 else min(total, 20 + length))]
+                missing = 14 + total - len(data)
+                return (IPPROTO_UDP, src, sport, dst, dport, 0, 0, payload,
+                        _snapped(missing, data, wire_len) if missing > 0 else 0, src_mac, dst_mac,
+                        None)  # fmt: skip
+    if ethertypes and linktype == 1 and len(data) >= 14:  # a layer-2 frame asked for
+        etype, off, vlan = data[12] << 8 | data[13], 14, None
+        if etype == 0x8100 and len(data) >= 18:  # one 802.1Q tag (process bus VLANs)
+            etype, off, vlan = data[16] << 8 | data[17], 18, (data[14] << 8 | data[15]) & 0x0FFF
         if etype in ethertypes:
-            tag = l2_tag(etype, None)
-            return (ETHER, data[6:12], tag, data[:6], tag, 0, 0, data[14:],
-                    0 if wire_len is None else max(wire_len - len(data), 0), data[6:12], data[:6],
-                    None)  # fmt: skip
+            tag = (0 if vlan is None else vlan + 1) << 16 | etype  # l2_tag, inline
+            src_mac, dst_mac = data[6:12], data[:6]
+            return (ETHER, src_mac, tag, dst_mac, tag, 0, 0, data[off:],
+                    0 if wire_len is None else max(wire_len - len(data), 0), src_mac, dst_mac,
+                    vlan)  # fmt: skip
     lf = link_frame(linktype, data)
     if lf is None:
         return None

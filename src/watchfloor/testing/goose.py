@@ -52,7 +52,10 @@ def goose_frame(gocb_ref: str, st_num: int, sq_num: int, values: Sequence[bytes]
 
 
 def sv_asdu(sv_id: str, smp_cnt: int, *, conf_rev: int = 1, smp_synch: int = 2, smp_rate: int | None = None,
-            dat_set: str | None = None, samples: int = 8) -> bytes:  # fmt: skip
+            dat_set: str | None = None, samples: int = 8,
+            values: Sequence[int] | None = None) -> bytes:  # fmt: skip
+    """One ASDU; `values` are the channels' INT32 samples (each with a good quality word),
+    otherwise `samples` channels of zeros."""
     body = ctx(0, sv_id.encode(), False)
     if dat_set is not None:
         body += ctx(1, dat_set.encode(), False)
@@ -60,7 +63,9 @@ def sv_asdu(sv_id: str, smp_cnt: int, *, conf_rev: int = 1, smp_synch: int = 2, 
     body += ctx(5, bytes((smp_synch,)), False)
     if smp_rate is not None:
         body += ctx(6, struct.pack(">H", smp_rate), False)
-    body += ctx(7, bytes(8 * samples), False)  # value + quality per channel, all zero
+    data = bytes(8 * samples) if values is None else \
+        b"".join(struct.pack(">iI", v, 0) for v in values)  # fmt: skip
+    body += ctx(7, data, False)  # value + quality per channel
     return tlv(0x30, body)
 
 

@@ -130,7 +130,7 @@ class Emitter:
                 f["service_name"] = name
         elif "bvlc_result_code" in f:
             outcome = "failure" if f["bvlc_result_code"] else "success"
-        for code in [k for k in f if k in _NAMED_KEYS]:
+        for code in _NAMED_KEYS.keys() & f.keys():
             value = f[code]
             if value is not None:
                 label, table = _NAMED_KEYS[code]

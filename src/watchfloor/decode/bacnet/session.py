@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 MAX_PENDING = 255  # one per invoke id and direction, at most
 MAX_REASSEMBLIES = 16  # segmented messages being reassembled per flow
+MAX_PARSED = 256  # parsed messages kept per flow for reuse
 MAX_MESSAGE = 1 << 20  # octets of one reassembled message (a window of 127 x 1476 is ~187 KB)
 UNANSWERED_NS = 30 * 10**9  # well beyond the APDU timeout (default 3 s, 3 retries)
 _RESPONSES = frozenset((SIMPLE_ACK, COMPLEX_ACK, ERROR, REJECT))
@@ -54,8 +55,29 @@ class BacnetSession:
         # (sending direction, invoke id, PDU type) → service data of the segments so far
         self.segments: dict[tuple[int, int, int], list[bytes]] = {}
         self.next_expiry = 0
+        # A client polls the same requests and a device often answers with the same values: the
+        # parse (fields, anomalies) of each unsegmented message by its bytes without the invoke id,
+        # keyed (where the invoke id was, those bytes); `offsets` lists the places in use.
+        self.parsed: dict[tuple[int, bytes], tuple[Fields, list[str]]] = {}
+        self.offsets: list[int] = []
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
+        for off in self.offsets:  # a message seen before but for its invoke id? (polling)
+            hit = self.parsed.get((off, data[:off] + data[off + 1 :] if off >= 0 else data))
+            if hit is not None:
+                f = dict(hit[0])
+                if off >= 0:
+                    f["invoke_id"] = data[off]
+                self._message(d, f, frame, ts_ns, hit[1][:] or None)
+                break
+        else:
+            if not self._parse(d, data, frame, ts_ns):
+                return
+        if ts_ns >= self.next_expiry:
+            self._expire(ts_ns, UNANSWERED_NS)
+
+    def _parse(self, d: int, data: bytes, frame: int, ts_ns: int) -> bool:
+        """Parse and report one datagram; False if it is not a BVLL message at all."""
         anomalies: list[str] = []
         try:
             function, f, npdu, declared = parse_bvlc(data)
@@ -65,43 +87,52 @@ class BacnetSession:
             else:
                 self._anomaly(d, ts_ns, "truncated", f"datagram of {len(data)} bytes, too short "
                               "for a BVLC header")  # fmt: skip
-            return
+            return False
         except Malformed as e:
             if len(data) >= 2 and data[0] == 0x81:
                 self._message(d, {"bvlc_function": data[1]}, frame, ts_ns, ["malformed_bvlc"])
             else:
                 self._anomaly(d, ts_ns, "malformed_bvlc", f"not a BACnet/IP message: {e}")
-            return
+            return False
         if function not in BVLC_FUNCTIONS:
             anomalies.append("unknown_bvlc_function")
         if declared != len(data):
             anomalies.append("length_mismatch")
-        if npdu >= 0:
-            self._npdu(d, data, npdu, len(data), f, anomalies)
+        invoke = self._npdu(d, data, npdu, len(data), f, anomalies) if npdu >= 0 else -1
+        if not f.get("segmented"):  # the parse is a function of the bytes alone: keep it
+            if len(self.parsed) >= MAX_PARSED:
+                self.parsed.clear()
+                self.offsets.clear()
+            key = data[:invoke] + data[invoke + 1 :] if invoke >= 0 else data
+            self.parsed[(invoke, key)] = (f, anomalies[:])
+            if invoke not in self.offsets:
+                self.offsets.append(invoke)
         self._message(d, f, frame, ts_ns, anomalies or None)
-        if ts_ns >= self.next_expiry:
-            self._expire(ts_ns, UNANSWERED_NS)
+        return True
 
     def _npdu(self, d: int, data: bytes, npdu: int, end: int, f: Fields,
-              anomalies: list[str]) -> None:  # fmt: skip
+              anomalies: list[str]) -> int:  # fmt: skip
+        """Parse the NPDU and what it carries into `f`; returns where the APDU's invoke id is
+        (-1: it has none, or it is malformed before it)."""
         try:
             apdu = parse_npdu(data, npdu, end, f)
         except Malformed:
             anomalies.append("malformed_npdu")
-            return
+            return -1
         if apdu < 0:
             if f["network_message_type"] not in NETWORK_MESSAGES and f["network_message_type"] < 0x80:
                 anomalies.append("unknown_network_message")
-            return
+            return -1
         try:
             start = parse_apdu(data, apdu, end, f)
         except Malformed:
             anomalies.append("malformed_apdu")
-            return
+            return -1
         t, service = f["apdu_type"], f.get("service")
         if t > ABORT:
             anomalies.append("unknown_apdu_type")
-            return
+            return -1
+        invoke = -1 if t == UNCONFIRMED else apdu + 2 if t == CONFIRMED else apdu + 1
         if service is not None and (t == UNCONFIRMED and service not in UNCONFIRMED_SERVICES
                                     or t != UNCONFIRMED and service not in CONFIRMED_SERVICES):
             anomalies.append("unknown_service")
@@ -111,12 +142,13 @@ class BacnetSession:
         if f.get("segmented"):
             joined = self._reassemble(d, f, data[start:end], anomalies)
             if joined is None:
-                return
+                return invoke
             data, start, end, whole = joined, 0, len(joined), True
         try:
             parse_service(data, start, end, f, whole)
         except Malformed:
             anomalies.append("malformed_service")
+        return invoke
 
     def _reassemble(self, d: int, f: Fields, part: bytes, anomalies: list[str]) -> bytes | None:
         """Segments of one message (20.1.2.11, 5.3): the service data of all of them once the
@@ -166,7 +198,7 @@ class BacnetSession:
             elif fn in _BVLC_RESPONSES:
                 request = self.pending.pop((1 - d, _BVLL), None)
         self.out.append(self.emitter.message(d, f, ts_ns, request, anomalies))
-        if t == UNCONFIRMED and f.get("service") == 0 and "max_apdu_accepted" in f:
+        if t == UNCONFIRMED and f.get("service") == 0 and "vendor_id" in f:  # a whole I-Am
             self.out.append(emit.device(self.flow.src(d), f, ts_ns))
 
     def _remember(self, key: tuple[int, int], frame: int, ts_ns: int, f: Fields, d: int) -> None:

@@ -32,13 +32,22 @@ class Emitter:
             t = self.targets[ref] = Target(station=ld, object=ref)
         return t
 
-    def message(self, d: int, h: Header, fields: dict[str, Any], scalars: list[int | None], ts_ns: int,
-                anomalies: list[str] | None) -> Event:  # fmt: skip
-        """A GOOSE message publishes a data set's values to its subscribers: for the
+    def prepare(self, h: Header, fields: dict[str, Any],
+                scalars: list[int | None]) -> tuple[Goose, OtAction]:  # fmt: skip
+        """The parts of a message's event that its retransmissions share (they differ in sqNum
+        only). A GOOSE message publishes a data set's values to its subscribers: for the
         protocol-neutral layer it is data delivered (read), like an MMS report."""
         kw = {k: v for k, v in fields.items() if k not in _INTERNAL}
         ref = fields.get("gocb_ref")
         values = scalars if scalars and all(v is not None for v in scalars) else None
+        action = OtAction(operation="read", target=self._target(ref) if ref else None,
+                          values=values)  # type: ignore[arg-type]  # fmt: skip
+        return Goose(appid=h.appid, length=h.length, **kw), action
+
+    def message(self, d: int, goose: Goose, action: OtAction, ts_ns: int,
+                anomalies: list[str] | None) -> Event:  # fmt: skip
+        """One message's event; `action` may be shared with the events of its retransmissions,
+        as the flow's endpoints and network are shared by all of them."""
         ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
@@ -47,10 +56,7 @@ class Emitter:
             source=ends[d],
             destination=ends[1 - d],
             network=self.net,
-            ot=Ot(protocol="goose", action=OtAction(operation="read", target=self._target(ref) if ref else None,
-                                                    values=values),  # type: ignore[arg-type]
-                  anomalies=anomalies,
-                  goose=Goose(appid=h.appid, length=h.length, **kw)),  # fmt: skip
+            ot=Ot(protocol="goose", action=action, anomalies=anomalies, goose=goose),
         )
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str, protocol: str = "goose") -> Event:

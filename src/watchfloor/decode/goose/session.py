@@ -10,12 +10,16 @@ MAX_STREAMS control blocks are tracked; more drop the oldest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
+from msgspec.structs import replace
+
+from ...schema import OtAction
+from ...schema.events import Goose
 from .._contract import WireError
 from .constants import MAX_STREAMS
 from .emit import Emitter
-from .wire import parse
+from .wire import Header, parse
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -30,33 +34,57 @@ _REQUIRED = ("gocb_ref", "time_allowed_to_live", "dat_set", "t", "st_num", "sq_n
 State = tuple[int | None, int | None, bytes | None, int | None, int, int | None]
 
 
+class _Parsed(NamedTuple):
+    """What one parse of a message yields for its event and its sequence checks; a
+    retransmission reuses it with its own sqNum."""
+
+    goose: Goose
+    action: OtAction
+    anomalies: list[str]  # those of the message itself (not of the sequence)
+    ref: str | None
+    st: int | None
+    t: bytes | None  # without quality
+    ttl: int | None
+    rev: int | None
+
+
 class GooseSession:
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
         self.emitter = Emitter(flow)
         self.state: dict[str, State] = {}
-        # APPID → the last parsed message and where its sqNum sits (retransmissions differ only there)
-        self.last: dict[bytes, tuple] = {}
+        # APPID → (length, sqNum start, sqNum end, bytes before it, bytes after it, _Parsed) of
+        # the last complete message: its retransmissions differ only in sqNum
+        self.last: dict[bytes, tuple[int, int, int, bytes, bytes, _Parsed]] = {}
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
         last = self.last.get(data[:2])
         if last is not None and len(data) == last[0] and data[: last[1]] == last[3] and \
                 data[last[2] :] == last[4]:  # fmt: skip
-            # a retransmission: only sqNum differs from the control block's last message
-            h, f, scalars, complete = last[5]
-            f = {**f, "sq_num": int.from_bytes(data[last[1] : last[2]], "big")}
+            m = last[5]
+            sq: int | None = int.from_bytes(data[last[1] : last[2]], "big")
+            goose = replace(m.goose, sq_num=sq)
         else:
             try:
                 h, f, scalars, complete = parse(data)
             except WireError as e:
                 self.out.append(self.emitter.anomaly(d, ts_ns, "malformed_pdu", f"GOOSE frame {frame}: {e}"))
                 return
+            m = self._parsed(h, f, scalars, complete)
+            goose, sq = m.goose, f.get("sq_num")
             span = f.get("sq_span")
             if span is not None and complete:
                 if len(self.last) >= MAX_STREAMS:
                     self.last.clear()
-                self.last[data[:2]] = (len(data), span[0], span[1], data[: span[0]], data[span[1] :],
-                                       (h, f, scalars, complete))  # fmt: skip
+                self.last[data[:2]] = (len(data), span[0], span[1], data[: span[0]],
+                                       data[span[1] :], m)  # fmt: skip
+        if m.ref is not None:
+            anomalies = m.anomalies + self._sequence(m, sq, ts_ns)
+        else:
+            anomalies = m.anomalies[:]
+        self.out.append(self.emitter.message(d, goose, m.action, ts_ns, anomalies or None))
+
+    def _parsed(self, h: Header, f: dict, scalars: list[int | None], complete: bool) -> _Parsed:
         anomalies: list[str] = [] if complete else ["malformed_pdu"]
         if complete:
             anomalies += [f"missing_{k}" for k in _REQUIRED if k not in f]
@@ -67,15 +95,13 @@ class GooseSession:
             anomalies.append("unknown_element")
         if f.get("nds_com"):
             anomalies.append("needs_commissioning")
-        ref = f.get("gocb_ref")
-        if ref is not None:
-            anomalies += self._sequence(ref, f, ts_ns)
-        self.out.append(self.emitter.message(d, h, f, scalars, ts_ns, anomalies or None))
+        goose, action = self.emitter.prepare(h, f, scalars)
+        return _Parsed(goose, action, anomalies, f.get("gocb_ref"), f.get("st_num"), f.get("t_raw"),
+                       f.get("time_allowed_to_live"), f.get("conf_rev"))  # fmt: skip
 
-    def _sequence(self, ref: str, f: dict, ts_ns: int) -> list[str]:
+    def _sequence(self, m: _Parsed, sq: int | None, ts_ns: int) -> list[str]:
         """Anomalies of this message against the control block's previous one."""
-        st, sq, t, ttl, rev = f.get("st_num"), f.get("sq_num"), f.get("t_raw"), f.get("time_allowed_to_live"), \
-            f.get("conf_rev")  # fmt: skip
+        ref, st, t, ttl, rev = m.ref, m.st, m.t, m.ttl, m.rev
         prev = self.state.pop(ref, None)
         if len(self.state) >= MAX_STREAMS:
             del self.state[next(iter(self.state))]

@@ -18,7 +18,8 @@ from ...schema.time import rfc3339
 from .._contract import WireError
 from .._events import anomaly_event
 from ..goose.constants import MAX_STREAMS, SIMULATE_BIT, SV_SUMMARY_NS
-from .wire import parse
+from ..goose.wire import Header
+from .wire import Asdu, Spans, parse
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
@@ -50,15 +51,30 @@ class SvSession:
         self.flow, self.out = flow, out
         self.net = Network(transport=flow.transport, protocol="sv", vlan_id=flow.vlan)
         self.streams: dict[str, _Stream] = {}
+        # APPID → (length, fixed byte ranges, header, ASDUs, smpCnt span per ASDU) of its last
+        # complete frame: a merging unit's frames differ only in smpCnt and samples
+        self.last: dict[bytes, tuple[int, list[tuple[int, int, bytes]], Header, list[Asdu],
+                                     list[tuple[int, int]]]] = {}  # fmt: skip
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
-        try:
-            h, asdus, complete = parse(data)
-        except WireError as e:
-            self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: {e}")
-            return
-        if not complete:
-            self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: truncated or malformed ASDU")
+        last = self.last.get(data[:2])
+        if last is not None and len(data) == last[0] and all(data[s:e] == b for s, e, b in last[1]):
+            # the publisher's next frame: only smpCnt and the samples (not decoded) differ
+            h = last[2]
+            asdus = [a._replace(smp_cnt=int.from_bytes(data[s:e], "big")) if s >= 0 else a
+                     for a, (s, e) in zip(last[3], last[4])]  # fmt: skip
+        else:
+            spans: Spans = []
+            try:
+                h, asdus, complete = parse(data, spans)
+            except WireError as e:
+                self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: {e}")
+                return
+            if not complete:
+                self._anomaly(d, ts_ns, "malformed_pdu",
+                              f"SV frame {frame}: truncated or malformed ASDU")  # fmt: skip
+            else:
+                self._remember(data, h, asdus, spans)
         counted: set[str] = set()
         for a in asdus:
             sv_id = a.sv_id if a.sv_id is not None else ""
@@ -72,6 +88,21 @@ class SvSession:
                 st = self.streams[sv_id] = _Stream(d, sv_id, h.appid, frame, ts_ns)
             self._count(st, a, h.reserved1, frame, ts_ns, sv_id not in counted)
             counted.add(sv_id)
+
+    def _remember(self, data: bytes, h: Header, asdus: list[Asdu], spans: Spans) -> None:
+        """Keep a complete frame's layout by its APPID: the bytes outside `spans` must match for
+        a later frame to reuse its ASDUs with its own smpCnt values."""
+        fixed, at = [], 0
+        cnt = [(-1, -1)] * len(asdus)
+        for s, e, i in spans:
+            fixed.append((at, s, data[at:s]))
+            at = e
+            if i >= 0:
+                cnt[i] = (s, e)
+        fixed.append((at, len(data), data[at:]))
+        if len(self.last) >= MAX_STREAMS:
+            self.last.clear()
+        self.last[data[:2]] = (len(data), fixed, h, asdus, cnt)
 
     def _count(self, st: _Stream, a, reserved1: int, frame: int, ts_ns: int, new_packet: bool) -> None:  # noqa: ANN001
         st.asdus += 1
