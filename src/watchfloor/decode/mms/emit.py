@@ -107,8 +107,8 @@ def _mms_fields(fields: dict[str, Any]) -> dict[str, Any]:
         out["variable_list"] = MmsName(scope=s, domain=d, item=i)
     if "failures" in out:
         out["failure_names"] = [ACCESS_ERRORS.get(c, f"unknown-{c}") for c in out["failures"]]
-    if "values" in out:
-        out["values"] = [_failure_text(v) for v in out["values"]]
+        if "values" in out:  # only a failed item's text starts with "failure:"
+            out["values"] = [_failure_text(v) for v in out["values"]]
     if "object_class" in out:
         oc = out["object_class"]
         out["object_class_name"] = OBJECT_CLASSES.get(oc, f"unknown-{oc}")
@@ -190,9 +190,10 @@ class Emitter:
             outcome = "failure" if t in (2, 7, 10, 13, 4) or "failures" in fields else "success"
         if t == 4 and pdu.invoke_id is None:
             role = None
-        op = operation(pdu)
         tgt = target(pdu.fields)
-        if request is not None:
+        if request is None:
+            op = operation(pdu)
+        else:
             request_frame, req_ts, req, op, req_target = request
             duration = ts_ns - req_ts
             tgt = tgt or req_target
