@@ -130,7 +130,7 @@ def _failure_text(v: str) -> str:
 
 def _action_values(fields: dict[str, Any]) -> list[int] | None:
     ints = fields.get("scalars")
-    if not ints or any(v is None for v in ints):
+    if not ints or None in ints:
         return None
     return ints  # type: ignore[no-any-return]
 
