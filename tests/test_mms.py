@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from watchfloor.capture.tcp import Gap
 from watchfloor.decode import Malformed, NeedMoreData
 from watchfloor.decode import ber
-from watchfloor.decode.mms.osi import NO_SESSION, unwrap
+from watchfloor.decode.mms.osi import NO_SESSION, data_pdu, unwrap
 from watchfloor.decode.mms.probe import probe
 from watchfloor.decode.mms.session import MAX_PENDING, MmsSession
 from watchfloor.decode.mms.wire import parse, render
@@ -85,6 +85,20 @@ def test_data_transfer_and_bare_mms() -> None:
     assert (rel.spdu, rel.acse, rel.mms) == (0x09, 2, [])
     with pytest.raises(Malformed):
         unwrap(b"\x32\x01\x00")  # S7comm, not ISO session
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 300), st.integers(0, 400), st.integers(0, 255))
+def test_data_pdu_shortcut_agrees_with_unwrap(size: int, at: int, value: int) -> None:
+    """data_pdu (a shortcut for short lengths, the BER walk for long ones) takes only what
+    unwrap would take."""
+    pdu = m.confirmed_request(7, m.identify()) + bytes(size)  # from ~110 bytes on: long lengths
+    tsdu = bytearray(m.data_spdu(pdu))
+    assert data_pdu(bytes(tsdu)) == pdu
+    tsdu[at % len(tsdu)] = value
+    got = data_pdu(bytes(tsdu))
+    if got is not None:
+        assert unwrap(bytes(tsdu)).mms == [got]
 
 
 # -- MMS PDUs ---------------------------------------------------------------------------------

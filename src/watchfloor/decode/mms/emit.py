@@ -107,8 +107,8 @@ def _mms_fields(fields: dict[str, Any]) -> dict[str, Any]:
         out["variable_list"] = MmsName(scope=s, domain=d, item=i)
     if "failures" in out:
         out["failure_names"] = [ACCESS_ERRORS.get(c, f"unknown-{c}") for c in out["failures"]]
-    if "values" in out:
-        out["values"] = [_failure_text(v) for v in out["values"]]
+        if "values" in out:  # only a failed item's text starts with "failure:"
+            out["values"] = [_failure_text(v) for v in out["values"]]
     if "object_class" in out:
         oc = out["object_class"]
         out["object_class_name"] = OBJECT_CLASSES.get(oc, f"unknown-{oc}")
@@ -130,7 +130,7 @@ def _failure_text(v: str) -> str:
 
 def _action_values(fields: dict[str, Any]) -> list[int] | None:
     ints = fields.get("scalars")
-    if not ints or any(v is None for v in ints):
+    if not ints or None in ints:
         return None
     return ints  # type: ignore[no-any-return]
 
@@ -190,9 +190,10 @@ class Emitter:
             outcome = "failure" if t in (2, 7, 10, 13, 4) or "failures" in fields else "success"
         if t == 4 and pdu.invoke_id is None:
             role = None
-        op = operation(pdu)
         tgt = target(pdu.fields)
-        if request is not None:
+        if request is None:
+            op = operation(pdu)
+        else:
             request_frame, req_ts, req, op, req_target = request
             duration = ts_ns - req_ts
             tgt = tgt or req_target
@@ -216,14 +217,18 @@ class Emitter:
             if request is not None and t == CONFIRMED_ERROR:
                 svc_name = service_name(request[2].service)
         values = _action_values(pdu.fields) if pdu.service in (READ, WRITE) or t == UNCONFIRMED else None
-        mms = Mms(pdu_type=t, pdu=PDU_TYPES[t], invoke_id=pdu.invoke_id,
-                  service=svc, service_name=svc_name,
-                  unconfirmed_service=pdu.service if t == UNCONFIRMED else None,
-                  unconfirmed_service_name=action if t == UNCONFIRMED else None,
-                  spdu=SPDU_TYPES.get(upper.spdu) if upper.spdu != NO_SESSION else None,
-                  acse=ACSE_APDUS.get(upper.acse) if upper.acse is not None else None,  # type: ignore[arg-type]
-                  request_frame=request_frame,
-                  **(upper.acse_fields or {}), **fields)  # fmt: skip
+        # Keywords only where set, one mapping to unpack: a struct built this way costs a third less
+        spdu = SPDU_TYPES.get(upper.spdu) if upper.spdu != NO_SESSION else None
+        if upper.acse is not None or upper.acse_fields:
+            fields = {"acse": ACSE_APDUS.get(upper.acse) if upper.acse is not None else None,
+                      **(upper.acse_fields or {}), **fields}  # fmt: skip
+        if t == UNCONFIRMED:
+            mms = Mms(pdu_type=t, pdu=PDU_TYPES[t], invoke_id=pdu.invoke_id,
+                      unconfirmed_service=pdu.service, unconfirmed_service_name=action, spdu=spdu,
+                      request_frame=request_frame, **fields)  # fmt: skip
+        else:
+            mms = Mms(pdu_type=t, pdu=PDU_TYPES[t], invoke_id=pdu.invoke_id, service=svc,
+                      service_name=svc_name, spdu=spdu, request_frame=request_frame, **fields)  # fmt: skip
         act = OtAction(operation=op, target=tgt, values=values)  # type: ignore[arg-type]
         return self._event(d, ts_ns, action, role, act, mms, anomalies, outcome, duration)
 

@@ -45,6 +45,10 @@ def data_pdu(tsdu: bytes) -> bytes | None:
     if not tsdu.startswith(_DT_PREFIX):
         return None
     end = len(tsdu)
+    # The common shape, every length short: 61 L 30 L 02 01 <context id> A0 L <MMS PDU>
+    if 13 < end < 0x86 and tsdu[5] == end - 6 and tsdu[6] == 0x30 and tsdu[7] == end - 8 and \
+            tsdu[8] == 2 and tsdu[9] == 1 and tsdu[11] == 0xA0 and tsdu[12] == end - 13:
+        return tsdu[13:] if is_mms_tag(tsdu[13]) else None
     try:
         _, _, s, e = tlv(tsdu, 4, end)
         cls, num, s, e2 = tlv(tsdu, s, e)

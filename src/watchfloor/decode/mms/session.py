@@ -176,12 +176,7 @@ class MmsSession(StreamLosses):
         elif t in RESPONSES and self.client is None:
             self.client = 1 - d
         request = None
-        if t in REQUESTS:  # MMS is symmetric: either side may request, so keys carry the side
-            key = (d << 8 | t, -1 if pdu.invoke_id is None else pdu.invoke_id)
-            if self.pending.add(key, (frame, ts_ns, pdu, emit.operation(pdu), emit.target(pdu.fields))):
-                self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
-                              "outstanding; the oldest are dropped")  # fmt: skip
-        elif t in ANSWERS or (t == REJECT and pdu.invoke_id is not None):
+        if t in ANSWERS or (t == REJECT and pdu.invoke_id is not None):
             asked = ANSWERS.get(t, CONFIRMED_REQUEST)  # a reject names the request it refuses
             key = ((1 - d) << 8 | asked, -1 if pdu.invoke_id is None or asked not in (
                 CONFIRMED_REQUEST, CANCEL_REQUEST) else pdu.invoke_id)  # fmt: skip
@@ -197,7 +192,14 @@ class MmsSession(StreamLosses):
             anomalies = [*(anomalies or ()), "error_response"]
         elif t == 4:
             anomalies = [*(anomalies or ()), "reject"]
-        self.out.append(self.emitter.message(d, upper, pdu, ts_ns, request, anomalies))
+        event = self.emitter.message(d, upper, pdu, ts_ns, request, anomalies)
+        if t in REQUESTS:  # MMS is symmetric: either side may request, so keys carry the side
+            key = (d << 8 | t, -1 if pdu.invoke_id is None else pdu.invoke_id)
+            act = event.ot.action  # type: ignore[union-attr]
+            if self.pending.add(key, (frame, ts_ns, pdu, act.operation, act.target)):  # type: ignore[union-attr]
+                self._anomaly(d, ts_ns, "flooded", f"more than {MAX_PENDING} requests "
+                              "outstanding; the oldest are dropped")  # fmt: skip
+        self.out.append(event)
         if t == CONFIRMED_RESPONSE and pdu.service == IDENTIFY:
             ident = emit.identity(self.flow.src(d), ts_ns, pdu.fields)
             if ident is not None:

@@ -174,8 +174,13 @@ def render(buf: bytes, t: Tlv, depth: int = 0) -> str:
     cls, num, s, e = t
     if depth > 12:
         raise Malformed("Data nested too deeply")
-    if cls == _CC and num in (1, 2):
-        inner = ",".join(render(buf, c, depth + 1) for c in children(buf, s, e))
+    if cls == _CC and (num == 1 or num == 2):
+        parts = []
+        while s < e:  # children() inlined: structures are most of a report's values
+            c = tlv(buf, s, e)
+            parts.append(render(buf, c, depth + 1))
+            s = c[3]
+        inner = ",".join(parts)
         out = f"[{inner}]" if num == 1 else f"{{{inner}}}"
     elif cls != CONTEXT:
         raise Malformed("Data of unknown form")
@@ -251,7 +256,9 @@ def _data_list(buf: bytes, s: int, e: int, fields: dict[str, Any], results: bool
     ints: list[int | None] = []
     failures: list[int] = []
     n = 0
-    for c in children(buf, s, e):
+    while s < e:
+        c = tlv(buf, s, e)
+        s = c[3]
         n += 1
         if n > MAX_VALUES:
             continue

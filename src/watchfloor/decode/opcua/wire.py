@@ -209,6 +209,19 @@ class Reader:
             raise Malformed(f"NodeId encoding {enc}")
         return f"ns={ns};i={i}" if ns else f"i={i}"
 
+    def skip_nodeid(self) -> None:
+        """Step over a NodeId without rendering it (the authentication token: a secret)."""
+        enc = self.u8() & 0x3F
+        if enc <= 2:
+            self.skip((1, 3, 6)[enc])
+        elif enc == 4:
+            self.skip(18)  # namespace, Guid
+        elif enc == 3 or enc == 5:
+            self.skip(2)
+            self.raw()
+        else:
+            raise Malformed(f"NodeId encoding {enc}")
+
     def numeric_nodeid(self) -> tuple[int, int | None, str]:
         """A NodeId as (namespace, numeric id or None, text)."""
         enc = self.u8()
@@ -480,7 +493,7 @@ _NO_EXTENSION = b"\x00\x00\x00"  # null type id, no body
 
 
 def request_header(r: Reader) -> Fields:
-    r.nodeid()  # authentication token: a secret, not reported
+    r.skip_nodeid()  # authentication token: a secret, not reported
     b, p = r.b, r.p
     handle, _, audit = _REQ_FIXED.unpack_from(b, p)
     r.p = p + 20
@@ -714,7 +727,7 @@ def _create_session_request(r: Reader, f: Fields) -> None:
 
 def _create_session_response(r: Reader, f: Fields) -> None:
     f["session_id"] = r.nodeid()
-    r.nodeid()  # authentication token: a secret, not reported
+    r.skip_nodeid()  # authentication token: a secret, not reported
     f["session_timeout"] = r.f64()
     r.raw()
     cert = r.raw()
