@@ -47,4 +47,7 @@ need_venv() {  # need_venv EXTRAS: create the venv and install the project (edit
         echo "watchfloor: installing the project failed (full log: $VENV/pip-install.log)" >&2
         return 1
     fi
+    # an editable install ships no bytecode: compile it once, so no command recompiles the
+    # project at start-up (read even where PYTHONDONTWRITEBYTECODE forbids writing it)
+    "$VENV/bin/python" -m compileall -q "$ROOT/src" >/dev/null || true
 }
