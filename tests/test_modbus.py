@@ -125,9 +125,13 @@ def test_all_functions_capture() -> None:
     exc = [e for e in msgs if e.ot.modbus.exception_code is not None]  # type: ignore[union-attr]
     assert {e.ot.modbus.exception for e in exc} >= {"illegal_data_address", "illegal_data_value"}  # type: ignore[union-attr]
     assert all(e.event.outcome == "failure" for e in exc)
-    # the two unanswered diagnostics are reported once the flow ends
+    # the two unanswered diagnostics are reported once the flow ends, at the time of the first
+    # of them (when the device stopped answering: the traffic that triggers the finding)
     unanswered = [e for e in events if e.ot and e.ot.anomalies == ["unanswered_request"]]
     assert len(unanswered) == 1 and "2 request(s)" in (unanswered[0].message or "")
+    tid = int((unanswered[0].message or "").split("transaction ")[1].split()[0])
+    (first,) = [e for e in msgs if e.ot.modbus.transaction_id == tid and e.ot.role == "request"]  # type: ignore[union-attr]
+    assert unanswered[0].timestamp == first.timestamp < max(e.timestamp for e in msgs)
 
 
 def test_device_identification_becomes_asset_observation() -> None:

@@ -222,9 +222,9 @@ class BacnetSession:
             return
         for k, _ in stale:
             del self.pending[k]
-        (d, invoke), (_, _, f) = stale[0]
+        (d, invoke), (_, first, f) = stale[0]
         what = emit.describe(f)[0] + (f" (invoke id {invoke})" if invoke >= 0 else "")
-        self._anomaly(d, ts_ns, "unanswered_request", f"{len(stale)} request(s) never answered; "
+        self._anomaly(d, first, "unanswered_request", f"{len(stale)} request(s) never answered; "
                       f"first: {what}")  # fmt: skip
 
     def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:

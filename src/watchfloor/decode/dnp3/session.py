@@ -236,8 +236,8 @@ class Dnp3Session:
         stale = [(k, p) for k, p in stale if p[1] > self.responses_lost_at]
         if not stale:
             return
-        (master, outstation, seq), (_, _, fc, _) = stale[0]
-        self._anomaly(0, ts_ns, "unanswered_request",
+        (master, outstation, seq), (_, first, fc, _) = stale[0]
+        self._anomaly(0, first, "unanswered_request",
                       f"{len(stale)} request(s) never answered; first: {function_name(fc)} "
                       f"{master}->{outstation} sequence {seq}")  # fmt: skip
 

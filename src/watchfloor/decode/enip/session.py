@@ -525,14 +525,14 @@ class EnipSession:
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
-        stale = [k for k, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
-        for k in stale:
+        stale = [(k, p) for k, p in self.pending.items() if ts_ns - p[1] > older_than_ns]
+        for k, _ in stale:
             del self.pending[k]
         if not stale or self.client is None or self.datagrams:
             return
-        self._anomaly(self.client, ts_ns, "unanswered_request",
-                      f"{len(stale)} request(s) never answered; first: "
-                      f"{command_name(stale[0][0])}")  # fmt: skip
+        key, (_, first, _) = stale[0]
+        self._anomaly(self.client, first, "unanswered_request",
+                      f"{len(stale)} request(s) never answered; first: {command_name(key[0])}")  # fmt: skip
 
     def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
         self.out.append(self.emitter.anomaly(d, ts_ns, code, text))

@@ -208,8 +208,8 @@ class MmsSession(StreamLosses):
     # -- pairing ---------------------------------------------------------------------------
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
-        reported = [k for k, _ in self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)]
+        reported = self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)
         if reported:
-            side, ref = reported[0][0] >> 8, reported[0][1]
-            self._anomaly(side, ts_ns, "unanswered_request",
+            (key, ref), pend = reported[0]
+            self._anomaly(key >> 8, pend[1], "unanswered_request",
                           f"{len(reported)} request(s) never answered; first: invoke id {ref}")

@@ -197,7 +197,7 @@ class ModbusSession(StreamLosses):
         stale = self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)
         if not stale or self.client is None:
             return
-        tid, (_, _, fc, _) = stale[0]
-        self._anomaly(self.client, ts_ns, "unanswered_request",
+        tid, (_, first, fc, _) = stale[0]
+        self._anomaly(self.client, first, "unanswered_request",
                       f"{len(stale)} request(s) never answered; first: transaction {tid} "
                       f"{function_name(fc)}")  # fmt: skip

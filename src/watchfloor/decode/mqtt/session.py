@@ -228,7 +228,7 @@ class MqttSession(StreamLosses):
         stale = self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)
         if not stale:
             return
-        (d, t, pid), _ = stale[0]
+        (d, t, pid), pend = stale[0]
         ident = f" {pid}" if pid >= 0 else ""
-        self._anomaly(d, ts_ns, "unanswered_request", f"{len(stale)} request(s) never answered; "
+        self._anomaly(d, pend[1], "unanswered_request", f"{len(stale)} request(s) never answered; "
                       f"first: {packet_name(t)}{ident}")  # fmt: skip

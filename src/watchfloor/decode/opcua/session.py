@@ -341,8 +341,8 @@ class OpcuaSession(StreamLosses):
                     if p[2] != PUBLISH]  # fmt: skip
         if not reported or self.client is None:
             return
-        rid, (_, _, sid, _) = reported[0]
-        self._anomaly(self.client, ts_ns, "unanswered_request",
+        rid, (_, first, sid, _) = reported[0]
+        self._anomaly(self.client, first, "unanswered_request",
                       f"{len(reported)} request(s) never answered; first: request id {rid} "
                       f"{emit.service_meta(sid)[0]}")  # fmt: skip
 

@@ -391,10 +391,10 @@ class S7Session(StreamLosses):
 
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         self.next_expiry = ts_ns + 10**9
-        reported = [k for k, _ in self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)]
+        reported = self.pending.expire(ts_ns, older_than_ns, self.responses_lost_at)
         if reported and self.client is not None:
-            kind, ref = reported[0]
+            (kind, ref), pend = reported[0]
             what = ("PDU reference", "userdata PDU reference", "S7comm-plus sequence")[kind]
-            self._anomaly(self.client, ts_ns, "unanswered_request",
+            self._anomaly(self.client, pend[1], "unanswered_request",
                           f"{len(reported)} request(s) never answered; first: {what} {ref}")
 
