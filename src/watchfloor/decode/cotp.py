@@ -3,15 +3,21 @@
 Shared by the protocols carried on TCP 102 (S7comm, S7comm-plus, IEC 61850 MMS): a TPKT frames one
 TPDU; data TPDUs (DT) carry the application's bytes, and a message longer than the negotiated
 TPDU size is split over several DTs, the last one flagged end-of-TSDU (EOT). Pure and stateless
-apart from `Reassembler`; raises only NeedMoreData or Malformed.
+apart from `Reassembler` and `TpktSession` (the stream framing its sessions share); the parsers
+raise only NeedMoreData or Malformed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from struct import Struct
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._contract import Malformed, NeedMoreData
+from ._pending import StreamLosses
+
+if TYPE_CHECKING:
+    from ..capture.tcp import Gap
 
 TPKT_VERSION = 3
 TPKT_HEADER = 4
@@ -139,3 +145,86 @@ class Reassembler:
     @property
     def pending(self) -> bool:
         return bool(self.parts)
+
+
+class TpktSession(StreamLosses):
+    """The TCP side of a session over TPKT/COTP (S7comm, MMS): each direction's bytes → TPKTs;
+    DT TPDUs reassembled into TSDUs for `_tsdu(d, tsdu, frame, ts_ns)`, other TPDUs to
+    `_connection(d, tpdu, ts_ns)`; after garbage or a gap, resynchronised on the next plausible
+    TPKT. The session sets `buf`, `resync`, `segments` (a Reassembler per direction) and
+    `next_expiry`, and may take a whole TPKT itself first (`_whole`)."""
+
+    RESYNC = "the next TPKT"
+    UNANSWERED_NS = 30 * 10**9  # a request unanswered this long is reported
+
+    buf: list[bytes]
+    resync: list[bool]
+    segments: tuple[Reassembler, Reassembler]
+    next_expiry: int
+    _tsdu: Callable[[int, bytes, int, int], None]  # (d, tsdu, frame, ts_ns)
+    _connection: Callable[[int, bytes, int], None]  # (d, tpdu, ts_ns)
+
+    def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
+        buf = self.buf[d] + data if self.buf[d] else data
+        pos, end = 0, len(buf)
+        if self.resync[d]:
+            pos = self._find_tpkt(buf, 0)
+            if pos < 0:
+                self.buf[d] = b""
+                return
+            self.resync[d] = False
+        segments = self.segments[d]
+        while pos < end:
+            taken = self._whole(d, buf, pos, end, frame, ts_ns)
+            if taken:
+                pos = taken
+                continue
+            try:
+                start, stop = parse_tpkt(buf, pos)
+            except NeedMoreData:
+                break
+            except Malformed as e:
+                self._anomaly(d, ts_ns, "framing_lost", f"TPKT framing lost ({e}); resynchronising")
+                pos = self._find_tpkt(buf, pos + 1)
+                if pos < 0:
+                    pos = end
+                continue
+            pos = stop
+            li = buf[start]
+            if buf[start + 1] == DT and li >= 2 and start + 1 + li <= stop:
+                try:
+                    tsdu = segments.add(buf[start + 1 + li : stop], bool(buf[start + 2] & 0x80), frame)
+                except Malformed as e:
+                    self._anomaly(d, ts_ns, "reassembly_overflow", str(e))
+                    continue
+                if tsdu:
+                    self._tsdu(d, tsdu, frame, ts_ns)
+            else:
+                self._connection(d, buf[start:stop], ts_ns)
+        self.buf[d] = buf[pos:] if pos < end else b""
+        if ts_ns >= self.next_expiry:
+            self._expire(ts_ns, self.UNANSWERED_NS)
+
+    def _whole(self, d: int, buf: bytes, pos: int, end: int, frame: int, ts_ns: int) -> int:
+        """A session's fast path: the end of the TPKT at `pos` if it handled it, else 0."""
+        return 0
+
+    @staticmethod
+    def _find_tpkt(buf: bytes, start: int) -> int:
+        i = buf.find(b"\x03\x00", start)
+        while i >= 0:
+            if tpkt_plausible(buf, i):
+                return i
+            i = buf.find(b"\x03\x00", i + 1)
+        return -1
+
+    def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None:
+        self.buf[d], self.resync[d] = b"", True
+        self.segments[d].reset()
+        if gap.cause == "late":
+            return
+        if gap.cause == "snaplen":
+            self._anomaly(d, ts_ns, "truncated", f"the capture cut a segment short; the {self.NAME} "
+                          "message in it is lost")  # fmt: skip
+            return
+        self._stream_gap(d, gap, ts_ns)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
-from .._pending import Pending, StreamLosses
-from ..cotp import CR, DT, Reassembler, parse_connection, parse_tpkt, tpkt_plausible
+from .._pending import Pending
+from ..cotp import CR, Reassembler, TpktSession, parse_connection, parse_tpkt
 from . import emit
 from .constants import (
     ANSWERS,
@@ -31,16 +31,14 @@ from .wire import Pdu, parse
 
 if TYPE_CHECKING:
     from ...capture.flows import Flow
-    from ...capture.tcp import Gap
     from ...schema import Event
 
 MAX_PENDING = 500
 MAX_TSDU = 1 << 20  # MMS messages may be long (file transfer, large reports); bounded anyway
-UNANSWERED_NS = 30 * 10**9
 
 
-class MmsSession(StreamLosses):
-    NAME, RESYNC = "MMS", "the next TPKT"
+class MmsSession(TpktSession):
+    NAME = "MMS"
 
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
@@ -56,62 +54,6 @@ class MmsSession(StreamLosses):
         self.requests: dict[bytes, tuple[int, dict, bool]] = {}  # parsed request services, by bytes
 
     # -- stream ----------------------------------------------------------------------------
-    def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
-        buf = self.buf[d] + data if self.buf[d] else data
-        pos, end = 0, len(buf)
-        if self.resync[d]:
-            pos = self._find_tpkt(buf, 0)
-            if pos < 0:
-                self.buf[d] = b""
-                return
-            self.resync[d] = False
-        segments = self.segments[d]
-        while pos < end:
-            try:
-                start, stop = parse_tpkt(buf, pos)
-            except NeedMoreData:
-                break
-            except Malformed as e:
-                self._anomaly(d, ts_ns, "framing_lost", f"TPKT framing lost ({e}); resynchronising")
-                pos = self._find_tpkt(buf, pos + 1)
-                if pos < 0:
-                    pos = end
-                continue
-            pos = stop
-            li = buf[start]
-            if buf[start + 1] == DT and li >= 2 and start + 1 + li <= stop:
-                try:
-                    tsdu = segments.add(buf[start + 1 + li : stop], bool(buf[start + 2] & 0x80), frame)
-                except Malformed as e:
-                    self._anomaly(d, ts_ns, "reassembly_overflow", str(e))
-                    continue
-                if tsdu:
-                    self._tsdu(d, tsdu, frame, ts_ns)
-            else:
-                self._connection(d, buf[start:stop], ts_ns)
-        self.buf[d] = buf[pos:] if pos < end else b""
-        if ts_ns >= self.next_expiry:
-            self._expire(ts_ns, UNANSWERED_NS)
-
-    def _find_tpkt(self, buf: bytes, start: int) -> int:
-        i = buf.find(b"\x03\x00", start)
-        while i >= 0:
-            if tpkt_plausible(buf, i):
-                return i
-            i = buf.find(b"\x03\x00", i + 1)
-        return -1
-
-    def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None:
-        self.buf[d], self.resync[d] = b"", True
-        self.segments[d].reset()
-        if gap.cause == "late":
-            return
-        if gap.cause == "snaplen":
-            self._anomaly(d, ts_ns, "truncated", "the capture cut a segment short; the MMS "
-                          "message in it is lost")  # fmt: skip
-            return
-        self._stream_gap(d, gap, ts_ns)
-
     def preamble(self, d: int, data: bytes) -> None:
         """Payload seen before the flow was recognised: a COTP connection request tells who
         connects. No events: their frames have passed."""

@@ -11,8 +11,8 @@ from struct import error as StructError
 from typing import TYPE_CHECKING, Any
 
 from .._contract import Malformed, NeedMoreData
-from .._pending import Pending, StreamLosses
-from ..cotp import CC, CR, DT, Reassembler, parse_connection, parse_tpkt, tpdu_size, tpkt_plausible
+from .._pending import Pending
+from ..cotp import CC, CR, DT, Reassembler, TpktSession, parse_connection, parse_tpkt, tpdu_size
 from . import emit
 from .constants import (
     ACK,
@@ -52,13 +52,12 @@ if TYPE_CHECKING:
 
 MAX_PENDING = 500
 MAX_TSDU = 1 << 16  # S7comm PDUs are at most 960 bytes, S7comm-plus frames 64 KiB
-UNANSWERED_NS = 30 * 10**9
 
 Request = tuple[int, int, int | None, dict[str, Any]]  # frame, ts, function, request fields
 
 
-class S7Session(StreamLosses):
-    NAME, RESYNC = "S7", "the next TPKT"
+class S7Session(TpktSession):
+    NAME = "S7"
 
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out
@@ -81,74 +80,24 @@ class S7Session(StreamLosses):
         self.answers: dict[tuple[bytes, bytes], dict[str, Any]] = {}  # parsed read/write answers
 
     # -- stream ----------------------------------------------------------------------------
-    def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
-        buf = self.buf[d] + data if self.buf[d] else data
-        pos, end = 0, len(buf)
-        if self.resync[d]:
-            pos = self._find_tpkt(buf, 0)
-            if pos < 0:
-                self.buf[d] = b""
-                return
-            self.resync[d] = False
-        segments = self.segments[d]
-        while pos < end:
-            # fast path: a whole TPKT holding a whole S7comm PDU in one DT (class 0, EOT)
-            stop = pos + ((buf[pos + 2] << 8) | buf[pos + 3]) if pos + 7 <= end else end + 1
-            if (stop <= end and buf[pos] == 3 and buf[pos + 4] == 2 and buf[pos + 5] == DT
-                    and not buf[pos + 1] and stop >= pos + 7):  # fmt: skip
-                if (buf[pos + 6] == 0x80 and stop >= pos + 8 and buf[pos + 7] == PROTOCOL_ID
-                        and not segments.parts and not segments.overflow):  # fmt: skip
-                    self._s7(d, buf[pos + 7 : stop], frame, ts_ns)
-                    pos = stop
-                    continue
-                if stop == pos + 7 and not buf[pos + 6] & 0x80:
-                    pos = stop  # an empty DT that does not end a TSDU (some stacks send one
-                    continue  # after each PDU): it adds nothing to reassemble
-            try:
-                start, stop = parse_tpkt(buf, pos)
-            except NeedMoreData:
-                break
-            except Malformed as e:
-                self._anomaly(d, ts_ns, "framing_lost", f"TPKT framing lost ({e}); resynchronising")
-                pos = self._find_tpkt(buf, pos + 1)
-                if pos < 0:
-                    pos = end
-                continue
-            pos = stop
-            li = buf[start]
-            if buf[start + 1] == DT and li >= 2 and start + 1 + li <= stop:
-                try:
-                    tsdu = segments.add(buf[start + 1 + li : stop], bool(buf[start + 2] & 0x80), frame)
-                except Malformed as e:
-                    self._anomaly(d, ts_ns, "reassembly_overflow", str(e))
-                    continue
-                if tsdu is not None:
-                    self._tsdu(d, tsdu, frame, ts_ns)
-            else:
-                self._connection(d, buf[start:stop], ts_ns)
-        self.buf[d] = buf[pos:] if pos < end else b""
-        if ts_ns >= self.next_expiry:
-            self._expire(ts_ns, UNANSWERED_NS)
-
-    def _find_tpkt(self, buf: bytes, start: int) -> int:
-        i = buf.find(b"\x03\x00", start)
-        while i >= 0:
-            if tpkt_plausible(buf, i):
-                return i
-            i = buf.find(b"\x03\x00", i + 1)
-        return -1
+    def _whole(self, d: int, buf: bytes, pos: int, end: int, frame: int, ts_ns: int) -> int:
+        """Fast path: a whole TPKT holding a whole S7comm PDU in one DT (class 0, EOT)."""
+        stop = pos + ((buf[pos + 2] << 8) | buf[pos + 3]) if pos + 7 <= end else end + 1
+        if (stop <= end and buf[pos] == 3 and buf[pos + 4] == 2 and buf[pos + 5] == DT
+                and not buf[pos + 1] and stop >= pos + 7):  # fmt: skip
+            segments = self.segments[d]
+            if (buf[pos + 6] == 0x80 and stop >= pos + 8 and buf[pos + 7] == PROTOCOL_ID
+                    and not segments.parts and not segments.overflow):  # fmt: skip
+                self._s7(d, buf[pos + 7 : stop], frame, ts_ns)
+                return stop
+            if stop == pos + 7 and not buf[pos + 6] & 0x80:
+                return stop  # an empty DT that does not end a TSDU (some stacks send one after
+                # each PDU): it adds nothing to reassemble
+        return 0
 
     def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None:
-        self.buf[d], self.resync[d] = b"", True
-        self.segments[d].reset()
         self.plus_open[d] = None
-        if gap.cause == "late":
-            return
-        if gap.cause == "snaplen":
-            self._anomaly(d, ts_ns, "truncated", "the capture cut a segment short; the S7 "
-                          "message in it is lost")  # fmt: skip
-            return
-        self._stream_gap(d, gap, ts_ns)
+        super().gap(d, gap, frame, ts_ns)
 
     def preamble(self, d: int, data: bytes) -> None:
         """Payload seen before the flow was recognised (capture.flows keeps a few small chunks):
