@@ -1099,8 +1099,9 @@ def baseline_learn(db: Path, site: str, since: str | None, until: str | None, gr
     store = _open_write(db)
     start = time.perf_counter()
     try:
-        b = learn(store, site, since, until, Settings(grace_s=grace, realert_s=realert, command_realert_s=command_realert),
-                  activate=not draft, site_model=_site(site_file) if site_file else None)  # fmt: skip
+        settings = Settings(grace_s=grace, realert_s=realert, command_realert_s=command_realert)
+        b = learn(store, site, since, until, settings, activate=not draft,
+                  site_model=_site(site_file) if site_file else None)  # fmt: skip
     except BaselineError as e:
         raise click.ClickException(str(e)) from None
     finally:

@@ -197,7 +197,9 @@ class Monitor:
         # hours of the week in which the sensor saw any OT traffic while learning: an edge's
         # silence means something only in an hour that was watched
         counts = [e.hours for e in baseline.edges.values() if e.hours]
-        self.watched = [any(h[i] for h in counts) for i in range(168)] if counts else [True] * 168
+        week = [any(h[i] for h in counts) for i in range(168)] if counts else [True] * 168
+        self.watched = week if self.hours == "week" else [any(week[h::24]) for h in range(24)]
+        self.clock = self.overlay.clock
         self.span = span_words(span)
 
     # -- the loop --------------------------------------------------------------------------
@@ -481,14 +483,13 @@ class Monitor:
     def _hours(self, r: Row, e: Edge, key: str) -> list[Deviation]:
         if self.hours is None or not e.hours:
             return []
-        how = self.overlay.clock.hour_of_week(r.ts)
+        how = self.clock.hour_of_week(r.ts)
         if self.hours == "week":
             seen, slot = e.hours[how], f"{_DAYS[how // 24]} {how % 24:02d}:00"
-            watched = self.watched[how]
         else:
-            seen, slot = sum(e.hours[how % 24 :: 24]), f"{how % 24:02d}:00"
-            watched = any(self.watched[how % 24 :: 24])
-        if seen or not watched:
+            how %= 24
+            seen, slot = sum(e.hours[how::24]), f"{how:02d}:00"
+        if seen or not self.watched[how]:
             return []
         return [Deviation(
             "off_hours", f"{key}|hour|{slot}", 2, OP_TECHNIQUES.get(r.operation or "other", []),
