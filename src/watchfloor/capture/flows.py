@@ -244,6 +244,7 @@ class FlowTable:
     def _remove(self, flow: Flow, frame: int, ts_ns: int, reason: str) -> None:
         flow.close(frame, ts_ns, reason)
         self.out.append(flow.record())  # on leaving the table: the last ACK after a FIN counts too
+        flow.app = None  # the session points back at its flow: without this cycle, both go now
         (src, dst), (sport, dport) = flow.ips, flow.ports
         self.by_key.pop((src, sport, dst, dport, flow.proto), None)
         self.by_key.pop((dst, dport, src, sport, flow.proto), None)
