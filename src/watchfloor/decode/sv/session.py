@@ -32,7 +32,7 @@ class _Stream:
     __slots__ = ("sv_id", "appid", "simulation", "dat_set", "conf_rev", "smp_rate", "smp_synch",
                  "synch_changes", "rev_changes", "packets", "asdus", "first_frame", "last_frame",
                  "first_ts", "last_ts", "first_cnt", "last_cnt", "gaps", "lost", "out_of_order",
-                 "d", "synch_lost")  # fmt: skip
+                 "d", "synch_lost", "asdu")  # fmt: skip
 
     def __init__(self, d: int, sv_id: str, appid: int, frame: int, ts_ns: int) -> None:
         self.d, self.sv_id, self.appid = d, sv_id, appid
@@ -42,6 +42,7 @@ class _Stream:
         self.synch_changes = self.rev_changes = self.packets = self.asdus = 0
         self.gaps = self.lost = self.out_of_order = 0
         self.synch_lost = False
+        self.asdu: Asdu | None = None  # the parse last counted (a reused one repeats its fields)
         self.first_frame = self.last_frame = frame
         self.first_ts = self.last_ts = ts_ns
 
@@ -58,40 +59,61 @@ class SvSession:
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
         last = self.last.get(data[:2])
-        if last is not None and len(data) == last[0] and all(data[s:e] == b for s, e, b in last[1]):
-            # the publisher's next frame: only smpCnt and the samples (not decoded) differ
-            h = last[2]
-            asdus = [a._replace(smp_cnt=int.from_bytes(data[s:e], "big")) if s >= 0 else a
-                     for a, (s, e) in zip(last[3], last[4])]  # fmt: skip
-        else:
-            spans: Spans = []
-            try:
-                h, asdus, complete = parse(data, spans)
-            except WireError as e:
-                self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: {e}")
+        if last is not None and len(data) == last[0]:
+            for s, e, b in last[1]:
+                if data[s:e] != b:
+                    break
+            else:  # the publisher's next frame: only smpCnt and the samples (not decoded) differ
+                h, asdus, cnt = last[2], last[3], last[4]
+                if len(asdus) == 1:  # the usual 9-2LE frame
+                    s, e = cnt[0]
+                    a = asdus[0]
+                    self._count(self._stream(d, a, h, frame, ts_ns), a, h.reserved1, frame, ts_ns,
+                                True, int.from_bytes(data[s:e], "big") if s >= 0 else a.smp_cnt)  # fmt: skip
+                    return
+                self._asdus(d, h, asdus, data, cnt, frame, ts_ns)
                 return
-            if not complete:
-                self._anomaly(d, ts_ns, "malformed_pdu",
-                              f"SV frame {frame}: truncated or malformed ASDU")  # fmt: skip
-            else:
-                self._remember(data, h, asdus, spans)
+        spans: Spans = []
+        try:
+            h, asdus, complete = parse(data, spans)
+        except WireError as e:
+            self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: {e}")
+            return
+        if complete:
+            cnt = self._remember(data, h, asdus, spans)
+        else:
+            self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: truncated or malformed ASDU")
+            cnt = [(-1, -1)] * len(asdus)
+        self._asdus(d, h, asdus, data, cnt, frame, ts_ns)
+
+    def _asdus(self, d: int, h: Header, asdus: list[Asdu], data: bytes, cnt: list[tuple[int, int]],
+               frame: int, ts_ns: int) -> None:  # fmt: skip
+        """Count a frame's ASDUs; smpCnt is read from `data` where `cnt` has its span (-1: the
+        ASDU's own)."""
         counted: set[str] = set()
-        for a in asdus:
+        for a, (s, e) in zip(asdus, cnt):
             sv_id = a.sv_id if a.sv_id is not None else ""
-            st = self.streams.get(sv_id)
-            if st is None:
-                if len(self.streams) >= MAX_STREAMS:
-                    self._summary(self.streams.pop(next(iter(self.streams))))
-                st = self.streams[sv_id] = _Stream(d, sv_id, h.appid, frame, ts_ns)
-            elif ts_ns - st.first_ts >= SV_SUMMARY_NS:
-                self._summary(st)
-                st = self.streams[sv_id] = _Stream(d, sv_id, h.appid, frame, ts_ns)
-            self._count(st, a, h.reserved1, frame, ts_ns, sv_id not in counted)
+            self._count(self._stream(d, a, h, frame, ts_ns), a, h.reserved1, frame, ts_ns,
+                        sv_id not in counted, int.from_bytes(data[s:e], "big") if s >= 0 else a.smp_cnt)  # fmt: skip
             counted.add(sv_id)
 
-    def _remember(self, data: bytes, h: Header, asdus: list[Asdu], spans: Spans) -> None:
+    def _stream(self, d: int, a: Asdu, h: Header, frame: int, ts_ns: int) -> _Stream:
+        sv_id = a.sv_id if a.sv_id is not None else ""
+        st = self.streams.get(sv_id)
+        if st is None:
+            if len(self.streams) >= MAX_STREAMS:
+                self._summary(self.streams.pop(next(iter(self.streams))))
+            st = self.streams[sv_id] = _Stream(d, sv_id, h.appid, frame, ts_ns)
+        elif ts_ns - st.first_ts >= SV_SUMMARY_NS:
+            self._summary(st)
+            st = self.streams[sv_id] = _Stream(d, sv_id, h.appid, frame, ts_ns)
+        return st
+
+    def _remember(self, data: bytes, h: Header, asdus: list[Asdu],
+                  spans: Spans) -> list[tuple[int, int]]:  # fmt: skip
         """Keep a complete frame's layout by its APPID: the bytes outside `spans` must match for
-        a later frame to reuse its ASDUs with its own smpCnt values."""
+        a later frame to reuse its ASDUs with its own smpCnt values. Returns each ASDU's smpCnt
+        span ((-1, -1) if it has none)."""
         fixed, at = [], 0
         cnt = [(-1, -1)] * len(asdus)
         for s, e, i in spans:
@@ -103,27 +125,30 @@ class SvSession:
         if len(self.last) >= MAX_STREAMS:
             self.last.clear()
         self.last[data[:2]] = (len(data), fixed, h, asdus, cnt)
+        return cnt
 
-    def _count(self, st: _Stream, a, reserved1: int, frame: int, ts_ns: int, new_packet: bool) -> None:  # noqa: ANN001
+    def _count(self, st: _Stream, a: Asdu, reserved1: int, frame: int, ts_ns: int, new_packet: bool,
+               cnt: int | None) -> None:  # fmt: skip
         st.asdus += 1
         if new_packet:
             st.packets += 1
         st.last_frame, st.last_ts = frame, ts_ns
-        st.simulation = st.simulation or bool(reserved1 & SIMULATE_BIT)
-        if a.dat_set is not None:
-            st.dat_set = a.dat_set
-        if a.smp_rate is not None:
-            st.smp_rate = a.smp_rate
-        if a.conf_rev is not None:
-            if st.conf_rev is not None and a.conf_rev != st.conf_rev:
-                st.rev_changes += 1
-            st.conf_rev = a.conf_rev
-        if a.smp_synch is not None:
-            if st.smp_synch is not None and a.smp_synch != st.smp_synch:
-                st.synch_changes += 1
-                st.synch_lost = st.synch_lost or a.smp_synch == 0
-            st.smp_synch = a.smp_synch
-        cnt = a.smp_cnt
+        if st.asdu is not a:  # a parse not counted last time: its fields may have changed
+            st.asdu = a
+            st.simulation = st.simulation or bool(reserved1 & SIMULATE_BIT)
+            if a.dat_set is not None:
+                st.dat_set = a.dat_set
+            if a.smp_rate is not None:
+                st.smp_rate = a.smp_rate
+            if a.conf_rev is not None:
+                if st.conf_rev is not None and a.conf_rev != st.conf_rev:
+                    st.rev_changes += 1
+                st.conf_rev = a.conf_rev
+            if a.smp_synch is not None:
+                if st.smp_synch is not None and a.smp_synch != st.smp_synch:
+                    st.synch_changes += 1
+                    st.synch_lost = st.synch_lost or a.smp_synch == 0
+                st.smp_synch = a.smp_synch
         if cnt is None:
             return
         last = st.last_cnt
