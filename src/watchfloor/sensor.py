@@ -73,6 +73,7 @@ class Sensor:
         out: list[Event] = []
         flows = FlowTable(self.decoders, out, max_flows=self.max_flows)
         by_key = flows.by_key
+        others: set[tuple] = set()  # keys of other shards' flows (a frame direction each), bounded
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch
         ethertypes = frozenset().union(*(dec.ethertypes for dec in self.decoders))
@@ -87,12 +88,19 @@ class Sensor:
                     stats.skipped += 1
                     continue
                 proto, src, sport, dst, dport, seq, flags, payload, missing, smac, dmac, vlan = t
-                hit = by_key.get((src, sport, dst, dport, proto))
+                key = (src, sport, dst, dport, proto)
+                hit = by_key.get(key)
                 if hit is not None:  # a flow in the table is this shard's: no hash to compute
                     flow, d = hit
                 else:
-                    if shards > 1 and flow_shard(src, sport, dst, dport, shards) != mine:
-                        continue
+                    if shards > 1:
+                        if key in others:
+                            continue
+                        if flow_shard(src, sport, dst, dport, shards) != mine:
+                            if len(others) >= self.max_flows:
+                                others.clear()
+                            others.add(key)
+                            continue
                     flow, d = flows.add(src, sport, dst, dport, proto, (smac, dmac), vlan, frame,
                                         ts)  # fmt: skip
                 flow.packets[d] += 1
