@@ -7,6 +7,7 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from watchfloor.capture import packets
 from watchfloor.capture.packets import (
     Defragmenter,
     ip_datagram,
@@ -244,3 +245,36 @@ def test_the_decoder_registered_for_the_port_is_asked_first() -> None:
         flow = Flow(b"\x0a\0\0\x01", 40000, b"\x0a\0\0\x02", port, 17, (None, None), None, 0, decoders, [])
         flow.udp(0, b"payload", 1, 0)
         assert chosen.pop() == want
+
+
+_L2_TYPES = frozenset((b"\x88\xb8", b"\x88\xba"))  # GOOSE, SV
+
+
+@settings(max_examples=600)
+@given(st.binary(min_size=54, max_size=120), st.lists(st.tuples(st.integers(0, 119), st.integers(0, 255))),
+       st.sampled_from(["ipv4-tcp", "ipv4-udp", "l2", "l2-vlan"]))  # fmt: skip
+def test_frames_with_equal_flow_bytes_belong_to_one_flow(data: bytes, changes: list[tuple[int, int]],
+                                                         kind: str) -> None:  # fmt: skip
+    """A sharded sensor passes over another shard's frames by their `flow_bytes`: two frames that
+    share them must dissect to the same flow (or not at all), whatever their other bytes."""
+    heads = {"ipv4-tcp": {12: b"\x08\x00\x45", 20: b"\x00\x00", 23: b"\x06"},
+             "ipv4-udp": {12: b"\x08\x00\x45", 20: b"\x40\x00", 23: b"\x11"},
+             "l2": {12: b"\x88\xb8"}, "l2-vlan": {12: b"\x81\x00", 16: b"\x88\xba"}}[kind]  # fmt: skip
+    a = bytearray(data)
+    for at, value in heads.items():
+        a[at : at + len(value)] = value
+    b = bytearray(a)
+    for at, value in changes:  # another frame: some octets differ
+        if at < len(b):
+            b[at] = value
+    ethertypes = frozenset(int.from_bytes(t, "big") for t in _L2_TYPES)
+    key = packets.flow_bytes(1, bytes(a), _L2_TYPES)
+    assert key is not None
+    if packets.flow_bytes(1, bytes(b), _L2_TYPES) != key:
+        return
+    flows = set()
+    for frame in (bytes(a), bytes(b)):
+        t = packets.dissect(1, frame, 0, Defragmenter(), len(frame), ethertypes)
+        if t is not None:
+            flows.add(t[:5])  # proto, src, sport, dst, dport
+    assert len(flows) <= 1

@@ -20,7 +20,7 @@ import msgspec
 
 from .capture.files import CaptureError, RawPacket, read_packets
 from .capture.flows import FlowTable
-from .capture.packets import IPPROTO_TCP, Defragmenter, dissect
+from .capture.packets import IPPROTO_TCP, Defragmenter, dissect, flow_bytes
 from .decode import DECODERS, DecoderManifest
 from .schema import Event, Observer, Pcap, is_message
 from .schema.events import FLOW
@@ -73,16 +73,23 @@ class Sensor:
         out: list[Event] = []
         flows = FlowTable(self.decoders, out, max_flows=self.max_flows)
         by_key = flows.by_key
-        others: set[tuple] = set()  # keys of other shards' flows (a frame direction each), bounded
+        # other shards' flows, by the bytes that decide a frame's flow, else by flow key; bounded
+        others: set[bytes | tuple] = set()
+        fb = None
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch
         ethertypes = frozenset().union(*(dec.ethertypes for dec in self.decoders))
+        l2_types = frozenset(t.to_bytes(2, "big") for t in ethertypes)
         frame = ts = last = size = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
         try:
             for frame, ts, linktype, data, wire_len in packets:
                 size += len(data)
+                if shards > 1:
+                    fb = flow_bytes(linktype, data, l2_types)
+                    if fb is not None and fb in others:
+                        continue
                 t = dissect(linktype, data, ts, defrag, wire_len, ethertypes)
                 if t is None:
                     stats.skipped += 1
@@ -99,7 +106,7 @@ class Sensor:
                         if flow_shard(src, sport, dst, dport, shards) != mine:
                             if len(others) >= self.max_flows:
                                 others.clear()
-                            others.add(key)
+                            others.add(key if fb is None else fb)
                             continue
                     flow, d = flows.add(src, sport, dst, dport, proto, (smac, dmac), vlan, frame,
                                         ts)  # fmt: skip

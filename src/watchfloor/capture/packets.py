@@ -236,6 +236,24 @@ def l2_ethertype(tag: int) -> int:
 _NO_ETHERTYPES: frozenset[int] = frozenset()
 
 
+def flow_bytes(linktype: int, data: bytes, l2_types: frozenset[bytes]) -> bytes | None:
+    """The bytes that alone decide which flow an Ethernet frame of a common kind belongs to —
+    IPv4 without options or fragmentation carrying TCP or UDP (protocol, addresses, ports), or a
+    frame of one of the EtherTypes in `l2_types` (its header: MACs, any VLAN tag, EtherType) —
+    or None. Frames with equal such bytes dissect to the same flow, so a sensor that decodes
+    only some flows can pass over another's frames without dissecting them."""
+    if linktype != 1 or len(data) < 54:
+        return None
+    etype = data[12:14]
+    if etype == b"\x08\x00":
+        if data[14] == 0x45 and not data[20] & 0x3F and not data[21] and (data[23] == 6 or data[23] == 17):
+            return data[23:24] + data[26:38]
+        return None
+    if etype == b"\x81\x00":
+        return data[:18] if data[16:18] in l2_types else None
+    return data[:14] if etype in l2_types else None
+
+
 def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
             wire_len: int | None = None,
             ethertypes: frozenset[int] = _NO_ETHERTYPES) -> Transport | None:  # fmt: skip
