@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -37,6 +38,20 @@ class Session(Protocol):
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None: ...
     def gap(self, d: int, gap: Gap, frame: int, ts_ns: int) -> None: ...
     def close(self, frame: int, ts_ns: int, reason: str) -> None: ...
+
+
+def deferred(module: str, name: str) -> SessionFactory:
+    """The session class `name` of `module`, imported when the first flow needs it: a run loads
+    only the decoders its traffic uses (start-up is much of a short capture's time)."""
+    cls: SessionFactory | None = None
+
+    def session(flow: Flow, out: list[Event]) -> Session:
+        nonlocal cls
+        if cls is None:
+            cls = getattr(import_module(module), name)
+        return cls(flow, out)
+
+    return session
 
 
 @dataclass(frozen=True, slots=True)

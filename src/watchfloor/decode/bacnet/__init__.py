@@ -1,8 +1,7 @@
 """BACnet/IP (ANSI/ASHRAE 135-2020 Annex J over UDP): BVLL, NPDU, APDU and services."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from .probe import DEFAULT_PORTS, probe
-from .session import BacnetSession
 
 DECODER = DecoderManifest(
     name="bacnet",
@@ -11,7 +10,7 @@ DECODER = DecoderManifest(
     spec="ANSI/ASHRAE 135-2020 (BACnet): Annex J (BACnet/IP), Clause 6 (NPDU), Clauses 13-21 "
     "(APDU and services)",
     probe=probe,
-    session=BacnetSession,
+    session=deferred(f"{__name__}.session", "BacnetSession"),
 )
 
 __all__ = ["DECODER"]

@@ -1,8 +1,7 @@
 """DHCP (RFC 2131, options RFC 2132): which MAC has which address and host name."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from .probe import DEFAULT_PORTS, probe
-from .session import DhcpSession
 
 DECODER = DecoderManifest(
     name="dhcp",
@@ -10,7 +9,7 @@ DECODER = DecoderManifest(
     default_ports=DEFAULT_PORTS,
     spec="RFC 2131 (DHCP), RFC 2132 (options), RFC 4702 (client FQDN)",
     probe=probe,
-    session=DhcpSession,
+    session=deferred(f"{__name__}.session", "DhcpSession"),
 )
 
 __all__ = ["DECODER"]

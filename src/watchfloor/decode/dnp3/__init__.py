@@ -1,8 +1,7 @@
 """DNP3 over TCP and UDP (IEEE Std 1815-2012)."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from .probe import DEFAULT_PORTS, probe
-from .session import Dnp3Session
 
 DECODER = DecoderManifest(
     name="dnp3",
@@ -10,7 +9,7 @@ DECODER = DecoderManifest(
     default_ports=DEFAULT_PORTS,
     spec="IEEE Std 1815-2012 (DNP3): data link, transport and application layers",
     probe=probe,
-    session=Dnp3Session,
+    session=deferred(f"{__name__}.session", "Dnp3Session"),
 )
 
 __all__ = ["DECODER"]

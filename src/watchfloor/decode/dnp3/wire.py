@@ -45,20 +45,26 @@ for _i in range(256):
     _T1[_i] = _c
 # Two octets at a time: the 16-bit register absorbs both, so one lookup per little-endian word
 # (register r, word w → _T2[r ^ w]). Entry hi << 8 | lo is (T1[lo] >> 8) ^ T1[hi ^ (T1[lo] & 0xFF)],
-# built row by row with iterators (no Python-level loop per entry: it runs at every start).
-_HI, _LO = [c >> 8 for c in _T1], [c & 0xFF for c in _T1]
+# built row by row with iterators (no Python-level loop per entry), on first use: its 65,536
+# entries take ~5 ms, which a run that never meets DNP3-like bytes need not pay.
 _T2: list[int] = []
-for _i in range(256):
-    _T2 += map(xor, _HI, map(_T1.__getitem__, map(xor, _LO, repeat(_i))))
 _WORDS = {n: Struct(f"<{n}H") for n in range(1, 9)}
-del _i, _c, _HI, _LO
+del _i, _c
+
+
+def _two_octet_table() -> list[int]:
+    if not _T2:
+        hi, lo = [c >> 8 for c in _T1], [c & 0xFF for c in _T1]
+        for i in range(256):
+            _T2.extend(map(xor, hi, map(_T1.__getitem__, map(xor, lo, repeat(i)))))
+    return _T2
 
 
 def crc(data: bytes) -> int:
     """The DNP3 CRC of `data` (as stored on the wire, little-endian, after the block)."""
     n = len(data)
     c = 0
-    t2 = _T2
+    t2 = _T2 or _two_octet_table()
     if n >= 2:
         for w in _WORDS[n >> 1].unpack_from(data) if n <= 16 else unpack_from(f"<{n >> 1}H", data):
             c = t2[c ^ w]
@@ -93,7 +99,7 @@ LinkFrame = tuple[int, int, int, bytes, bool]
 def header_ok(buf: bytes, pos: int) -> bool:
     """A plausible link header at `pos` (10 octets there): start octets, LEN >= 5, header CRC."""
     start, lc, dst, src, hcrc = _HEADER.unpack_from(buf, pos)
-    t = _T2
+    t = _T2 or _two_octet_table()
     return (start == 0x6405 and lc & 0xFF >= 5
             and ~t[t[t[t[start] ^ lc] ^ dst] ^ src] & 0xFFFF == hcrc)  # fmt: skip
 
@@ -112,7 +118,7 @@ def parse_link(buf: bytes, pos: int = 0) -> tuple[LinkFrame, int]:
     length = lc & 0xFF
     if length < 5:
         raise Malformed(f"link LEN {length} below the minimum 5")
-    t = _T2
+    t = _T2 or _two_octet_table()
     if ~t[t[t[t[start] ^ lc] ^ dst] ^ src] & 0xFFFF != hcrc:
         raise Malformed("link header CRC mismatch")
     size = _SIZES[length]
@@ -140,7 +146,7 @@ def _user_data(buf: bytes, control: int, dst: int, src: int, length: int) -> Lin
     """The frame `buf` (whole, header included) with LEN `length` > 5: its user data without the
     CRCs, and whether every data block's CRC matches. Register r absorbs a block word by word;
     the block is good when ~r equals the CRC word that follows it."""
-    t = _T2
+    t = _T2 or _two_octet_table()
     w = _BODIES[length].unpack_from(buf, 10)  # type: ignore[union-attr]
     full, rest = (length - 5) >> 4, (length - 5) & 15
     ok = True

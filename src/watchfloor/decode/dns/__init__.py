@@ -1,8 +1,7 @@
 """DNS, mDNS and LLMNR over UDP (RFC 1035, RFC 6762, RFC 4795): names for the inventory."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from .probe import DEFAULT_PORTS, probe
-from .session import DnsSession
 
 DECODER = DecoderManifest(
     name="dns",
@@ -10,7 +9,7 @@ DECODER = DecoderManifest(
     default_ports=DEFAULT_PORTS,
     spec="RFC 1035 (DNS), RFC 6762 (mDNS), RFC 4795 (LLMNR)",
     probe=probe,
-    session=DnsSession,
+    session=deferred(f"{__name__}.session", "DnsSession"),
 )
 
 __all__ = ["DECODER"]

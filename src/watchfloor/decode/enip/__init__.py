@@ -1,8 +1,7 @@
 """EtherNet/IP encapsulation and CIP (CIP Networks Library Vol. 1 and Vol. 2)."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from .probe import DEFAULT_PORTS, probe
-from .session import EnipSession
 
 DECODER = DecoderManifest(
     name="enip",
@@ -11,7 +10,7 @@ DECODER = DecoderManifest(
     spec="The CIP Networks Library Vol. 1 (CIP) and Vol. 2 (EtherNet/IP adaptation); "
     "Rockwell 1756-PM020 (Logix tag services)",
     probe=probe,
-    session=EnipSession,
+    session=deferred(f"{__name__}.session", "EnipSession"),
 )
 
 __all__ = ["DECODER"]

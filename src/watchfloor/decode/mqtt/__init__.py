@@ -1,8 +1,7 @@
 """MQTT 3.1, 3.1.1 and 5.0 over TCP (OASIS MQTT Version 3.1.1 and Version 5.0)."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from .probe import DEFAULT_PORTS, probe
-from .session import MqttSession
 
 DECODER = DecoderManifest(
     name="mqtt",
@@ -10,7 +9,7 @@ DECODER = DecoderManifest(
     default_ports=DEFAULT_PORTS,
     spec="MQTT Version 3.1.1 (OASIS Standard, 2014); MQTT Version 5.0 (OASIS Standard, 2019)",
     probe=probe,
-    session=MqttSession,
+    session=deferred(f"{__name__}.session", "MqttSession"),
 )
 
 __all__ = ["DECODER"]

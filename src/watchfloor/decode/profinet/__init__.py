@@ -1,9 +1,8 @@
 """PROFINET: DCP, cyclic RT and RTA alarms on EtherType 0x8892, IO-CM over DCE/RPC (UDP)."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from .constants import ETHERTYPE
 from .probe import DEFAULT_PORTS, probe_io, probe_l2
-from .session import IoCmSession, L2Session
 
 _SPEC = ("IEC 61158-5-10/6-10 (PROFINET IO: DCP, RT, RTA, context management); "
          "DCE 1.1 RPC (connectionless)")  # fmt: skip
@@ -14,7 +13,7 @@ DECODER = DecoderManifest(
     default_ports=frozenset(),
     spec=_SPEC,
     probe=probe_l2,
-    session=L2Session,
+    session=deferred(f"{__name__}.session", "L2Session"),
     ethertypes=frozenset((ETHERTYPE,)),
 )
 
@@ -24,7 +23,7 @@ IO_CM_DECODER = DecoderManifest(
     default_ports=DEFAULT_PORTS,
     spec=_SPEC,
     probe=probe_io,
-    session=IoCmSession,
+    session=deferred(f"{__name__}.session", "IoCmSession"),
 )
 
 __all__ = ["DECODER", "IO_CM_DECODER"]

@@ -1,9 +1,8 @@
 """IEC 61850-9-2 Sampled Values on EtherType 0x88BA: one summary per stream (svID)."""
 
-from .._contract import DecoderManifest
+from .._contract import DecoderManifest, deferred
 from ..goose.constants import ETHERTYPE_SV
 from .probe import probe
-from .session import SvSession
 
 DECODER = DecoderManifest(
     name="sv",
@@ -11,7 +10,7 @@ DECODER = DecoderManifest(
     default_ports=frozenset(),
     spec="IEC 61850-9-2 Ed.2 §8.5 (Sampled Values); ASN.1 BER (ITU-T X.690)",
     probe=probe,
-    session=SvSession,
+    session=deferred(f"{__name__}.session", "SvSession"),
     ethertypes=frozenset((ETHERTYPE_SV,)),
 )
 
