@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from hypothesis import given, strategies as st
 
 from watchfloor.schema import Event
 from watchfloor.schema.export import SCHEMA_FILE, arrow_schema, json_schema_text
@@ -40,3 +41,18 @@ def test_arrow_layout_mirrors_the_json_nesting() -> None:
     assert schema.field("@timestamp").type.tz == "UTC"
     modbus = schema.field("ot").type.field("modbus").type
     assert modbus.field("function_code").type == "int64"
+
+
+@given(st.lists(st.integers(-(10**18), 4 * 10**18), min_size=1, max_size=20))
+def test_rfc3339_in_any_order(times: list[int]) -> None:
+    """The cached second is replaced whenever a time falls outside it, in any order; the fraction
+    keeps microseconds, or nanoseconds when there are any."""
+    from datetime import UTC, datetime, timedelta
+
+    from watchfloor.schema.time import rfc3339
+
+    for ts in times:
+        sec, frac = divmod(ts, 10**9)
+        when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=sec)
+        digits = f"{frac:09d}" if frac % 1000 else f"{frac // 1000:06d}"
+        assert rfc3339(ts) == when.strftime("%Y-%m-%dT%H:%M:%S.") + digits + "Z"

@@ -5,21 +5,25 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-_second = -1
+_start = _end = 0  # the second whose text is cached, in ns: [_start, _end)
 _prefix = ""
 
 
 def rfc3339(ts_ns: int) -> str:
     """`2012-11-12T11:03:00.264400Z`: microseconds unless the capture had finer resolution.
 
-    Packets arrive in time order, so the formatted second is cached: this runs once per event.
+    Packets arrive in time order, so the formatted second is cached: this runs once per event,
+    and pads the fraction by string slicing (a third cheaper than a format spec).
     """
-    global _second, _prefix
-    sec, frac = divmod(ts_ns, 1_000_000_000)
-    if sec != _second:
-        _second, _prefix = sec, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
-    us, ns = divmod(frac, 1000)
-    return f"{_prefix}{frac:09d}Z" if ns else f"{_prefix}{us:06d}Z"
+    global _start, _end, _prefix
+    if not _start <= ts_ns < _end:
+        sec = ts_ns // 1_000_000_000
+        _start, _end = sec * 1_000_000_000, sec * 1_000_000_000 + 1_000_000_000
+        _prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+    frac = ts_ns - _start
+    if frac % 1000:
+        return _prefix + str(1_000_000_000 + frac)[1:] + "Z"
+    return _prefix + str(1_000_000 + frac // 1000)[1:] + "Z"
 
 
 def parse_rfc3339(text: str | None) -> int | None:
