@@ -347,6 +347,12 @@ class OpcuaSession(StreamLosses):
                       f"{emit.service_meta(sid)[0]}")  # fmt: skip
 
 
+# Joined operation lists by the identities of the request's and the response's lists (both from
+# the parse cache while polling repeats them; kept here, so an id is not reused while it is a key):
+# the same list comes back, and its conversion to schema nodes is memoised in turn.
+_JOINS: dict[tuple[int, int], tuple[list, list, list]] = {}
+
+
 def _join(sid: int, f: dict, req: dict) -> None:
     """A response's per-operation results joined to its request's operations, in order."""
     key = _JOINED.get(sid)
@@ -355,18 +361,27 @@ def _join(sid: int, f: dict, req: dict) -> None:
     ops = req.get(key)
     if not ops:
         return
-    if sid in (676, 497, 503, 509):
-        results = f.get("results") or []
-        if len(results) != len(ops):
-            return
-        f["nodes"] = [{**op, "status_code": code} for op, code in zip(ops, results)]
-        del f["results"]  # now on the nodes
-        return
-    got = f.get(key)
+    results = sid in (676, 497, 503, 509)
+    got = f.get("results") or [] if results else f.get(key)
     if got is None or len(got) != len(ops):
         return
-    keep = ("node_id", "attribute_id", "attribute", "index_range") if key == "nodes" else \
-        ("object_id", "method_id")  # fmt: skip
-    f[key] = [{**{k: op[k] for k in keep if k in op}, **{k: v for k, v in r.items()
-                                                          if v is not None}}
-              for op, r in zip(ops, got)]  # fmt: skip
+    hit = _JOINS.get((id(ops), id(got)))
+    if hit is not None and hit[0] is ops and hit[1] is got:
+        joined = hit[2]
+    elif results:
+        joined = [{**op, "status_code": code} for op, code in zip(ops, got)]
+    else:
+        keep = ("node_id", "attribute_id", "attribute", "index_range") if key == "nodes" else \
+            ("object_id", "method_id")  # fmt: skip
+        joined = [{**{k: op[k] for k in keep if k in op}, **{k: v for k, v in r.items()
+                                                              if v is not None}}
+                  for op, r in zip(ops, got)]  # fmt: skip
+    if hit is None:
+        if len(_JOINS) >= 4096:
+            _JOINS.clear()
+        _JOINS[(id(ops), id(got))] = (ops, got, joined)
+    if results:
+        f["nodes"] = joined
+        del f["results"]  # now on the nodes
+    else:
+        f[key] = joined
