@@ -130,10 +130,9 @@ class Emitter:
                 f["service_name"] = name
         elif "bvlc_result_code" in f:
             outcome = "failure" if f["bvlc_result_code"] else "success"
-        for code in _NAMED_KEYS.keys() & f.keys():
-            value = f[code]
+        for code, (label, table) in _NAMED_KEYS.items():  # a dozen lookups: cheaper than a set of f
+            value = f.get(code)
             if value is not None:
-                label, table = _NAMED_KEYS[code]
                 f[label] = table.get(value) or f"unknown-{value}"
         if "properties" in f:
             f["properties"] = [_access(a) for a in f["properties"]]
@@ -141,6 +140,8 @@ class Emitter:
         f["bvlc_function_name"] = _BVLC_NAMES.get(fn) or f"unknown-{fn}"
         if "network_message_type" in f:
             f["network_message"] = name
+        if request_frame is not None:
+            f["request_frame"] = request_frame
         ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
@@ -151,7 +152,7 @@ class Emitter:
             network=self.net,
             ot=Ot(protocol="bacnet", role=role,  # type: ignore[arg-type]
                   action=self._action(op, f.get("object_type_name"), f.get("object_instance")),
-                  anomalies=anomalies, bacnet=Bacnet(request_frame=request_frame, **f)),  # fmt: skip
+                  anomalies=anomalies, bacnet=Bacnet(**f)),  # fmt: skip
         )
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:

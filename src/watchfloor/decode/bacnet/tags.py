@@ -177,7 +177,8 @@ def app_value(buf: bytes, number: int, start: int, stop: int, tag_pos: int) -> s
     if number == 8:
         if not raw:
             raise Malformed("bit string without its unused-bits count")
-        bits = "".join(f"{x:08b}" for x in raw[1:MAX_TEXT])
+        body = raw[1:MAX_TEXT]
+        bits = bin(int.from_bytes(body, "big"))[2:].zfill(8 * len(body)) if body else ""
         return bits[: len(bits) - raw[0]] if raw[0] < 8 else bits
     if number == 10:
         return _date(raw)
