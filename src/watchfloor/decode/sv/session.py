@@ -65,7 +65,7 @@ class SvSession:
                     break
             else:  # the publisher's next frame: only smpCnt and the samples (not decoded) differ
                 h, asdus, cnt = last[2], last[3], last[4]
-                if len(asdus) == 1:  # the usual 9-2LE frame
+                if len(asdus) == 1:  # the usual 9-2LE frame, without the bookkeeping of several
                     s, e = cnt[0]
                     a = asdus[0]
                     self._count(self._stream(d, a, h, frame, ts_ns), a, h.reserved1, frame, ts_ns,
@@ -90,12 +90,12 @@ class SvSession:
                frame: int, ts_ns: int) -> None:  # fmt: skip
         """Count a frame's ASDUs; smpCnt is read from `data` where `cnt` has its span (-1: the
         ASDU's own)."""
-        counted: set[str] = set()
+        counted: set[str] = set()  # a frame counts once per stream, however many ASDUs it has
         for a, (s, e) in zip(asdus, cnt):
-            sv_id = a.sv_id if a.sv_id is not None else ""
-            self._count(self._stream(d, a, h, frame, ts_ns), a, h.reserved1, frame, ts_ns,
-                        sv_id not in counted, int.from_bytes(data[s:e], "big") if s >= 0 else a.smp_cnt)  # fmt: skip
-            counted.add(sv_id)
+            st = self._stream(d, a, h, frame, ts_ns)
+            self._count(st, a, h.reserved1, frame, ts_ns, st.sv_id not in counted,
+                        int.from_bytes(data[s:e], "big") if s >= 0 else a.smp_cnt)  # fmt: skip
+            counted.add(st.sv_id)
 
     def _stream(self, d: int, a: Asdu, h: Header, frame: int, ts_ns: int) -> _Stream:
         sv_id = a.sv_id if a.sv_id is not None else ""
