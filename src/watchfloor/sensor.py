@@ -203,7 +203,7 @@ def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sen
                   conn: Connection, fd: int | None, lock: Any,
                   transform: Transform | None) -> None:  # fmt: skip
     """One process of `decode_jsonl`: its share of the flows as JSON lines (transformed if asked)
-    — through `conn`, or written to `fd` whole batches at a time under `lock` — then its stats."""
+    — through `conn`, or written to `fd` whole chunks at a time under `lock` — then its stats."""
     error = None
     try:
         st = sensor.stats
@@ -251,8 +251,8 @@ def _chunks(batches: Iterable[list[Event]]) -> Iterator[tuple[bytes, int]]:
 
 
 CHUNK_EVENTS = 4096
-_END = b"\x00end\x00"  # cannot start a batch: those begin with the progress header
-_PROGRESS = Struct("<QQQ")  # packets and bytes read so far, events in the batch that follows
+_END = b"\x00end\x00"  # cannot start a chunk: those begin with the progress header
+_PROGRESS = Struct("<QQQ")  # packets and bytes read so far, events in the chunk that follows
 Transform = Callable[[bytes], bytes]
 
 
@@ -262,7 +262,7 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
                  detector: Callable[[list[Event]], list[Event]] | None = None,
                  ) -> Iterator[bytes]:  # fmt: skip
     """Events of one capture as JSON-lines chunks, decoded by `workers` processes, each taking a
-    share of the flows. Chunks arrive in batch order per process, so lines are time-ordered
+    share of the flows. Chunks arrive in order per process, so lines are time-ordered
     within a flow but interleaved across flows when workers > 1.
 
     `transform` is applied to each chunk where it was decoded (e.g. the store's conversion to
