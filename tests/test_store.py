@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import msgspec
+import pyarrow as pa
 import pytest
 
 from watchfloor.schema import Event
@@ -19,14 +20,30 @@ def _events(name: str) -> list[Event]:
     return [e for b in decode_file(CAPTURES / name) for e in b]
 
 
+# One capture of every protocol family: their events share batches, so the batches split into
+# several parts with different columns.
+MIXED = ["modbus_all_functions.pcap", "dnp3/dnp3_session.pcap", "goose/goose_sequence.pcap",
+         "goose/sv_streams.pcap", "bacnet/bacnet_operations.pcap", "opcua/opcua_session.pcap",
+         "profinet/profinet_io_cm.pcap", "mqtt/mqtt_v5_port_18830.pcap", "enip/enip_session.pcap"]
+
+
 def test_events_read_back_exactly_as_written(tmp_path: Path) -> None:
-    events = _events("modbus_all_functions.pcap")
+    events = [e for name in MIXED for e in _events(name)]
     store = open_store(tmp_path / "s.duckdb")
     with store.transaction():
-        store.append(events)
+        for i in range(0, len(events), 300):  # batches that mix protocols
+            store.append(events[i : i + 300])
     back = [msgspec.convert(d, Event) for d in store.events(EventFilter())]
     key = lambda e: e.event.id  # noqa: E731
     assert sorted(back, key=key) == sorted(events, key=key)
+    parts = {r[0] for r in store.con.execute(  # type: ignore[attr-defined]
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'event_parts'").fetchall()}  # fmt: skip
+    assert {"_layout", "modbus", "dnp3", "goose", "sv", "bacnet", "opcua", "network"} <= parts
+    # a part holds only the columns its events used
+    modbus = store.con.sql("SELECT * FROM event_parts.modbus LIMIT 0").to_arrow_table().schema  # type: ignore[attr-defined]
+    assert "modbus" in modbus.field("ot").type.names and "dnp3" not in modbus.field("ot").type.names
+    assert store.count() == len(events)
+    assert {t.protocol for t in store.talkers()} >= {"modbus", "dnp3", "bacnet", "opcua"}
 
 
 def test_filters_and_talkers(tmp_path: Path) -> None:
@@ -75,15 +92,47 @@ def test_interrupted_ingest_is_replaced_not_duplicated(tmp_path: Path) -> None:
 
 def test_migration_adds_fields_a_newer_schema_has(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
-    open_store(path).close()
-    con = duckdb.connect(str(path))  # simulate a file written before two fields existed
-    con.execute("ALTER TABLE events DROP COLUMN message")
-    con.execute("ALTER TABLE events DROP COLUMN ot.modbus.subfunction_name")
-    con.close()
     store = open_store(path)
     with store.transaction():
         store.append(_events("modbus_all_functions.pcap"))
+    store.close()
+    con = duckdb.connect(str(path))  # simulate a file written before two fields existed
+    for table in ("event_parts._layout", "event_parts.modbus"):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN message")
+        con.execute(f"ALTER TABLE {table} DROP COLUMN ot.modbus.subfunction_name")
+    con.close()
+    store = open_store(path)
+    assert {"message", "ot"} <= set(store._columns())  # type: ignore[attr-defined]
+    events = _events("modbus_all_functions.pcap")
+    assert events
+    with store.transaction():
+        store.append(events)
     assert any("subfunction_name" in d["ot"].get("modbus", {}) for d in store.events(EventFilter()))
+
+
+def test_a_store_from_before_the_parts_keeps_its_events(tmp_path: Path) -> None:
+    """Stores written with one events table: the table is kept as it is, read with the parts."""
+    from watchfloor.store.duckdb import _SCHEMA, DuckDBStore, _sql_type
+
+    path = tmp_path / "v1.duckdb"
+    old = _events("modbus_all_functions.pcap")
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE events (" + ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in _SCHEMA
+                                                    if f.name != "message") + ")")  # fmt: skip
+    batch = pa.ipc.open_stream(DuckDBStore.prepare(msgspec.json.Encoder().encode_lines(
+        [e for e in old if e.message is None]))).read_all()  # fmt: skip
+    con.register("b", batch.drop_columns([c for c in batch.column_names if c == "message"]))
+    con.execute("INSERT INTO events BY NAME SELECT * FROM b")
+    con.close()
+    store = open_store(path)
+    assert store.count() == batch.num_rows
+    new = _events("dnp3/dnp3_session.pcap")
+    with store.transaction():
+        store.append(new)
+    assert store.count() == batch.num_rows + len(new)
+    assert {d["ot"]["protocol"] for d in store.events(EventFilter(kind="event")) if "ot" in d} >= {"modbus", "dnp3"}
+    store.start_source(old[0].event.id.split("-")[0], "again.pcap")  # a re-ingest clears old rows too
+    assert store.count() == len(new)
 
 
 def test_not_a_store_is_a_clear_error(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ _ROW_SQL = """SELECT epoch_ns("@timestamp"), event.id, event.action, ot.role, ot
     ot.action.target.unit, ot.action.target.station, ot.action.target.object,
     ot.action.address.start, ot.action.address."end", ot.action."values"
     """
-_ROW_FROM = """FROM events WHERE event.kind = 'event' AND ot.protocol IS NOT NULL
+_ROW_FROM = """FROM events_common WHERE event.kind = 'event' AND ot.protocol IS NOT NULL
     AND coalesce(event.action, '') != 'anomaly'"""
 
 

@@ -104,7 +104,8 @@ class Store(Protocol):
 
     @staticmethod
     def prepare(lines: bytes) -> bytes:
-        """JSON lines → this backend's insert format; pure, so decoder processes can run it."""
+        """JSON lines → this backend's insert format; touches no connection, so decoder processes
+        can run it."""
         ...
 
     def append_prepared(self, data: bytes) -> None: ...

@@ -1,14 +1,20 @@
 """Embedded store: DuckDB in one file. Events go in as Arrow batches; tables follow the schema.
 
-The `events` table mirrors the event schema as nested STRUCT columns, so `ot.modbus.unit_id` is a
-column path in SQL exactly as it is in JSON. Migration adds what a newer schema has and the file
-lacks; it never drops or rewrites stored data.
+Events are stored in one table per protocol or telemetry family (`event_parts.modbus`,
+`event_parts.zeek`, ...: `ot.protocol`, else the first part of `event.dataset`), each holding
+only the columns its events have used. The schema has about a thousand leaf fields, and an
+insert pays for every column of the table it writes to, NULLs included: one table of every
+column took ten times as long per event. The `events` view unites the parts by name over an
+empty table of the whole schema, so every field is a column path in SQL exactly as in JSON
+(`ot.modbus.unit_id`), whether or not any event has used it yet. Migration adds what a newer
+schema has and the file lacks; it never drops or rewrites stored data.
 """
 
 from __future__ import annotations
 
 import io
 import queue
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +24,7 @@ from typing import Any
 import duckdb
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from ..schema import SCHEMA_VERSION, Event
@@ -38,17 +45,114 @@ _INCIDENTS_DDL = """CREATE TABLE IF NOT EXISTS incidents (
 
 
 COMMIT_EVENTS = 100_000
+PARTS = "event_parts"  # the schema of the per-family tables
+_LAYOUT = "_layout"  # in PARTS: no rows, every column; it gives the `events` view its shape
+_SINGLE = "events_v1"  # the one events table of a store written before the parts, kept as it is
+_OT_SHARED = ("protocol", "role", "action", "anomalies")  # the rest of `ot`: a struct per protocol
 _SCHEMA = arrow_schema()
 # Arrow's JSON reader cannot build MAP columns (winlog.event_data): the reader gets the schema
 # without them, and `prepare` lifts them out of the lines and puts them back as MAP arrays.
 _MAPS = [(f.name, c.name) for f in _SCHEMA if pa.types.is_struct(f.type)
          for c in f.type if pa.types.is_map(c.type)]  # fmt: skip
-_PARSE = pa_json.ParseOptions(
-    explicit_schema=pa.schema([
-        pa.field(f.name, pa.struct([c for c in f.type if (f.name, c.name) not in _MAPS]))
-        if pa.types.is_struct(f.type) else f for f in _SCHEMA]),
-    unexpected_field_behavior="error")  # fmt: skip
+_PARSE_SCHEMA = pa.schema([
+    pa.field(f.name, pa.struct([c for c in f.type if (f.name, c.name) not in _MAPS]))
+    if pa.types.is_struct(f.type) else f for f in _SCHEMA])  # fmt: skip
+_PARSE_ROW = pa.struct(list(_PARSE_SCHEMA))
 _MAP_MARKERS = [f'"{child}":'.encode() for _, child in _MAPS]
+
+
+class _Parser:
+    """JSON lines → Arrow with only the fields the lines use, typed by the schema.
+
+    Parsing against the whole schema costs every row every field (~30,000 events/s); against the
+    fields seen so far, ~8 times less. A batch with a field not seen before fails that fast parse
+    and is parsed once against the whole schema, which adds its fields to those seen."""
+
+    def __init__(self) -> None:
+        self.seen = pa.schema([])
+        self._fast = self._options(self.seen)
+
+    @staticmethod
+    def _options(schema: pa.Schema) -> pa_json.ParseOptions:
+        return pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+
+    def parse(self, lines: bytes) -> pa.Table:
+        try:
+            return pa_json.read_json(io.BytesIO(lines), parse_options=self._fast)
+        except pa.ArrowInvalid:
+            pass  # a field not seen yet, or bad input: the whole schema tells which
+        try:
+            table = pa_json.read_json(io.BytesIO(lines), parse_options=self._options(_PARSE_SCHEMA))
+        except pa.ArrowInvalid as e:
+            raise StoreError(f"events do not match the schema: {e}") from None
+        row = pa.struct(list(_used_columns(table).schema))
+        self.seen = pa.schema(list(_restrict(_PARSE_ROW, pa.struct(list(self.seen)), row)))
+        self._fast = self._options(self.seen)
+        return table
+
+
+_PARSER = _Parser()  # per process: decoder processes each learn the fields they meet
+
+
+def _restrict(full: pa.DataType, *seen: pa.DataType) -> pa.DataType:
+    """`full` (a schema type) with only the struct fields present in any of `seen` (its subsets)."""
+    if not pa.types.is_struct(full):
+        return full
+    fields = []
+    for f in full:
+        kids = [t.field(f.name).type for t in seen if t.get_field_index(f.name) >= 0]
+        if kids:
+            fields.append(f.with_type(_restrict(f.type, *kids)))
+    return pa.struct(fields)
+
+
+def _used(arr: pa.Array) -> pa.Array | None:
+    """`arr` without the struct fields that hold no value in any row; None if it holds none."""
+    if arr.null_count == len(arr):
+        return None
+    if not pa.types.is_struct(arr.type):
+        return arr
+    kids = [(f, _used(arr.field(i))) for i, f in enumerate(arr.type)]
+    kept = [(f.with_type(k.type), k) for f, k in kids if k is not None]
+    if len(kept) == len(kids):
+        return arr
+    if not kept:  # empty objects: keep one (null) field, as a STRUCT needs one, for their rows
+        f, _ = kids[0]
+        kept = [(f, arr.field(0))]
+    return pa.StructArray.from_arrays([k for _, k in kept], fields=[f for f, _ in kept],
+                                      mask=arr.is_null())  # fmt: skip
+
+
+def _used_columns(table: pa.Table) -> pa.Table:
+    """`table` with only the columns and struct fields that hold a value in some row."""
+    names, arrays = [], []
+    for name, column in zip(table.column_names, table.columns):
+        arr = _used(column.combine_chunks())
+        if arr is not None:
+            names.append(name)
+            arrays.append(arr)
+    return pa.table(arrays, names=names)
+
+
+def _parts(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+    """(family, its rows with only the columns they use): a table in PARTS each."""
+    names = table.column_names
+    protocol = pc.struct_field(table.column("ot"), "protocol") if "ot" in names else None
+    dataset = None
+    if "event" in names and "dataset" in table.schema.field("event").type.names:
+        dataset = pc.list_element(pc.split_pattern(pc.struct_field(table.column("event"), "dataset"),
+                                                   ".", max_splits=1), 0)  # fmt: skip
+    keys = pc.coalesce(*(k for k in (protocol, dataset) if k is not None), pa.scalar("other"))
+    families = pc.unique(keys).to_pylist()
+    if len(families) == 1:
+        yield _table_name(families[0]), _used_columns(table)
+        return
+    for family in families:
+        yield _table_name(family), _used_columns(table.filter(pc.equal(keys, family)))
+
+
+def _table_name(family: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", family.lower()).strip("_")[:48] or "other"
 
 
 def _sql_type(t: pa.DataType) -> str:
@@ -78,6 +182,7 @@ class DuckDBStore(_BaselineTables):
         self._error: StoreError | None = None
         self._explicit = False  # inside transaction(): the caller commits
         self.schema = _SCHEMA
+        self._parts: dict[str, pa.Schema] = {}  # part name → its stored layout
         self.encoder = msgspec.json.Encoder()
         if not read_only:
             self._migrate()
@@ -96,32 +201,89 @@ class DuckDBStore(_BaselineTables):
         self._baseline_tables()
         con.execute(_TRIAGE_DDL)
         con.execute(_INCIDENTS_DDL)
-        have = self._columns()
-        if not have:
-            cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in self.schema)
-            con.execute(f"CREATE TABLE events ({cols})")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {PARTS}")
+        if self._tables("main", "events"):  # a store from before the parts: its table stays whole
+            con.execute(f"ALTER TABLE events RENAME TO {_SINGLE}")
+        if self._tables(PARTS, _LAYOUT):
+            self._add_missing(f"{PARTS}.{_LAYOUT}", self.schema)
         else:
-            # the stored table's nested layout, field by field (a type string cannot tell
-            # ot.modbus.function from ot.s7comm.function)
-            stored = con.sql("SELECT * FROM events LIMIT 0").to_arrow_table().schema
-            for f in self.schema:
-                i = stored.get_field_index(f.name)
-                self._add_missing(f'"{f.name}"', f.type, stored.field(i).type if i >= 0 else None)
+            cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in self.schema)
+            con.execute(f"CREATE TABLE {PARTS}.{_LAYOUT} ({cols})")
+        self._reload_parts()
+        self._view()
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     [str(SCHEMA_VERSION)])  # fmt: skip
 
-    def _add_missing(self, path: str, t: pa.DataType, have: pa.DataType | None) -> None:
-        """Add a column, or a field inside a STRUCT column, that the stored table lacks."""
-        if have is None:
-            self.con.execute(f"ALTER TABLE events ADD COLUMN {path} {_sql_type(t)}")
-        elif pa.types.is_struct(t) and pa.types.is_struct(have):
-            for f in t:
-                i = have.get_field_index(f.name)
-                if i < 0:
-                    self.con.execute(f'ALTER TABLE events ADD COLUMN {path}."{f.name}" '
-                                     f"{_sql_type(f.type)}")  # fmt: skip
-                elif pa.types.is_struct(f.type):
-                    self._add_missing(f'{path}."{f.name}"', f.type, have.field(i).type)
+    def _tables(self, schema: str, name: str | None = None) -> list[str]:
+        sql = ("SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+               "AND table_type = 'BASE TABLE'" + (" AND table_name = ?" if name else "")
+               + " ORDER BY table_name")  # fmt: skip
+        return [r[0] for r in self.con.execute(sql, [schema, name] if name else [schema]).fetchall()]
+
+    def _stored(self, table: str) -> pa.Schema:
+        """A table's nested layout, field by field (a type string cannot tell ot.modbus.function
+        from ot.s7comm.function)."""
+        return self.con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
+
+    def _reload_parts(self) -> None:
+        """The parts as the catalog has them (after a rollback undid some of their DDL)."""
+        self._parts = {name: self._stored(f'{PARTS}."{name}"') for name in self._tables(PARTS)
+                       if name != _LAYOUT}  # fmt: skip
+
+    def _event_tables(self) -> list[str]:
+        """The tables that hold events: the parts, and the single table of an older store."""
+        tables = [f'{PARTS}."{name}"' for name in sorted(self._parts)]
+        return tables + [_SINGLE] if self._tables("main", _SINGLE) else tables
+
+    def _view(self) -> None:
+        """`events`: the parts united by name, shaped by the layout table. `events_common`: the
+        same rows without the per-protocol detail under `ot`, for the store's own summaries:
+        DuckDB casts every row of a part to the shape of the union, and the whole `ot` has
+        ~700 fields (a summary over `events` took 5-10 times as long)."""
+        tables = [f"{PARTS}.{_LAYOUT}", *self._event_tables()]
+        self.con.execute("CREATE OR REPLACE VIEW events AS " + " UNION ALL BY NAME ".join(
+            f"SELECT * FROM {t}" for t in tables))
+        common = []
+        for t in tables:
+            stored = self._stored(t)
+            cols = [f'"{f.name}"' for f in stored if f.name != "ot"]
+            if "ot" in stored.names:
+                shared = [n for n in _OT_SHARED if n in stored.field("ot").type.names]
+                cols.append("struct_pack(" + ", ".join(f'"{n}" := ot."{n}"' for n in shared) + ") AS ot")
+            common.append(f"SELECT {', '.join(cols)} FROM {t}")
+        self.con.execute("CREATE OR REPLACE VIEW events_common AS " + " UNION ALL BY NAME ".join(common))
+
+    def _fit(self, name: str, schema: pa.Schema) -> None:
+        """Make the part `name` hold every column of `schema` (a subset of the event schema)."""
+        table = f'{PARTS}."{name}"'
+        if name not in self._parts:
+            cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in schema)
+            self.con.execute(f"CREATE TABLE {table} ({cols})")
+            self._parts[name] = schema
+            self._view()
+        elif self._add_missing(table, schema, self._parts[name]):
+            self._parts[name] = self._stored(table)
+            self._view()  # events_common names the part's columns
+
+    def _add_missing(self, table: str, schema: pa.Schema, stored: pa.Schema | None = None) -> bool:
+        """Add the columns, and fields inside STRUCT columns, of `schema` that `table` lacks."""
+        stored = stored if stored is not None else self._stored(table)
+        added = False
+
+        def add(path: str, t: pa.DataType, have: pa.DataType | None) -> None:
+            nonlocal added
+            if have is None:
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {path} {_sql_type(t)}")
+                added = True
+            elif pa.types.is_struct(t) and pa.types.is_struct(have):
+                for f in t:
+                    i = have.get_field_index(f.name)
+                    add(f'{path}."{f.name}"', f.type, have.field(i).type if i >= 0 else None)
+
+        for f in schema:
+            i = stored.get_field_index(f.name)
+            add(f'"{f.name}"', f.type, stored.field(i).type if i >= 0 else None)
+        return added
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
@@ -135,6 +297,7 @@ class DuckDBStore(_BaselineTables):
         except BaseException:
             self._drain(raise_error=False)
             self.con.execute("ROLLBACK")
+            self._reload_parts()
             raise
         finally:
             self._explicit = False
@@ -151,16 +314,15 @@ class DuckDBStore(_BaselineTables):
 
     @staticmethod
     def prepare(lines: bytes) -> bytes:
-        """JSON lines → the insert format (an Arrow IPC stream with the schema's exact layout).
-        Touches no connection, so decoder processes can run it in parallel."""
+        """JSON lines → the insert format (an Arrow IPC stream with the fields the lines use,
+        typed by the schema). Touches no connection, so decoder processes can run it in parallel
+        (each keeps its own record of the fields seen)."""
         maps = None
         if any(m in lines for m in _MAP_MARKERS):
             lines, maps = _lift_maps(lines)
-        try:
-            table = pa_json.read_json(io.BytesIO(lines), parse_options=_PARSE)
-        except pa.ArrowInvalid as e:
-            raise StoreError(f"events do not match the schema: {e}") from None
-        table = _with_maps(table, maps)
+        table = _PARSER.parse(lines)
+        if maps:
+            table = _with_maps(table, maps)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
@@ -190,15 +352,19 @@ class DuckDBStore(_BaselineTables):
                     if open_txn:
                         con.execute("COMMIT" if self._error is None else "ROLLBACK")
                         open_txn, uncommitted = False, 0
+                        if self._error is not None:
+                            self._reload_parts()
                     if batch is None:
                         return
                     continue
                 if not self._explicit and not open_txn:
                     con.execute("BEGIN TRANSACTION")
                     open_txn = True
-                con.register("_batch", batch)
-                con.execute("INSERT INTO events BY NAME SELECT * FROM _batch")
-                con.unregister("_batch")
+                for name, part in _parts(batch):
+                    self._fit(name, part.schema)
+                    con.register("_batch", part)
+                    con.execute(f'INSERT INTO {PARTS}."{name}" BY NAME SELECT * FROM _batch')
+                    con.unregister("_batch")
                 uncommitted += batch.num_rows
                 if open_txn and uncommitted >= COMMIT_EVENTS:
                     con.execute("COMMIT")
@@ -221,7 +387,8 @@ class DuckDBStore(_BaselineTables):
     def start_source(self, source_id: str, file: str) -> None:
         self._drain()  # the connection serves one call at a time
         # Event ids begin with the capture's id: an interrupted or repeated ingest is undone here.
-        self.con.execute("DELETE FROM events WHERE starts_with(event.id, ?)", [source_id + "-"])
+        for table in self._event_tables():
+            self.con.execute(f"DELETE FROM {table} WHERE starts_with(event.id, ?)", [source_id + "-"])
         self.con.execute("INSERT OR REPLACE INTO sources (id, file, events, packets, state) "
                          "VALUES (?, ?, 0, 0, 'ingesting')", [source_id, file])  # fmt: skip
 
@@ -240,7 +407,7 @@ class DuckDBStore(_BaselineTables):
     # -- reading -----------------------------------------------------------------------------
     def count(self) -> int:
         self._drain()
-        return self.con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
+        return self.con.execute("SELECT count(*) FROM events_common").fetchone()[0]  # type: ignore[index]
 
     def events(self, flt: EventFilter) -> Iterator[dict[str, Any]]:
         self._drain()
@@ -302,21 +469,21 @@ class DuckDBStore(_BaselineTables):
         self._drain()
         ts = 'epoch_ms("@timestamp") / 1000.0'
         parts = [
-            f"SELECT 'ip', {side}.ip, 'mac', {side}.mac, min({ts}), max({ts}), 'traffic' FROM events "
+            f"SELECT 'ip', {side}.ip, 'mac', {side}.mac, min({ts}), max({ts}), 'traffic' FROM events_common "
             f"WHERE {side}.ip IS NOT NULL AND {side}.mac IS NOT NULL GROUP BY ALL"
             for side in ("source", "destination")
         ]
         cols = self._columns()
         if "host" in cols and "name" in cols["host"] and "ip" in cols["host"]:
             parts.append("SELECT 'host', n, 'ip', ip, min(t), max(t), 'host record' FROM ("
-                         f"SELECT host.name AS n, unnest(host.ip) AS ip, {ts} AS t FROM events "
+                         f"SELECT host.name AS n, unnest(host.ip) AS ip, {ts} AS t FROM events_common "
                          "WHERE host.name IS NOT NULL) GROUP BY ALL")  # fmt: skip
             parts.append(f"SELECT 'ip', source.ip, 'host', host.name, min({ts}), max({ts}), 'logon' "
-                         "FROM events WHERE list_contains(event.category, 'authentication') "
+                         "FROM events_common WHERE list_contains(event.category, 'authentication') "
                          "AND event.outcome IS DISTINCT FROM 'failure' AND source.ip IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
             if "user" in cols and "name" in cols["user"]:
                 parts.append(f"SELECT 'user', user.name, 'host', host.name, min({ts}), max({ts}), "
-                             "'logon' FROM events WHERE list_contains(event.category, 'authentication') "
+                             "'logon' FROM events_common WHERE list_contains(event.category, 'authentication') "
                              "AND event.outcome IS DISTINCT FROM 'failure' AND user.name IS NOT NULL AND host.name IS NOT NULL GROUP BY ALL")  # fmt: skip
         return [tuple(r) for r in self.con.execute(" UNION ALL ".join(parts)).fetchall()]  # type: ignore[misc]
 
@@ -357,7 +524,7 @@ class DuckDBStore(_BaselineTables):
                    list_sort(list_distinct(list(ot.action.operation))),
                    strftime(min("@timestamp"), '%Y-%m-%dT%H:%M:%SZ'),
                    strftime(max("@timestamp"), '%Y-%m-%dT%H:%M:%SZ')
-            FROM events WHERE ot.role = 'request'
+            FROM events_common WHERE ot.role = 'request'
             GROUP BY ALL ORDER BY messages DESC, 1, 2"""
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -380,7 +547,7 @@ class DuckDBStore(_BaselineTables):
         clause, args = self._source_clause(source, exclude_source)
         sql = f"""
             WITH e AS (
-                SELECT coalesce(ot.role = 'response', false) AS rev, * FROM events
+                SELECT coalesce(ot.role = 'response', false) AS rev, * FROM events_common
                 WHERE event.kind = 'event' AND coalesce(event.action, '') <> 'anomaly'
                   AND (ot.protocol IS NOT NULL OR event.action = 'flow')
                   AND source.ip IS NOT NULL AND destination.ip IS NOT NULL{clause})
@@ -414,7 +581,7 @@ class DuckDBStore(_BaselineTables):
         sql = f"""
             SELECT asset, coalesce(ot.protocol, event.dataset), event.action, count(*),
                    epoch_ns(min("@timestamp")), epoch_ns(max("@timestamp"))
-            FROM events WHERE event.kind = 'asset' AND asset IS NOT NULL{clause} GROUP BY ALL"""
+            FROM events_common WHERE event.kind = 'asset' AND asset IS NOT NULL{clause} GROUP BY ALL"""
         try:
             rows = self.con.execute(sql, args).fetchall()
         except duckdb.Error as e:
@@ -442,17 +609,23 @@ def _lift_maps(lines: bytes) -> tuple[bytes, dict[tuple[str, str], list[Any]]]:
     return b"\n".join(out) + b"\n", maps
 
 
-def _with_maps(table: pa.Table, maps: dict[tuple[str, str], list[Any]] | None) -> pa.Table:
-    """Rebuild the struct columns that hold MAP fields, in the schema's field order."""
-    for top, child in _MAPS:
-        field = _SCHEMA.field(top)
-        column = table.column(top).combine_chunks()
-        values = maps[(top, child)] if maps else [None] * table.num_rows
-        children = [pa.array(values, type=c.type) if c.name == child
-                    else column.field(c.name) for c in field.type]  # fmt: skip
-        struct = pa.StructArray.from_arrays(children, fields=list(field.type),
-                                            mask=column.is_null())  # fmt: skip
-        table = table.set_column(table.schema.get_field_index(top), field, struct)
+def _with_maps(table: pa.Table, maps: dict[tuple[str, str], list[Any]]) -> pa.Table:
+    """Put the lifted MAP fields back into their struct columns (after the parsed fields)."""
+    for (top, child), values in maps.items():
+        if all(v is None for v in values):
+            continue
+        child_field = _SCHEMA.field(top).type.field(child)
+        mapped = pa.array(values, type=child_field.type)
+        i = table.schema.get_field_index(top)
+        if i < 0:
+            struct = pa.StructArray.from_arrays([mapped], fields=[child_field], mask=mapped.is_null())
+            table = table.append_column(top, struct)
+            continue
+        column = table.column(i).combine_chunks()
+        struct = pa.StructArray.from_arrays(
+            [column.field(j) for j in range(column.type.num_fields)] + [mapped],
+            fields=[*column.type, child_field], mask=column.is_null())  # fmt: skip
+        table = table.set_column(i, top, struct)
     return table
 
 
