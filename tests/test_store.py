@@ -39,9 +39,10 @@ def test_events_read_back_exactly_as_written(tmp_path: Path) -> None:
     parts = {r[0] for r in store.con.execute(  # type: ignore[attr-defined]
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'event_parts'").fetchall()}  # fmt: skip
     assert {"_layout", "modbus", "dnp3", "goose", "sv", "bacnet", "opcua", "network"} <= parts
-    # a part holds only the columns its events used
+    # a part has only the columns its events used; the protocol's detail is a column of its own
     modbus = store.con.sql("SELECT * FROM event_parts.modbus LIMIT 0").to_arrow_table().schema  # type: ignore[attr-defined]
-    assert "modbus" in modbus.field("ot").type.names and "dnp3" not in modbus.field("ot").type.names
+    assert "ot.modbus" in modbus.names and "ot.dnp3" not in modbus.names and "host" not in modbus.names
+    assert modbus.field("ot").type.names == ["protocol", "role", "action", "anomalies"]
     assert store.count() == len(events)
     assert {t.protocol for t in store.talkers()} >= {"modbus", "dnp3", "bacnet", "opcua"}
 
@@ -99,7 +100,7 @@ def test_migration_adds_fields_a_newer_schema_has(tmp_path: Path) -> None:
     con = duckdb.connect(str(path))  # simulate a file written before two fields existed
     for table in ("event_parts._layout", "event_parts.modbus"):
         con.execute(f"ALTER TABLE {table} DROP COLUMN message")
-        con.execute(f"ALTER TABLE {table} DROP COLUMN ot.modbus.subfunction_name")
+        con.execute(f'ALTER TABLE {table} DROP COLUMN "ot.modbus".subfunction_name')
     con.close()
     store = open_store(path)
     assert {"message", "ot"} <= set(store._columns())  # type: ignore[attr-defined]

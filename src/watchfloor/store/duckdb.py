@@ -46,9 +46,8 @@ _INCIDENTS_DDL = """CREATE TABLE IF NOT EXISTS incidents (
 
 COMMIT_EVENTS = 100_000
 PARTS = "event_parts"  # the schema of the per-family tables
-_LAYOUT = "_layout"  # in PARTS: no rows, every column; it gives the `events` view its shape
+_LAYOUT = "_layout"  # in PARTS: no rows, every column; it gives the views their shape
 _SINGLE = "events_v1"  # the one events table of a store written before the parts, kept as it is
-_OT_SHARED = ("protocol", "role", "action", "anomalies")  # the rest of `ot`: a struct per protocol
 _SCHEMA = arrow_schema()
 # Arrow's JSON reader cannot build MAP columns (winlog.event_data): the reader gets the schema
 # without them, and `prepare` lifts them out of the lines and puts them back as MAP arrays.
@@ -59,6 +58,26 @@ _PARSE_SCHEMA = pa.schema([
     if pa.types.is_struct(f.type) else f for f in _SCHEMA])  # fmt: skip
 _PARSE_ROW = pa.struct(list(_PARSE_SCHEMA))
 _MAP_MARKERS = [f'"{child}":'.encode() for _, child in _MAPS]
+_OT_SHARED = ("protocol", "role", "action", "anomalies")  # the rest of `ot`: a struct per protocol
+_OT = _SCHEMA.field("ot").type
+
+
+def _part_columns() -> dict[str, pa.DataType]:
+    """A part's possible columns: the schema's top-level fields, `ot` with its shared fields only,
+    and a column per protocol's detail (`"ot.modbus"`). A part gains a column when its events
+    first need it, and adding a column is cheap only at the top level: adding a field inside a
+    STRUCT column rewrites that column for every stored row, in memory."""
+    columns: dict[str, pa.DataType] = {}
+    for f in _SCHEMA:
+        if f.name != "ot":
+            columns[f.name] = f.type
+            continue
+        columns["ot"] = pa.struct([c for c in _OT if c.name in _OT_SHARED])
+        columns.update((f"ot.{c.name}", c.type) for c in _OT if c.name not in _OT_SHARED)
+    return columns
+
+
+_PART_COLUMNS = _part_columns()
 
 
 class _Parser:
@@ -135,7 +154,8 @@ def _used_columns(table: pa.Table) -> pa.Table:
 
 
 def _parts(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
-    """(family, its rows with only the columns they use): a table in PARTS each."""
+    """(family, its rows in part columns, only those that hold a value): a table in PARTS each."""
+    table = table.combine_chunks()  # DuckDB refuses STRUCT columns sliced to match other columns' chunks
     names = table.column_names
     protocol = pc.struct_field(table.column("ot"), "protocol") if "ot" in names else None
     dataset = None
@@ -144,11 +164,25 @@ def _parts(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
                                                    ".", max_splits=1), 0)  # fmt: skip
     keys = pc.coalesce(*(k for k in (protocol, dataset) if k is not None), pa.scalar("other"))
     families = pc.unique(keys).to_pylist()
-    if len(families) == 1:
-        yield _table_name(families[0]), _used_columns(table)
-        return
     for family in families:
-        yield _table_name(family), _used_columns(table.filter(pc.equal(keys, family)))
+        part = _split_ot(table if len(families) == 1 else table.filter(pc.equal(keys, family)))
+        yield _table_name(family), part.select([i for i, column in enumerate(part.columns)
+                                                if column.null_count < len(column)])  # fmt: skip
+
+
+def _split_ot(table: pa.Table) -> pa.Table:
+    """`ot` as part columns: its shared fields, and each protocol's detail as a column."""
+    i = table.schema.get_field_index("ot")
+    if i < 0:
+        return table
+    ot = table.column(i).combine_chunks()
+    shared = [(f, ot.field(j)) for j, f in enumerate(ot.type) if f.name in _OT_SHARED]
+    table = table.set_column(i, "ot", pa.StructArray.from_arrays(
+        [a for _, a in shared], fields=[f for f, _ in shared], mask=ot.is_null()))  # fmt: skip
+    for j, f in enumerate(ot.type):
+        if f.name not in _OT_SHARED:
+            table = table.append_column(f"ot.{f.name}", ot.field(j))
+    return table
 
 
 def _table_name(family: str) -> str:
@@ -182,7 +216,7 @@ class DuckDBStore(_BaselineTables):
         self._error: StoreError | None = None
         self._explicit = False  # inside transaction(): the caller commits
         self.schema = _SCHEMA
-        self._parts: dict[str, pa.Schema] = {}  # part name → its stored layout
+        self._parts: dict[str, list[str]] = {}  # part name → its columns
         self.encoder = msgspec.json.Encoder()
         if not read_only:
             self._migrate()
@@ -204,11 +238,16 @@ class DuckDBStore(_BaselineTables):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {PARTS}")
         if self._tables("main", "events"):  # a store from before the parts: its table stays whole
             con.execute(f"ALTER TABLE events RENAME TO {_SINGLE}")
-        if self._tables(PARTS, _LAYOUT):
-            self._add_missing(f"{PARTS}.{_LAYOUT}", self.schema)
-        else:
-            cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in self.schema)
-            con.execute(f"CREATE TABLE {PARTS}.{_LAYOUT} ({cols})")
+            self._add_missing(_SINGLE, self.schema)
+        if not self._tables(PARTS, _LAYOUT):
+            self._create(_LAYOUT, list(_PART_COLUMNS))
+        self._reload_parts()
+        for name in [_LAYOUT, *self._parts]:  # the schema's new fields, in the columns they have
+            table = f'{PARTS}."{name}"'
+            stored = self._stored(table)
+            wanted = pa.schema([pa.field(c, t) for c, t in _PART_COLUMNS.items()
+                                if name == _LAYOUT or c in stored.names])  # fmt: skip
+            self._add_missing(table, wanted, stored)
         self._reload_parts()
         self._view()
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
@@ -226,9 +265,13 @@ class DuckDBStore(_BaselineTables):
         return self.con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema
 
     def _reload_parts(self) -> None:
-        """The parts as the catalog has them (after a rollback undid some of their DDL)."""
-        self._parts = {name: self._stored(f'{PARTS}."{name}"') for name in self._tables(PARTS)
-                       if name != _LAYOUT}  # fmt: skip
+        """The parts and their columns as the catalog has them (also after a rollback undid
+        some of their DDL)."""
+        self._parts = {}
+        for table, column in self.con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = ? "
+                "AND table_name <> ? ORDER BY table_name, ordinal_position", [PARTS, _LAYOUT]).fetchall():  # fmt: skip
+            self._parts.setdefault(table, []).append(column)
 
     def _event_tables(self) -> list[str]:
         """The tables that hold events: the parts, and the single table of an older store."""
@@ -236,34 +279,50 @@ class DuckDBStore(_BaselineTables):
         return tables + [_SINGLE] if self._tables("main", _SINGLE) else tables
 
     def _view(self) -> None:
-        """`events`: the parts united by name, shaped by the layout table. `events_common`: the
-        same rows without the per-protocol detail under `ot`, for the store's own summaries:
-        DuckDB casts every row of a part to the shape of the union, and the whole `ot` has
-        ~700 fields (a summary over `events` took 5-10 times as long)."""
-        tables = [f"{PARTS}.{_LAYOUT}", *self._event_tables()]
-        self.con.execute("CREATE OR REPLACE VIEW events AS " + " UNION ALL BY NAME ".join(
-            f"SELECT * FROM {t}" for t in tables))
-        common = []
-        for t in tables:
-            stored = self._stored(t)
-            cols = [f'"{f.name}"' for f in stored if f.name != "ot"]
-            if "ot" in stored.names:
-                shared = [n for n in _OT_SHARED if n in stored.field("ot").type.names]
-                cols.append("struct_pack(" + ", ".join(f'"{n}" := ot."{n}"' for n in shared) + ") AS ot")
-            common.append(f"SELECT {', '.join(cols)} FROM {t}")
-        self.con.execute("CREATE OR REPLACE VIEW events_common AS " + " UNION ALL BY NAME ".join(common))
+        """`events`: the parts united by name, shaped by the layout table, each part's `ot` put
+        back together. `events_common`: the same rows without the per-protocol detail under `ot`,
+        for the store's own summaries: a union casts every row to its shape, and with the detail
+        that is ~700 fields (summaries took 5-10 times as long)."""
+        full, common = [], []
+        parts = {_LAYOUT: list(_PART_COLUMNS), **self._parts}
+        for name, columns in parts.items():
+            table = f'{PARTS}."{name}"'
+            detail = [c for c in columns if c.startswith("ot.")]
+            if not detail:
+                full.append(f"SELECT * FROM {table}")
+                common.append(f"SELECT * FROM {table}")
+                continue
+            quoted = ", ".join(f'"{c}"' for c in detail)
+            back = ", ".join(f'"{c[3:]}" := "{c}"' for c in detail)
+            full.append(f"SELECT * EXCLUDE (ot, {quoted}), "
+                        f"CASE WHEN ot IS NOT NULL THEN struct_insert(ot, {back}) END AS ot FROM {table}")
+            common.append(f"SELECT * EXCLUDE ({quoted}) FROM {table}")
+        if self._tables("main", _SINGLE):
+            shared = ", ".join(f'"{n}" := ot."{n}"' for n in _OT_SHARED)
+            full.append(f"SELECT * FROM {_SINGLE}")
+            common.append(f"SELECT * REPLACE (CASE WHEN ot IS NOT NULL THEN struct_pack({shared}) END "
+                          f"AS ot) FROM {_SINGLE}")
+        for view, selects in (("events", full), ("events_common", common)):
+            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
 
-    def _fit(self, name: str, schema: pa.Schema) -> None:
-        """Make the part `name` hold every column of `schema` (a subset of the event schema)."""
-        table = f'{PARTS}."{name}"'
-        if name not in self._parts:
-            cols = ", ".join(f'"{f.name}" {_sql_type(f.type)}' for f in schema)
-            self.con.execute(f"CREATE TABLE {table} ({cols})")
-            self._parts[name] = schema
-            self._view()
-        elif self._add_missing(table, schema, self._parts[name]):
-            self._parts[name] = self._stored(table)
-            self._view()  # events_common names the part's columns
+    def _create(self, name: str, columns: list[str]) -> None:
+        self.con.execute(f'CREATE TABLE {PARTS}."{name}" ('
+                         + ", ".join(f'"{c}" {_sql_type(_PART_COLUMNS[c])}' for c in columns) + ")")
+
+    def _fit(self, name: str, columns: list[str]) -> None:
+        """Make the part `name` have `columns` (part columns, with the schema's whole types)."""
+        have = self._parts.get(name)
+        if have is None:
+            self._create(name, columns)
+            self._parts[name] = list(columns)
+        else:
+            new = [c for c in columns if c not in have]
+            if not new:
+                return
+            for c in new:  # top-level columns: cheap, whatever the part holds
+                self.con.execute(f'ALTER TABLE {PARTS}."{name}" ADD COLUMN "{c}" {_sql_type(_PART_COLUMNS[c])}')
+            have += new
+        self._view()
 
     def _add_missing(self, table: str, schema: pa.Schema, stored: pa.Schema | None = None) -> bool:
         """Add the columns, and fields inside STRUCT columns, of `schema` that `table` lacks."""
@@ -361,7 +420,7 @@ class DuckDBStore(_BaselineTables):
                     con.execute("BEGIN TRANSACTION")
                     open_txn = True
                 for name, part in _parts(batch):
-                    self._fit(name, part.schema)
+                    self._fit(name, part.column_names)
                     con.register("_batch", part)
                     con.execute(f'INSERT INTO {PARTS}."{name}" BY NAME SELECT * FROM _batch')
                     con.unregister("_batch")
