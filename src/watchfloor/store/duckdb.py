@@ -237,12 +237,13 @@ class DuckDBStore(_BaselineTables):
         con.execute(_INCIDENTS_DDL)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {PARTS}")
         if self._tables("main", "events"):  # a store from before the parts: its table stays whole
-            con.execute(f"ALTER TABLE events RENAME TO {_SINGLE}")
-            self._add_missing(_SINGLE, self.schema)
+            con.execute(f"ALTER TABLE events RENAME TO {_SINGLE}")  # (the views fill what it lacks)
         if not self._tables(PARTS, _LAYOUT):
             self._create(_LAYOUT, list(_PART_COLUMNS))
         self._reload_parts()
-        for name in [_LAYOUT, *self._parts]:  # the schema's new fields, in the columns they have
+        # A newer schema's fields, in the columns each table has: inside a part's STRUCT column
+        # that rewrites the column (once per schema version; inserts would silently drop them).
+        for name in [_LAYOUT, *self._parts]:
             table = f'{PARTS}."{name}"'
             stored = self._stored(table)
             wanted = pa.schema([pa.field(c, t) for c, t in _PART_COLUMNS.items()
@@ -298,7 +299,8 @@ class DuckDBStore(_BaselineTables):
                         f"CASE WHEN ot IS NOT NULL THEN struct_insert(ot, {back}) END AS ot FROM {table}")
             common.append(f"SELECT * EXCLUDE ({quoted}) FROM {table}")
         if self._tables("main", _SINGLE):
-            shared = ", ".join(f'"{n}" := ot."{n}"' for n in _OT_SHARED)
+            has = self._stored(_SINGLE).field("ot").type.names
+            shared = ", ".join(f'"{n}" := ot."{n}"' for n in _OT_SHARED if n in has)
             full.append(f"SELECT * FROM {_SINGLE}")
             common.append(f"SELECT * REPLACE (CASE WHEN ot IS NOT NULL THEN struct_pack({shared}) END "
                           f"AS ot) FROM {_SINGLE}")
