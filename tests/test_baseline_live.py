@@ -528,9 +528,9 @@ def test_s7comm_value_new_address_and_new_function(plant: Plant, db: Path, tmp_p
     for a in found:
         assert (a["source"]["ip"], a["destination"]["ip"], a["ot"]["protocol"]) == (SCADA, PLC3, "s7comm")
     states = "/".join(map(str, sorted({s7_setpoint(k) for k in range(1, LEARN_CYCLES, 4)})))
-    assert (f"Value written by {SCADA}: data block 20 on unit 1 of {PLC3} is 250; {span(plant)} it "
+    assert (f"Value written by {SCADA}: DB 1 byte 20 of {PLC3} is 250; {span(plant)} it "
             f"was only {states}") in by["value"]["message"]  # fmt: skip
-    assert (f"{SCADA} wrote data block 100 on unit 1 of {PLC3} (write_var); {span(plant)} this "
+    assert (f"{SCADA} wrote DB 1 byte 100 of {PLC3} (write_var); {span(plant)} this "
             f"edge only used write_var on 20") in by["new_address"]["message"]  # fmt: skip
     learned = ", ".join(edge(plant.baseline, SCADA)["functions"])
     assert (f"{SCADA} probed block on rack 0 slot 1 of {PLC3} with list_blocks (s7comm); {span(plant)} "

@@ -106,12 +106,19 @@ def span_words(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
+# S7 data blocks: the target's `unit` is the block's number and the address counts its bytes.
+_BLOCKS = {"data_block": "DB", "instance_data_block": "instance DB"}
+
+
 def _what(r: Row) -> str:
-    """`holding registers 400–410 on unit 1`, in the decoder's own names."""
+    """`holding registers 400–410 on unit 1`, `DB 1 bytes 20–23`, in the decoder's own names."""
+    addr = "" if r.start is None else f" {r.start}" if r.end == r.start else f" {r.start}–{r.end}"
+    block = _BLOCKS.get(r.object or "")
+    if block is not None and r.unit is not None:
+        return f"{block} {r.unit}" + (f" byte{'' if r.end == r.start else 's'}{addr}" if addr else "")
     obj = (r.object or "").replace("_", " ")
     if obj and not obj.endswith("s") and r.start is not None and r.end != r.start:
         obj += "s"
-    addr = "" if r.start is None else f" {r.start}" if r.end == r.start else f" {r.start}–{r.end}"
     unit = f"unit {r.unit}" if r.unit is not None else r.station or ""
     if not obj and not addr:
         return unit or r.action or "it"
