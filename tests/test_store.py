@@ -125,6 +125,10 @@ def test_a_store_from_before_the_parts_keeps_its_events(tmp_path: Path) -> None:
     con.register("b", batch.drop_columns([c for c in batch.column_names if c == "message"]))
     con.execute("INSERT INTO events BY NAME SELECT * FROM b")
     con.close()
+    reader = open_store(path, read_only=True)  # read as it is, not migrated
+    assert reader.count() == batch.num_rows and reader.talkers()[0].protocol == "modbus"
+    assert len(list(reader.events(EventFilter()))) == batch.num_rows
+    reader.close()
     store = open_store(path)
     assert store.count() == batch.num_rows
     new = _events("dnp3/dnp3_session.pcap")

@@ -220,6 +220,8 @@ class DuckDBStore(_BaselineTables):
         self.encoder = msgspec.json.Encoder()
         if not read_only:
             self._migrate()
+        elif self._tables("main", "events"):  # not migrated (read-only): a view for the summaries
+            self.con.execute(f"CREATE TEMP VIEW events_common AS {self._common_of_single('main.events')}")
 
     # -- schema ------------------------------------------------------------------------------
     def _columns(self) -> dict[str, str]:
@@ -299,13 +301,16 @@ class DuckDBStore(_BaselineTables):
                         f"CASE WHEN ot IS NOT NULL THEN struct_insert(ot, {back}) END AS ot FROM {table}")
             common.append(f"SELECT * EXCLUDE ({quoted}) FROM {table}")
         if self._tables("main", _SINGLE):
-            has = self._stored(_SINGLE).field("ot").type.names
-            shared = ", ".join(f'"{n}" := ot."{n}"' for n in _OT_SHARED if n in has)
             full.append(f"SELECT * FROM {_SINGLE}")
-            common.append(f"SELECT * REPLACE (CASE WHEN ot IS NOT NULL THEN struct_pack({shared}) END "
-                          f"AS ot) FROM {_SINGLE}")
+            common.append(self._common_of_single(_SINGLE))
         for view, selects in (("events", full), ("events_common", common)):
             self.con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
+
+    def _common_of_single(self, table: str) -> str:
+        """The rows of an older store's single table as `events_common` has them."""
+        has = self._stored(table).field("ot").type.names
+        shared = ", ".join(f'"{n}" := ot."{n}"' for n in _OT_SHARED if n in has)
+        return f"SELECT * REPLACE (CASE WHEN ot IS NOT NULL THEN struct_pack({shared}) END AS ot) FROM {table}"
 
     def _create(self, name: str, columns: list[str]) -> None:
         self.con.execute(f'CREATE TABLE {PARTS}."{name}" ('
