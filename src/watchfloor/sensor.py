@@ -262,8 +262,9 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
                  detector: Callable[[list[Event]], list[Event]] | None = None,
                  ) -> Iterator[bytes]:  # fmt: skip
     """Events of one capture as JSON-lines chunks, decoded by `workers` processes, each taking a
-    share of the flows. Chunks arrive in order per process, so lines are time-ordered
-    within a flow but interleaved across flows when workers > 1.
+    share of the flows. Chunks arrive in order per process, so within a flow lines come in the
+    order of the frames that produced them (an anomaly found later, such as an unanswered
+    request, carries the time of the request it is about), and flows interleave when workers > 1.
 
     `transform` is applied to each chunk where it was decoded (e.g. the store's conversion to
     its insert format), so that work too is spread over the processes. With `fd` and several
