@@ -128,6 +128,8 @@ def test_a_store_from_before_the_parts_keeps_its_events(tmp_path: Path) -> None:
     reader = open_store(path, read_only=True)  # read as it is, not migrated
     assert reader.count() == batch.num_rows and reader.talkers()[0].protocol == "modbus"
     assert len(list(reader.events(EventFilter()))) == batch.num_rows
+    assert sum(1 for _ in reader.behaviour_rows()) == sum(  # type: ignore[attr-defined]
+        1 for e in old if e.message is None and e.ot is not None and e.event.kind == "event" and e.event.action != "anomaly")
     reader.close()
     store = open_store(path)
     assert store.count() == batch.num_rows

@@ -27,7 +27,7 @@ _ROW_SQL = """SELECT epoch_ns("@timestamp"), event.id, event.action, ot.role, ot
     ot.action.target.unit, ot.action.target.station, ot.action.target.object,
     ot.action.address.start, ot.action.address."end", ot.action."values"
     """
-_ROW_FROM = """FROM events_common WHERE event.kind = 'event' AND ot.protocol IS NOT NULL
+_ROW_FROM = """FROM {common} WHERE event.kind = 'event' AND ot.protocol IS NOT NULL
     AND coalesce(event.action, '') != 'anomaly'"""
 
 
@@ -36,6 +36,7 @@ class _BaselineTables:
     the events (mixed into DuckDBStore)."""
 
     con: Any
+    _common: str  # the relation holding every event without the per-protocol detail
 
     def _baseline_tables(self) -> None:
         for ddl in _BASELINE_DDL:
@@ -45,7 +46,7 @@ class _BaselineTables:
                        until: str | None = None, batch: int = 8192) -> Iterator[tuple]:  # fmt: skip
         """Decoded OT messages, oldest first, as `baseline.model.Row` tuples."""
         self._drain()  # type: ignore[attr-defined]
-        sql, args = _ROW_FROM, []
+        sql, args = _ROW_FROM.format(common=self._common), []
         for clause, value in (("starts_with(event.id, ?)", f"{source}-" if source else None),
                               ('"@timestamp" >= CAST(? AS TIMESTAMPTZ)', since),
                               ('"@timestamp" <= CAST(? AS TIMESTAMPTZ)', until)):  # fmt: skip
