@@ -431,6 +431,46 @@ def test_cadence(plant: Plant, db: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.stack
+def test_cadence_slowed_down(plant: Plant, db: Path, tmp_path: Path) -> None:
+    """The HMI polls four times as slowly (without its setpoint writes)."""
+    found = observe(plant, tmp_path, db,
+                    lambda: session(plant, HMI, lambda c: poll(8, PERIOD * 4, hmi=c, writes=False)))
+    cadence = of(found, "cadence", HMI, PLC)
+    assert len(cadence) == 2, [a["message"] for a in found]  # one per polled block
+    for a, block in zip(sorted(cadence, key=lambda a: a["message"]), ("coils 0–7", "holding registers 0–9")):
+        m = re.search(r"\) slowed down: every ([\d.]+) s over the last (\d+) requests; during .* of "
+                      r"baseline every ([\d.]+) s", a["message"])  # fmt: skip
+        assert m and f"Polling of {block} on unit 1 of {PLC} by {HMI}" in a["message"], a["message"]
+        assert float(m[1]) > PERIOD * 2 and float(m[3]) == pytest.approx(PERIOD, rel=0.2)
+        assert a["threat"]["technique"]["id"] == ["T0815"]
+
+
+@pytest.mark.stack
+def test_cadence_stopped(plant: Plant, db: Path, tmp_path: Path) -> None:
+    """The HMI stops reading but goes on writing its setpoint as usual, for longer than the stop
+    limit (10 s for a 0.1 s poll). Two cycles of reads first: few enough messages that no 10 s
+    window holds more than the learned rate allows."""
+    def reads_stop(c) -> None:  # type: ignore[no-untyped-def]
+        poll(2, hmi=c)
+        t0 = time.monotonic()
+        for k in range(2, 2 + round(11.5 / PERIOD)):
+            time.sleep(max(0.0, t0 + (k - 2) * PERIOD - time.monotonic()))
+            if k % 4 == 3:
+                ok(c.write_register(20, setpoint(k)))
+
+    found = observe(plant, tmp_path, db, lambda: session(plant, HMI, reads_stop))
+    stopped = of(found, "cadence", HMI, PLC)
+    blocks = {"coils 0–7", "holding registers 0–9"}
+    assert len(stopped) == len(blocks), [a["message"] for a in found]
+    for a in stopped:
+        m = re.search(r"Polling of (.+) on unit 1 of .* stopped: no request for (\d+) s since ", a["message"])
+        assert m and m[1] in blocks and 10 <= int(m[2]) <= 12, a["message"]
+        blocks.discard(m[1])
+        assert a["threat"]["technique"]["id"] == ["T0815"]
+    assert not blocks
+
+
+@pytest.mark.stack
 def test_rate(plant: Plant, db: Path, tmp_path: Path) -> None:
     """The HMI floods the PLC with its usual setpoint write (same register, a learned value)."""
     def flood(c) -> None:  # type: ignore[no-untyped-def]
