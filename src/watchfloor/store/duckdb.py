@@ -7,7 +7,7 @@ insert pays for every column of the table it writes to, NULLs included: one tabl
 column took ten times as long per event. The `events` view unites the parts by name over an
 empty table of the whole schema, so every field is a column path in SQL exactly as in JSON
 (`ot.modbus.unit_id`), whether or not any event has used it yet. Migration adds what a newer
-schema has and the file lacks; it never drops or rewrites stored data.
+schema has and the file lacks; it never drops or changes stored data.
 """
 
 from __future__ import annotations
@@ -344,16 +344,12 @@ class DuckDBStore(_BaselineTables):
             have += new
         self._view()
 
-    def _add_missing(self, table: str, schema: pa.Schema, stored: pa.Schema | None = None) -> bool:
+    def _add_missing(self, table: str, schema: pa.Schema, stored: pa.Schema) -> None:
         """Add the columns, and fields inside STRUCT columns, of `schema` that `table` lacks."""
-        stored = stored if stored is not None else self._stored(table)
-        added = False
 
         def add(path: str, t: pa.DataType, have: pa.DataType | None) -> None:
-            nonlocal added
             if have is None:
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {path} {_sql_type(t)}")
-                added = True
             elif pa.types.is_struct(t) and pa.types.is_struct(have):
                 for f in t:
                     i = have.get_field_index(f.name)
@@ -362,7 +358,6 @@ class DuckDBStore(_BaselineTables):
         for f in schema:
             i = stored.get_field_index(f.name)
             add(f'"{f.name}"', f.type, stored.field(i).type if i >= 0 else None)
-        return added
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
