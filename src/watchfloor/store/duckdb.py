@@ -253,8 +253,7 @@ class DuckDBStore(_BaselineTables):
             stored = self._stored(table)
             wanted = pa.schema([pa.field(c, t) for c, t in _PART_COLUMNS.items()
                                 if name == _LAYOUT or c in stored.names])  # fmt: skip
-            self._add_missing(table, wanted, stored)
-        self._reload_parts()
+            self._add_missing(table, wanted, stored)  # (nested fields only: the parts' names stay)
         self._view()
         con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                     [str(SCHEMA_VERSION)])  # fmt: skip
@@ -289,15 +288,13 @@ class DuckDBStore(_BaselineTables):
         back together. `events_common`: the same rows without the per-protocol detail under `ot`,
         for the store's own summaries: a union casts every row to its shape, and with the detail
         that is ~700 fields (summaries took 5-10 times as long)."""
-        full, common = [], []
-        parts = {_LAYOUT: list(_PART_COLUMNS), **self._parts}
-        for name, columns in parts.items():
-            full.append(_whole(name, columns))
+        full = [_whole(_LAYOUT, list(_PART_COLUMNS)), *self._whole_rows()]
+        common = []
+        for name, columns in {_LAYOUT: list(_PART_COLUMNS), **self._parts}.items():
             detail = ", ".join(f'"{c}"' for c in columns if c.startswith("ot."))
             common.append(f'SELECT * EXCLUDE ({detail}) FROM {PARTS}."{name}"' if detail
                           else f'SELECT * FROM {PARTS}."{name}"')  # fmt: skip
         if self._tables("main", _SINGLE):
-            full.append(f"SELECT * FROM {_SINGLE}")
             common.append(self._common_of_single(_SINGLE))
         for view, selects in (("events", full), ("events_common", common)):
             self.con.execute(f"CREATE OR REPLACE VIEW {view} AS " + " UNION ALL BY NAME ".join(selects))
@@ -309,15 +306,19 @@ class DuckDBStore(_BaselineTables):
         half the time."""
         if not self._parts:  # nothing stored yet, or an older store read as it is
             return "events"
-        selects = [_whole(name, columns) for name, columns in self._parts.items()]
-        if self._tables("main", _SINGLE):
-            selects.append(f"SELECT * FROM {_SINGLE}")
+        selects = self._whole_rows()
         have = {c for columns in self._parts.values() for c in columns}
         missing = [f'NULL::{_sql_type(t)} AS "{c}"' for c, t in _PART_COLUMNS.items()
                    if c not in have and not c.startswith("ot.")]  # fmt: skip
         if missing:
             selects.append(f"SELECT {', '.join(missing)} WHERE false")
         return "(" + " UNION ALL BY NAME ".join(selects) + ")"
+
+    def _whole_rows(self) -> list[str]:
+        """A SELECT per table that holds events, `ot` put back together: the parts, and the single
+        table of an older store."""
+        selects = [_whole(name, columns) for name, columns in self._parts.items()]
+        return selects + [f"SELECT * FROM {_SINGLE}"] if self._tables("main", _SINGLE) else selects
 
     def _common_of_single(self, table: str) -> str:
         """The rows of an older store's single table as `events_common` has them."""
