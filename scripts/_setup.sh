@@ -51,3 +51,22 @@ need_venv() {  # need_venv EXTRAS: create the venv and install the project (edit
     # project at start-up (read even where PYTHONDONTWRITEBYTECODE forbids writing it)
     "$VENV/bin/python" -m compileall -q "$ROOT/src" >/dev/null || true
 }
+
+need_native() {  # compile the per-packet modules (src/watchfloor/native.py) unless up to date
+    [ "${WATCHFLOOR_NATIVE:-1}" = "0" ] && return 0
+    local log="$VENV/native-build.log" headers='import os, sys, sysconfig
+sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'
+    if ! command -v cc >/dev/null 2>&1 || ! "$VENV/bin/python" -c "$headers"; then
+        apt_install gcc python3-dev || true
+    fi
+    if [ "$("$VENV/bin/watchfloor" native status 2>/dev/null)" != "compiled modules: in use" ]; then
+        echo "watchfloor: compiling the per-packet modules with mypyc (about 3 minutes on 2 cores" \
+             "the first time; only changed modules after that)" >&2
+    fi
+    if ! "$VENV/bin/watchfloor" native build >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        echo "watchfloor: compiling failed (full log: $log); the Python sources run instead," \
+             "1.3-1.7x slower" >&2
+        [ -z "${CI:-}" ]  # CI must test the compiled modules
+    fi
+}

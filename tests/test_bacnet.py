@@ -8,8 +8,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests._flows import ip_flow
 from watchfloor.capture.files import read_packets
 from watchfloor.decode import Malformed, NeedMoreData
 from watchfloor.decode.bacnet.probe import probe
@@ -254,7 +256,7 @@ def test_broadcasts_across_shards(tmp_path: Path) -> None:
 
 def test_pending_and_reassembly_are_bounded() -> None:
     out: list[Event] = []
-    s = BacnetSession(_Flow(), out)  # type: ignore[arg-type]
+    s = BacnetSession(ip_flow("udp", 47808, client_port=47808, handshake=False), out)
     for i in range(MAX_PENDING + 20):
         s.feed(0, b.unicast(b.confirmed(i % 256, 12, b.property_ref(8, i, 77))), i, i)
     assert len(s.pending) <= MAX_PENDING
@@ -269,7 +271,8 @@ def test_i_am_cut_short_is_a_message_not_a_device() -> None:
     whole = b.broadcast(b.i_am(1201, 260))
     cut = whole[:-3] + b"\x00" + whole[-2:]  # vendor id's tag damaged: three of four parameters
     out: list[Event] = []
-    BacnetSession(_Flow(), out).feed(0, cut, 1, 0)  # type: ignore[arg-type]
+    session = BacnetSession(ip_flow("udp", 47808, client_port=47808, handshake=False), out)
+    session.feed(0, cut, 1, 0)
     assert [e.ot.anomalies for e in out] == [["malformed_service"]]  # type: ignore[union-attr]
     assert out[0].ot.bacnet.max_apdu_accepted is not None  # type: ignore[union-attr]
 
@@ -280,23 +283,6 @@ def test_values_are_bounded() -> None:
     assert len(f["values"]) == MAX_VALUES
 
 
-class _Flow:
-    def __init__(self) -> None:
-        from watchfloor.schema import Endpoint
-
-        self.initiator = None
-        self.transport, self.community_id, self.vlan = "udp", "1:x", None
-        self.ends = (Endpoint(ip="10.0.0.1", port=47808), Endpoint(ip="10.0.0.2", port=47808))
-        self.ports = (47808, 47808)
-
-    def src(self, d: int):  # noqa: ANN201
-        return self.ends[d]
-
-    def dst(self, d: int):  # noqa: ANN201
-        return self.ends[1 - d]
-
-
-# -- properties -----------------------------------------------------------------------------
 _SAMPLES = [
     b.unicast(b.confirmed(1, 15, b.write_property_params(1, 1, 85, b.app_real(5.0), 8)), expecting_reply=True),
     b.unicast(b.complex_ack(2, 14, b.rpm_ack_params([(0, 1, [(85, b.app_real(1.0)), (9, (2, 32))])]))),
@@ -326,7 +312,7 @@ def test_mutated_messages_give_only_the_two_failure_kinds(pkt: bytes, at: int, v
 
 def _fed(datagrams: list[tuple[int, bytes]], reuse: bool) -> list[bytes]:
     out: list[Event] = []
-    s = BacnetSession(_Flow(), out)  # type: ignore[arg-type]
+    s = BacnetSession(ip_flow("udp", 47808, client_port=47808, handshake=False), out)
     for n, (d, data) in enumerate(datagrams):
         if not reuse:
             s.parsed.clear()  # every datagram parsed from scratch
@@ -354,7 +340,7 @@ def test_reusing_a_parse_changes_no_event(picks: list[tuple[int, bytes, int, int
 @given(st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=80)), max_size=8))
 def test_random_datagrams_never_escape_the_session(datagrams: list[tuple[int, bytes]]) -> None:
     out: list[Event] = []
-    s = BacnetSession(_Flow(), out)  # type: ignore[arg-type]
+    s = BacnetSession(ip_flow("udp", 47808, client_port=47808, handshake=False), out)
     for n, (d, data) in enumerate(datagrams):
         s.feed(d, data, n + 1, n * 1000)
         s.feed(d, b"\x81\x0a" + len(data + b"\0\0").to_bytes(2, "big") + data, n + 1, n * 1000)

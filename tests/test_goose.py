@@ -8,8 +8,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests._flows import l2_flow
 from watchfloor.decode import Malformed, NeedMoreData
 from watchfloor.decode.goose.probe import probe as goose_probe
 from watchfloor.decode.goose.session import GooseSession
@@ -113,7 +115,7 @@ def test_many_control_blocks_are_bounded(tmp_path: Path) -> None:
     recs = [(10**18 + i * 10**6, g.goose_frame(f"LD/LLN0$GO$g{i}", 1, 0, [])) for i in range(MAX_STREAMS + 20)]
     write_pcap(tmp_path / "many.pcap", recs)
     out: list[Event] = []
-    session = GooseSession(_Flow(), out)  # type: ignore[arg-type]
+    session = GooseSession(l2_flow(g.PUBLISHER_MAC, g.GOOSE_MAC, 0x88B8), out)
     for i, (ts, frame) in enumerate(recs):
         session.feed(0, _payload(frame), i + 1, ts)
     assert len(session.state) == MAX_STREAMS and len(out) == len(recs)
@@ -121,21 +123,6 @@ def test_many_control_blocks_are_bounded(tmp_path: Path) -> None:
 
 
 # -- properties --------------------------------------------------------------------------------
-class _Flow:
-    def __init__(self) -> None:
-        from watchfloor.schema import Endpoint
-
-        self.initiator = None
-        self.transport, self.community_id, self.vlan = "ether", None, None
-        self.ends = (Endpoint(mac=g.PUBLISHER_MAC), Endpoint(mac=g.GOOSE_MAC))
-
-    def src(self, d: int):  # noqa: ANN201
-        return self.ends[d]
-
-    def dst(self, d: int):  # noqa: ANN201
-        return self.ends[1 - d]
-
-
 _SAMPLES = [_payload(g.goose_frame(REF, 2, 3, [g.boolean(True), g.float32(1.5), g.int_data(-4)])),
             _payload(g.goose_frame(REF, 1, 0, [], omit=(3, 8))),
             _payload(g.sv_frame([g.sv_asdu("MU", 1, smp_rate=80, dat_set="x"), g.sv_asdu("MU", 2)]))]
@@ -160,7 +147,7 @@ def test_mutated_frames_give_only_documented_outcomes(sample: bytes, at: int, va
             pass
     for cls, doc in ((GooseSession, GOOSE_DOC), (SvSession, SV_DOC)):
         out: list[Event] = []
-        session = cls(_Flow(), out)  # type: ignore[arg-type]
+        session = cls(l2_flow(g.PUBLISHER_MAC, g.GOOSE_MAC, 0x88B8), out)
         session.feed(0, sample, 1, 0)
         session.feed(0, data, 2, 10**6)
         session.close(3, 2 * 10**6, "end")
@@ -170,7 +157,7 @@ def test_mutated_frames_give_only_documented_outcomes(sample: bytes, at: int, va
 
 def _fed(cls: type, frames: list[bytes], reuse: bool) -> list[bytes]:
     out: list[Event] = []
-    session = cls(_Flow(), out)
+    session = cls(l2_flow(g.PUBLISHER_MAC, g.GOOSE_MAC, 0x88B8), out)
     for i, frame in enumerate(frames):
         if not reuse:
             session.last.clear()  # every frame parsed from scratch
@@ -203,6 +190,6 @@ def test_reusing_the_last_parse_changes_no_event(case: tuple, edits: list[tuple[
 def test_random_bytes_never_escape(data: bytes) -> None:
     for cls in (GooseSession, SvSession):
         out: list[Event] = []
-        session = cls(_Flow(), out)  # type: ignore[arg-type]
+        session = cls(l2_flow(g.PUBLISHER_MAC, g.GOOSE_MAC, 0x88B8), out)
         session.feed(0, data, 1, 0)
         session.close(2, 1, "end")

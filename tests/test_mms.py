@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests._flows import ip_flow
 from watchfloor.capture.tcp import Gap
-from watchfloor.decode import Malformed, NeedMoreData
-from watchfloor.decode import ber
+from watchfloor.decode import Malformed, NeedMoreData, ber
 from watchfloor.decode.mms.osi import NO_SESSION, data_pdu, unwrap
 from watchfloor.decode.mms.probe import probe
 from watchfloor.decode.mms.session import MAX_PENDING, MmsSession
@@ -230,24 +231,6 @@ def test_pending_requests_are_bounded(tmp_path: Path) -> None:
 
 
 # -- properties --------------------------------------------------------------------------------
-class _Flow:
-    """The little of capture.flows.Flow a session reads."""
-
-    def __init__(self) -> None:
-        from watchfloor.schema import Endpoint
-
-        self.initiator = 0
-        self.transport, self.community_id, self.vlan = "tcp", "1:x", None
-        self.ends = (Endpoint(ip="10.0.0.1", port=40000), Endpoint(ip="10.0.0.2", port=102))
-        self.ports = (40000, 102)
-
-    def src(self, d: int):  # noqa: ANN201
-        return self.ends[d]
-
-    def dst(self, d: int):  # noqa: ANN201
-        return self.ends[1 - d]
-
-
 _PDUS = [m.confirmed_request(1, m.read([m.domain_name(LD, "X$ST$a")])),
          m.confirmed_response(1, m.read_result([m.structure(m.float32(1.0), m.bitstring("01"), m.utc_time(5))])),
          m.confirmed_request(2, m.write([m.domain_name(LD, "X$CO$Pos$Oper")], [m.oper(m.boolean(True))])),
@@ -267,7 +250,7 @@ DOCUMENTED = {"malformed_service", "missing_service", "malformed_pdu", "malforme
 @given(st.lists(st.binary(max_size=120), max_size=6), st.lists(st.integers(0, 1), min_size=6, max_size=6))
 def test_random_bytes_never_escape_the_session(chunks: list[bytes], dirs: list[int]) -> None:
     out: list[Event] = []
-    session = MmsSession(_Flow(), out)  # type: ignore[arg-type]
+    session = MmsSession(ip_flow("tcp", 102), out)
     for n, chunk in enumerate(chunks):
         session.feed(dirs[n], m.tpkt_dt(chunk) if n % 2 else chunk, n + 1, n * 1000)
     session.gap(0, Gap(10, "lost"), 9, 9000)
@@ -290,7 +273,7 @@ def test_mutated_pdus_give_only_documented_outcomes(sample: bytes, at: int, valu
         except (Malformed, NeedMoreData):
             pass
     out: list[Event] = []
-    session = MmsSession(_Flow(), out)  # type: ignore[arg-type]
+    session = MmsSession(ip_flow("tcp", 102), out)
     session.feed(0, m.tpkt_dt(data), 1, 0)
     session.feed(1, m.tpkt_dt(data), 2, 1)
     session.close(3, 2, "closed")

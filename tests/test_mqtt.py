@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests._flows import ip_flow
 from watchfloor.capture.tcp import Gap
 from watchfloor.decode import Malformed, NeedMoreData
 from watchfloor.decode.mqtt.probe import probe
@@ -243,7 +245,7 @@ def test_midstream_start_on_a_non_standard_port(tmp_path: Path) -> None:
 
 def test_topic_aliases_are_bounded() -> None:
     out: list[Event] = []
-    s = MqttSession(_Flow(), out)  # type: ignore[arg-type]
+    s = MqttSession(ip_flow("tcp", 1883), out)
     s.feed(0, m.connect("a", version=5), 1, 1)
     for i in range(MAX_ALIASES + 50):
         s.feed(0, m.publish(f"t/{i}", b"", properties=m.props(m.prop(0x23, i + 1, 2))), 2, 2)
@@ -252,7 +254,7 @@ def test_topic_aliases_are_bounded() -> None:
 
 def test_pending_is_bounded_and_flood_reported() -> None:
     out: list[Event] = []
-    s = MqttSession(_Flow(), out)  # type: ignore[arg-type]
+    s = MqttSession(ip_flow("tcp", 1883), out)
     for i in range(MAX_PENDING + 10):
         s.feed(0, m.publish("t", b"", qos=1, packet_id=i + 1), i, i)
     assert len(s.pending) == MAX_PENDING and "flooded" in _anomalies(out)
@@ -260,25 +262,6 @@ def test_pending_is_bounded_and_flood_reported() -> None:
     assert "unanswered_request" in _anomalies(out)
 
 
-class _Flow:
-    """The little of capture.flows.Flow a session reads."""
-
-    def __init__(self) -> None:
-        from watchfloor.schema import Endpoint
-
-        self.initiator = 0
-        self.transport, self.community_id, self.vlan = "tcp", "1:x", None
-        self.ends = (Endpoint(ip="10.0.0.1", port=40000), Endpoint(ip="10.0.0.2", port=1883))
-        self.ports = (40000, 1883)
-
-    def src(self, d: int):  # noqa: ANN201
-        return self.ends[d]
-
-    def dst(self, d: int):  # noqa: ANN201
-        return self.ends[1 - d]
-
-
-# -- properties -----------------------------------------------------------------------------
 _SAMPLES = [m.connect("c", version=5, username="u", password=b"p", will=("w", b"x", 1, True)),
             m.connect("c3", version=3), m.connack(0, properties=b"\x00"), m.publish("a/b", b"12", qos=2),
             m.ack(6, 3, 0x92, m.props(m.prop(0x1F, "why"))), m.subscribe(1, [("x/#", 0x2D)], properties=b"\x00"),
@@ -305,7 +288,7 @@ def test_mutated_packets_give_only_the_two_failure_kinds(pkt: bytes, at: int, va
 @given(st.lists(st.binary(max_size=100), max_size=6), st.lists(st.integers(0, 1), min_size=6, max_size=6))
 def test_random_bytes_never_escape_the_session(chunks: list[bytes], dirs: list[int]) -> None:
     out: list[Event] = []
-    s = MqttSession(_Flow(), out)  # type: ignore[arg-type]
+    s = MqttSession(ip_flow("tcp", 1883), out)
     for n, chunk in enumerate(chunks):
         s.feed(dirs[n], chunk, n + 1, n * 1000)
     s.gap(0, Gap(10, "lost"), 9, 9000)
@@ -322,7 +305,7 @@ def test_project_captures_decode_without_decoder_errors(capture: Path) -> None:
 
 def test_unknown_protocol_level() -> None:
     out: list[Event] = []
-    s = MqttSession(_Flow(), out)  # type: ignore[arg-type]
+    s = MqttSession(ip_flow("tcp", 1883), out)
     s.feed(0, m.connect("x", version=6), 1, 1)
     got = [e.ot.anomalies for e in out if e.ot and e.ot.mqtt]
     assert "unsupported_protocol" in got[0]

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests._flows import ip_flow
 from watchfloor.capture.tcp import Gap
 from watchfloor.decode import Malformed, NeedMoreData
 from watchfloor.decode.cotp import CR, Reassembler, parse_connection, parse_tpkt, tpdu_size
@@ -262,24 +264,6 @@ def test_pending_requests_are_bounded(tmp_path: Path) -> None:
 
 
 # -- properties --------------------------------------------------------------------------------
-class _Flow:
-    """The little of capture.flows.Flow a session reads."""
-
-    def __init__(self) -> None:
-        from watchfloor.schema import Endpoint
-
-        self.initiator = 0
-        self.transport, self.community_id, self.vlan = "tcp", "1:x", None
-        self.ends = (Endpoint(ip="10.0.0.1", port=40000), Endpoint(ip="10.0.0.2", port=102))
-        self.ports = (40000, 102)
-
-    def src(self, d: int):  # noqa: ANN201
-        return self.ends[d]
-
-    def dst(self, d: int):  # noqa: ANN201
-        return self.ends[1 - d]
-
-
 _SAMPLES = [s7.setup_communication(), s7.read_var(1, [s7.Item("DB", 0, "WORD", 3, db=4)]),
             s7.read_var_response(1, [b"\x00\x01", 5]), s7.write_var(2, [(s7.Item("M", 1, "BIT"), b"\x01")]),
             s7.plc_control(3, "_INSE", s7.blocks_argument(["0800001P"])), s7.plc_stop(4),
@@ -293,7 +277,7 @@ _SAMPLES = [s7.setup_communication(), s7.read_var(1, [s7.Item("DB", 0, "WORD", 3
                                                                 max_size=6))  # fmt: skip
 def test_random_bytes_never_escape_the_session(chunks: list[bytes], dirs: list[int]) -> None:
     out: list[Event] = []
-    session = S7Session(_Flow(), out)  # type: ignore[arg-type]
+    session = S7Session(ip_flow("tcp", 102), out)
     for n, chunk in enumerate(chunks):
         session.feed(dirs[n], s7.tpkt(s7.dt(chunk)) if n % 2 else chunk, n + 1, n * 1000)
     session.gap(0, Gap(10, "lost"), 9, 9000)
@@ -317,7 +301,7 @@ def test_mutated_pdus_give_only_documented_outcomes(pdu: bytes, at: int, value: 
         except (Malformed, NeedMoreData):
             pass
     out: list[Event] = []
-    session = S7Session(_Flow(), out)  # type: ignore[arg-type]
+    session = S7Session(ip_flow("tcp", 102), out)
     session.feed(0, s7.tpkt_dt(bytes(mutated)), 1, 0)
     session.close(2, 1, "closed")
     documented = {"length_mismatch", "malformed_parameter", "malformed_header", "error_response",

@@ -669,6 +669,25 @@ def schema() -> None:
     click.echo(json_schema_text(), nl=False)
 
 
+@main.command()
+@click.argument("action", type=click.Choice(["status", "build", "clean"]), default="status")
+@click.option("--force", is_flag=True, help="Build even when the compiled modules are up to date.")
+def native(action: str, force: bool) -> None:
+    """The compiled per-packet modules (mypyc): say whether they are in use, build or remove them.
+
+    `build` needs the `native` extra and a C compiler; scripts/demo and scripts/test run it."""
+    from . import native as nat
+
+    if action == "status":
+        click.echo(f"compiled modules: {nat.status()}")
+    elif action == "clean":
+        click.echo(f"removed {nat.clean()} compiled files", err=True)
+    elif force or nat.status() != "in use":
+        nat.build()
+    else:
+        click.echo("the compiled modules are up to date and in use", err=True)
+
+
 # -- rules ------------------------------------------------------------------------------------
 RULE_PATHS = click.argument("paths", nargs=-1, required=True,
                             type=click.Path(exists=True, path_type=Path))  # fmt: skip

@@ -81,7 +81,7 @@ class Sensor:
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch
         ethertypes = frozenset().union(*(dec.ethertypes for dec in self.decoders))
-        l2_types = frozenset(t.to_bytes(2, "big") for t in ethertypes)
+        l2_types = frozenset(et.to_bytes(2, "big") for et in ethertypes)
         frame = ts = last = size = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
@@ -216,13 +216,14 @@ def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sen
             with lock:
                 view = memoryview(lines)
                 while view:
-                    view = view[os.write(fd, view) :]
+                    written = os.write(fd, view)  # (not inside the slice: mypyc calls it twice)
+                    view = view[written:]
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as it asked
         pass
     except CaptureError as e:
         error = (e.path, e.offset, e.reason)
-    except BaseException as e:  # a bug: say so in the parent rather than dying silently
-        error = (path, -1, f"internal error in decoder process: {e!r}")
+    except BaseException as bug:  # say so in the parent rather than dying silently
+        error = (path, -1, f"internal error in decoder process: {bug!r}")
     conn.send_bytes(_END + msgspec.msgpack.encode((sensor.stats, error)))
     conn.close()
 
@@ -252,6 +253,7 @@ def _chunks(batches: Iterable[list[Event]]) -> Iterator[tuple[bytes, int]]:
 
 CHUNK_EVENTS = 4096
 _END = b"\x00end\x00"  # cannot start a chunk: those begin with the progress header
+_Ending = tuple[Stats, tuple[str, int, str] | None]  # after _END: a worker's totals, its error
 _PROGRESS = Struct("<QQQ")  # packets and bytes read so far, events in the chunk that follows
 Transform = Callable[[bytes], bytes]
 
@@ -296,7 +298,8 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
         child.close()
         conns.append(parent)
         procs.append(proc)
-    errors, done = [], []
+    errors: list[tuple[str, int, str]] = []  # (path, offset, reason) as CaptureError has them
+    done = []
     try:
         live: list[Any] = list(conns)
         while live:
@@ -308,8 +311,7 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
                     errors.append((str(path), -1, "a decoder process died"))
                     continue
                 if chunk.startswith(_END):
-                    worker_stats, error = msgspec.msgpack.decode(chunk[len(_END):],
-                                                                 type=tuple[Stats, Any])  # fmt: skip
+                    worker_stats, error = msgspec.msgpack.decode(chunk[len(_END):], type=_Ending)
                     done.append((conn is conns[0], worker_stats))
                     if error is not None:
                         errors.append(error)

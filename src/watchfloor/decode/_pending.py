@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from ..capture.tcp import Gap
 
 K = TypeVar("K")
@@ -66,7 +64,10 @@ class StreamLosses:
     emitter: Any
     requests_lost: bool
     responses_lost_at: int
-    _expire: Callable[[int, int], None]  # (ts_ns, older_than_ns): report unanswered requests
+
+    def _expire(self, ts_ns: int, older_than_ns: int) -> None:
+        """Report requests unanswered for longer than `older_than_ns` (the session's own)."""
+        raise NotImplementedError
 
     def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
         self.out.append(self.emitter.anomaly(d, ts_ns, code, text))

@@ -9,7 +9,6 @@ raise only NeedMoreData or Malformed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from struct import Struct
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -161,8 +160,6 @@ class TpktSession(StreamLosses):
     resync: list[bool]
     segments: tuple[Reassembler, Reassembler]
     next_expiry: int
-    _tsdu: Callable[[int, bytes, int, int], None]  # (d, tsdu, frame, ts_ns)
-    _connection: Callable[[int, bytes, int], None]  # (d, tpdu, ts_ns)
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
         buf = self.buf[d] + data if self.buf[d] else data
@@ -204,6 +201,14 @@ class TpktSession(StreamLosses):
         self.buf[d] = buf[pos:] if pos < end else b""
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns, self.UNANSWERED_NS)
+
+    def _tsdu(self, d: int, tsdu: bytes, frame: int, ts_ns: int) -> None:
+        """One reassembled TSDU (the protocol's session decodes it)."""
+        raise NotImplementedError
+
+    def _connection(self, d: int, tpdu: bytes, ts_ns: int) -> None:
+        """A TPDU other than DT (connection request, confirm, disconnect, ...)."""
+        raise NotImplementedError
 
     def _whole(self, d: int, buf: bytes, pos: int, end: int, frame: int, ts_ns: int) -> int:
         """A session's fast path: the end of the TPKT at `pos` if it handled it, else 0."""

@@ -394,8 +394,8 @@ def parse_objects(fc: int, body: bytes) -> tuple[list[ObjectHeader], str | None]
             pos = _objects(obj, g, v, prefix_code, psize, start, count, body, pos)
     except Malformed as e:
         return out, str(e)
-    except (StructError, IndexError, ValueError) as e:  # defence in depth
-        return out, f"object data truncated ({e})"
+    except (StructError, IndexError, ValueError) as bad:  # defence in depth
+        return out, f"object data truncated ({bad})"
     return out, None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ...schema import Asset, Event, EventMeta, Network
 from ...schema.events import Dns, DnsAnswer, DnsQuestion
@@ -56,7 +56,7 @@ class Emitter:
                    for r in msg.answers if r.data is not None] or None  # fmt: skip
         resolved = [r.data for r in msg.answers if r.type in ((32,) if nb else (1, 28)) and r.data] or None
         opcodes = NBNS_OPCODES if nb else OPCODES
-        kind = "answer" if h.response else "query"
+        kind: Literal["query", "answer"] = "answer" if h.response else "query"
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
@@ -89,6 +89,7 @@ class Emitter:
         for r in (*msg.answers, *msg.additional):
             if r.data is None:
                 continue
+            ip: str | None
             if self.protocol == "nbns":
                 nb = netbios_name(r.name) if r.type == 32 else None
                 if nb is None or nb[1] not in (0x00, 0x20):  # a computer's name, not a group's
@@ -97,7 +98,7 @@ class Emitter:
             elif r.type in (1, 28):
                 ip, name = r.data, r.name
             elif r.type == 12:
-                ip, name = _reverse_ip(r.name), r.data  # type: ignore[assignment]
+                ip, name = _reverse_ip(r.name), r.data
             else:
                 continue
             if ip is None or (ip, name) in seen:

@@ -79,7 +79,7 @@ class GooseSession:
                 self.last[data[:2]] = (len(data), span[0], span[1], data[: span[0]],
                                        data[span[1] :], m)  # fmt: skip
         if m.ref is not None:
-            anomalies = m.anomalies + self._sequence(m, sq, ts_ns)
+            anomalies = m.anomalies + self._sequence(m.ref, m, sq, ts_ns)
         else:
             anomalies = m.anomalies[:]
         self.out.append(self.emitter.message(d, goose, m.action, ts_ns, anomalies or None))
@@ -99,9 +99,9 @@ class GooseSession:
         return _Parsed(goose, action, anomalies, f.get("gocb_ref"), f.get("st_num"), f.get("t_raw"),
                        f.get("time_allowed_to_live"), f.get("conf_rev"))  # fmt: skip
 
-    def _sequence(self, m: _Parsed, sq: int | None, ts_ns: int) -> list[str]:
-        """Anomalies of this message against the control block's previous one."""
-        ref, st, t, ttl, rev = m.ref, m.st, m.t, m.ttl, m.rev
+    def _sequence(self, ref: str, m: _Parsed, sq: int | None, ts_ns: int) -> list[str]:
+        """Anomalies of this message against the previous one of its control block `ref`."""
+        st, t, ttl, rev = m.st, m.t, m.ttl, m.rev
         prev = self.state.pop(ref, None)
         if len(self.state) >= MAX_STREAMS:
             del self.state[next(iter(self.state))]

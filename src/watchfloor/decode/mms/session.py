@@ -89,9 +89,9 @@ class MmsSession(TpktSession):
             return
         try:
             upper = unwrap(tsdu)
-        except (Malformed, IndexError) as e:
+        except (Malformed, IndexError) as bad:
             self._anomaly(d, ts_ns, "malformed_upper_layers", f"COTP data starting "
-                          f"{tsdu[:4].hex()}: no valid ISO session/presentation/MMS ({e})")  # fmt: skip
+                          f"{tsdu[:4].hex()}: no valid ISO session/presentation/MMS ({bad})")  # fmt: skip
             return
         if upper.spdu == SPDU_CN and self.client is None:
             self.client = d

@@ -30,7 +30,8 @@ STORM_COUNT, STORM_NS = 20, 10 * 10**9  # exceptions within a window that make a
 
 
 class ModbusSession(StreamLosses):
-    NAME, RESYNC = "Modbus", "the next Modbus header"
+    NAME = "Modbus"
+    RESYNC = "the next Modbus header"
 
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out

@@ -44,7 +44,8 @@ _REMEMBERED = frozenset((CONNECT, PUBLISH, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGR
 
 
 class MqttSession(StreamLosses):
-    NAME, RESYNC = "MQTT", "the next MQTT packet"
+    NAME = "MQTT"
+    RESYNC = "the next MQTT packet"
 
     def __init__(self, flow: Flow, out: list[Event]) -> None:
         self.flow, self.out = flow, out

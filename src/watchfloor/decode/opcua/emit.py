@@ -105,7 +105,7 @@ def servers(fields: dict) -> list[OpcuaApplication]:
 _CONVERTED = frozenset(("nodes", "calls", "endpoints", "applications", "application", "certificate"))
 # Converted operation lists, by the identity of the wire list (kept alive here, so an id is never
 # reused while it is a key): a polled request's cached detail converts once per process.
-_MEMO: dict[int, tuple[list, list]] = {}
+_MEMO: dict[int, tuple[list, list | None]] = {}
 
 
 def _memo(items: list, fn: Any) -> list | None:
@@ -115,7 +115,7 @@ def _memo(items: list, fn: Any) -> list | None:
     out = [fn(x) for x in items] or None
     if len(_MEMO) >= 4096:
         _MEMO.clear()
-    _MEMO[id(items)] = (items, out)  # type: ignore[assignment]
+    _MEMO[id(items)] = (items, out)
     return out
 
 

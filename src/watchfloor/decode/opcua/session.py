@@ -48,7 +48,8 @@ _JOINED = {634: "nodes", 676: "nodes", 530: "nodes", 715: "calls", 497: "nodes",
 
 
 class OpcuaSession(StreamLosses):
-    NAME, RESYNC = "OPC UA", "the next OPC UA header"
+    NAME = "OPC UA"
+    RESYNC = "the next OPC UA header"
     LOSS = "lost, out of order or cut by the snap length"
 
     def __init__(self, flow: Flow, out: list[Event]) -> None:
@@ -58,7 +59,7 @@ class OpcuaSession(StreamLosses):
         self.buf = [b"", b""]
         self.resync = [False, False]
         # request id → frame, ts, service id, fields
-        self.pending: Pending[int, tuple[int, int, int, dict]] = Pending(MAX_PENDING)
+        self.pending: Pending[int, tuple[int, int, int, dict | None]] = Pending(MAX_PENDING)
         # per direction: request id → [bodies, total size, first frame]
         self.partial: list[dict[int, list[Any]]] = [{}, {}]
         self.policy: str | None = None  # SecurityPolicyUri of the channel (from OPN)

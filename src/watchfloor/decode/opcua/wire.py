@@ -662,7 +662,7 @@ def _browse_next_request(r: Reader, f: Fields) -> None:
 
 
 def _application(r: Reader) -> Fields:
-    app = {"application_uri": r.string(), "product_uri": r.string(),
+    app: dict[str, Any] = {"application_uri": r.string(), "product_uri": r.string(),
            "application_name": r.localized_text()}  # fmt: skip
     app["application_type"] = {0: "server", 1: "client", 2: "client_and_server",
                                3: "discovery_server"}.get(t := r.u32(), f"unknown-{t}")  # fmt: skip

@@ -71,13 +71,13 @@ def dcp_template(pdu: dict[str, Any], fields: dict[str, Any], bad: list[str]) ->
     asset = None
     if (stype == 1 and sid != SET or sid == HELLO) and \
             not {"name_of_station", "vendor_id", "vendor_value"}.isdisjoint(fields):
-        vid, role, ip = fields.get("vendor_id"), fields.get("device_role"), fields.get("ip")
+        vid, roles_bits, ip = fields.get("vendor_id"), fields.get("device_role"), fields.get("ip")
         asset = Asset(
             ip=ip if ip and ip != "0.0.0.0" else None,
             vendor=None if vid is None else VENDORS.get(vid, f"vendor-0x{vid:04x}"),
             product_code=None if vid is None else f"0x{vid:04x}:0x{fields['device_id']:04x}",
             model=fields.get("vendor_value"), name=fields.get("name_of_station"),
-            device_type=None if role is None else ",".join(roles(role)) or None,
+            device_type=None if roles_bits is None else ",".join(roles(roles_bits)) or None,
         )  # fmt: skip
     role: Literal["request", "response"] | None = "request" if stype == 0 else "response"
     return DcpTemplate(sid, stype, f"dcp_{name}", msg, None if sid == HELLO else role,  # Hello:

@@ -177,9 +177,10 @@ class IoCmSession:
             return
         key = (pdu["activity"], pdu["sequence"])
         if pdu["more_fragments"] or pdu["fragment"]:  # a fragment: the last one completes it
-            body = self._reassemble(d, (*key, ptype), pdu, body, frame, ts_ns)
-            if body is None:
+            whole = self._reassemble(d, (*key, ptype), pdu, body, frame, ts_ns)
+            if whole is None:
                 return
+            body = whole
         pnio_body(pdu, body)
         request = None
         if ptype == 0:

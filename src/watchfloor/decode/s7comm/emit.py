@@ -216,13 +216,14 @@ class Emitter:
         return hit
 
     def _target(self, db: int | None, obj: str | None) -> Target | None:
-        t = self.targets.get((db, obj), False)
-        if t is False:
-            if len(self.targets) >= 256:
-                self.targets.clear()
-            t = self.targets[(db, obj)] = (None if db is None and obj is None and self.station is None
-                                           else Target(unit=db, station=self.station, object=obj))  # fmt: skip
-        return t  # type: ignore[return-value]
+        key = (db, obj)
+        if key in self.targets:
+            return self.targets[key]
+        if len(self.targets) >= 256:
+            self.targets.clear()
+        t = self.targets[key] = (None if db is None and obj is None and self.station is None
+                                 else Target(unit=db, station=self.station, object=obj))  # fmt: skip
+        return t
 
     def _event(self, d: int, ts_ns: int, name: str, outcome: Literal["success", "failure"] | None,
                duration: int | None, role: Literal["request", "response"], action: OtAction,

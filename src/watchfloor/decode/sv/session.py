@@ -38,7 +38,11 @@ class _Stream:
         self.d, self.sv_id, self.appid = d, sv_id, appid
         self.simulation = False
         self.dat_set: str | None = None
-        self.conf_rev = self.smp_rate = self.smp_synch = self.first_cnt = self.last_cnt = None
+        self.conf_rev: int | None = None
+        self.smp_rate: int | None = None
+        self.smp_synch: int | None = None
+        self.first_cnt: int | None = None
+        self.last_cnt: int | None = None
         self.synch_changes = self.rev_changes = self.packets = self.asdus = 0
         self.gaps = self.lost = self.out_of_order = 0
         self.synch_lost = False
@@ -76,8 +80,8 @@ class SvSession:
         spans: Spans = []
         try:
             h, asdus, complete = parse(data, spans)
-        except WireError as e:
-            self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: {e}")
+        except WireError as bad:
+            self._anomaly(d, ts_ns, "malformed_pdu", f"SV frame {frame}: {bad}")
             return
         if complete:
             cnt = self._remember(data, h, asdus, spans)
