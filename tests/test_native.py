@@ -3,7 +3,6 @@ sources give, and a build that no longer matches its sources is never loaded."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -67,14 +66,19 @@ def test_compiled_and_sources_give_the_same_events() -> None:
 
 
 def test_changed_sources_set_the_build_aside(tmp_path: Path) -> None:
-    """A record whose digests or interpreter differ from now: stale, with the reason."""
-    digests = {str(p.relative_to(native.PACKAGE)): "0" * 32 for p in native.sources()}
-    stamp = {"cache_tag": sys.implementation.cache_tag, "sources": digests}
-    assert native.stale(stamp) == "sources changed since they were built"
+    """A record that no longer fits the sources or the interpreter: stale, with the reason. A
+    source whose time changed but not its bytes (a checkout, a touch) still fits."""
+    record = native._record(native.sources())
+    stamp = {"cache_tag": sys.implementation.cache_tag, "sources": record}
+    assert native.stale(stamp) is None
     assert "built for cpython-27" in str(native.stale({**stamp, "cache_tag": "cpython-27"}))
-    real = native._digests(native.sources())
-    assert native.stale({**stamp, "sources": real}) is None
-    assert native.stale({**stamp, "sources": {**real, "sensor.py": "0" * 32}}) is not None
+    size, mtime_ns, digest = record["sensor.py"]
+    touched = {**record, "sensor.py": (size, mtime_ns - 1, digest)}
+    assert native.stale({**stamp, "sources": touched}) is None
+    edited = {**record, "sensor.py": (size, mtime_ns - 1, "0" * 32)}
+    assert native.stale({**stamp, "sources": edited}) == "sources changed since they were built"
+    gone = {**record, "gone.py": (1, 1, "0" * 32)}
+    assert native.stale({**stamp, "sources": gone}) == "sources changed since they were built"
 
 
 PROBE = ("import json, watchfloor.sensor, watchfloor.decode.goose.session as g, "
@@ -115,5 +119,3 @@ def test_every_compiled_module_is_a_source_of_the_package() -> None:
     assert {"watchfloor.sensor", "watchfloor.capture.flows", "watchfloor.decode.bacnet.tags",
             "watchfloor.schema.time"} <= names  # fmt: skip
     assert not any(n.endswith("__init__") for n in names)
-    digest = hashlib.blake2b((native.PACKAGE / "sensor.py").read_bytes(), digest_size=16)
-    assert native._digests([native.PACKAGE / "sensor.py"]) == {"sensor.py": digest.hexdigest()}

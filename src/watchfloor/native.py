@@ -14,14 +14,12 @@ and new code must not mix. A warning then says how to rebuild; results stay corr
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
@@ -40,38 +38,61 @@ def module_name(path: Path) -> str:
     return ".".join((PACKAGE.name, *path.relative_to(PACKAGE).with_suffix("").parts))
 
 
-def _digests(paths: Sequence[Path]) -> dict[str, str]:
-    return {str(p.relative_to(PACKAGE)): hashlib.blake2b(p.read_bytes(), digest_size=16).hexdigest()
-            for p in paths}  # fmt: skip
+def _digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+
+
+def _record(paths: Sequence[Path]) -> dict[str, tuple[int, int, str]]:
+    """Each source's (size, mtime in ns, digest): on import, the size and time are enough while
+    they match (a stat); only a file whose stat changed is read and hashed again."""
+    out = {}
+    for p in paths:
+        st = p.stat()
+        out[str(p.relative_to(PACKAGE))] = (st.st_size, st.st_mtime_ns, _digest(p))
+    return out
 
 
 def _stamp() -> dict | None:
     try:
-        return json.loads(STAMP.read_text())
-    except (OSError, ValueError):
+        stamp = json.loads(STAMP.read_text())
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError):
+        return {}  # unreadable: stale, so the sources run
+    return stamp if isinstance(stamp, dict) else {}
 
 
-class _Sources(importlib.abc.MetaPathFinder):
-    """Loads the listed modules from their .py files, ahead of any compiled build of them."""
+class _Sources:
+    """A meta path finder: the listed modules load from their .py files, ahead of any compiled
+    build of them."""
 
     def __init__(self, names: set[str]) -> None:
         self.names = names
 
     def find_spec(self, name: str, path: Sequence[str] | None = None,
-                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:  # fmt: skip
+                  target: ModuleType | None = None) -> ModuleSpec | None:  # fmt: skip
         if name not in self.names:
             return None
-        file = PACKAGE.joinpath(*name.split(".")[1:]).with_suffix(".py")
-        return importlib.util.spec_from_file_location(name, file)
+        from importlib.util import spec_from_file_location
+
+        return spec_from_file_location(name, PACKAGE.joinpath(*name.split(".")[1:]).with_suffix(".py"))
 
 
 def stale(stamp: dict) -> str | None:
-    """Why the build recorded in `stamp` does not fit this interpreter and these sources, or None."""
+    """Why the build recorded in `stamp` does not fit this interpreter and these sources, or None.
+    (A source added since is simply not compiled: it runs as Python, which mixes safely.)"""
     if stamp.get("cache_tag") != sys.implementation.cache_tag:
         return f"they were built for {stamp.get('cache_tag')}, this is {sys.implementation.cache_tag}"
-    if stamp.get("sources") != _digests(sources()):
+    try:
+        for rel, (size, mtime_ns, digest) in stamp["sources"].items():
+            path = PACKAGE / rel
+            st = path.stat()
+            if (st.st_size, st.st_mtime_ns) != (size, mtime_ns) and _digest(path) != digest:
+                return "sources changed since they were built"
+    except OSError:
         return "sources changed since they were built"
+    except (KeyError, TypeError, ValueError, AttributeError):  # an older or damaged record
+        return f"{STAMP.name} is not a record this version reads"
     return None
 
 
@@ -86,7 +107,10 @@ def guard() -> None:
             return
         print(f"watchfloor: not using the compiled modules ({why}): running the Python sources, "
               "1.3-1.7x slower; rebuild with: watchfloor native build", file=sys.stderr)  # fmt: skip
-    sys.meta_path.insert(0, _Sources({module_name(p) for p in sources()}))
+    recorded = stamp.get("sources")
+    listed = recorded if isinstance(recorded, dict) else {}
+    compiled = {module_name(p) for p in {*sources(), *(PACKAGE / rel for rel in listed)}}
+    sys.meta_path.insert(0, _Sources(compiled))
 
 
 def status() -> str:
@@ -122,7 +146,7 @@ def build(jobs: int = os.cpu_count() or 1, workdir: Path | None = None) -> None:
     from setuptools import setup
 
     paths = sources()
-    digests = _digests(paths)
+    record = _record(paths)
     workdir = (workdir or PACKAGE.parent.parent / "build" / "native").resolve()
     clean()
     started = time.monotonic()
@@ -136,7 +160,7 @@ def build(jobs: int = os.cpu_count() or 1, workdir: Path | None = None) -> None:
                            "--build-temp", str(workdir / "temp"), "--build-lib", str(workdir / "lib")])  # fmt: skip
     finally:
         os.chdir(here)
-    STAMP.write_text(json.dumps({"cache_tag": sys.implementation.cache_tag, "sources": digests},
+    STAMP.write_text(json.dumps({"cache_tag": sys.implementation.cache_tag, "sources": record},
                                 indent=1) + "\n")  # fmt: skip
     print(f"watchfloor: compiled {len(paths)} modules in {time.monotonic() - started:.0f} s",
           file=sys.stderr)  # fmt: skip
