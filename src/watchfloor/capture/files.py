@@ -11,19 +11,19 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from struct import Struct, error as StructError
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, Final, NamedTuple
 
-CHUNK = 1 << 20
-MAX_RECORD = 1 << 18  # larger than any real snaplen (262144): beyond it a length field is garbage
+CHUNK: Final = 1 << 20
+MAX_RECORD: Final = 1 << 18  # larger than any real snaplen (262144): beyond it a length field is garbage
 
-PCAP_MAGIC = {
+PCAP_MAGIC: Final = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000),  # little-endian, microseconds
     b"\xa1\xb2\xc3\xd4": (">", 1000),
     b"\x4d\x3c\xb2\xa1": ("<", 1),  # nanoseconds
     b"\xa1\xb2\x3c\x4d": (">", 1),
 }
-PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
-GZIP_MAGIC = b"\x1f\x8b"
+PCAPNG_SHB: Final = b"\x0a\x0d\x0d\x0a"
+GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
 class CaptureError(Exception):

@@ -17,7 +17,7 @@ import hashlib
 import socket
 from collections.abc import Sequence
 from struct import pack
-from typing import TYPE_CHECKING
+from typing import Final, TYPE_CHECKING
 
 from ..schema import Endpoint, EventMeta, Network
 from ..schema.events import FLOW
@@ -29,12 +29,12 @@ if TYPE_CHECKING:
     from ..decode._contract import DecoderManifest, Session
     from ..schema import Event
 
-PROBE_CHUNKS = 8  # payload chunks a flow may offer to the probes before it is left undecoded
+PROBE_CHUNKS: Final = 8  # payload chunks a flow may offer to the probes before it is left undecoded
 # The first bytes of each direction that the probes turned down are kept (at most PREAMBLE_BYTES,
 # contiguous) for decoders that declare `preamble`: a message split into small segments at the
 # start of a flow, or connection set-up that only announces the protocol (COTP connection
 # requests before S7comm data), is then probed and decoded whole.
-PREAMBLE_BYTES = 256
+PREAMBLE_BYTES: Final = 256
 
 
 def ip_text(raw: bytes) -> str:

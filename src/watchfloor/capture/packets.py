@@ -8,21 +8,21 @@ Everything here is a pure function of the bytes except `Defragmenter`, which is 
 from __future__ import annotations
 
 from struct import Struct
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
-VLAN_TPIDS = frozenset((0x8100, 0x88A8, 0x9100))
+VLAN_TPIDS: Final = frozenset((0x8100, 0x88A8, 0x9100))
 IPPROTO_TCP, IPPROTO_UDP = 6, 17
 # The "protocol" of a layer-2 stream (a frame whose EtherType a decoder declared): not an IP
 # protocol number, so it never meets a TCP/UDP flow's key.
-ETHER = 0x100
-IPV6_EXT = frozenset((0, 43, 60, 51, 135, 139, 140))  # hop-by-hop, routing, dst-opts, AH, ...
+ETHER: Final = 0x100
+IPV6_EXT: Final = frozenset((0, 43, 60, 51, 135, 139, 140))  # hop-by-hop, routing, dst-opts, AH, ...
 
 _u16 = Struct("!H").unpack_from
-_ETH = Struct("!6s6sH")
-_IPV4 = Struct("!BBHHHBBH4s4s")
-_TCP = Struct("!HHIIBB")
-_UDP = Struct("!HHH")
+_ETH: Final = Struct("!6s6sH")
+_IPV4: Final = Struct("!BBHHHBBH4s4s")
+_TCP: Final = Struct("!HHIIBB")
+_UDP: Final = Struct("!HHH")
 
 
 class LinkFrame(NamedTuple):
@@ -220,8 +220,8 @@ def _snapped(missing: int, data: bytes, wire_len: int | None) -> int:
 
 
 # Ethernet II + IPv4 without options + TCP or UDP header, each in one unpack.
-_ETH_IPV4_TCP = Struct("!6s6s4xH2xHxB2x4s4sHHI4xBB")
-_ETH_IPV4_UDP = Struct("!6s6s4xH2xH4x4s4sHHH")
+_ETH_IPV4_TCP: Final = Struct("!6s6s4xH2xHxB2x4s4sHHI4xBB")
+_ETH_IPV4_UDP: Final = Struct("!6s6s4xH2xH4x4s4sHHH")
 
 
 def l2_tag(ethertype: int, vlan: int | None) -> int:

@@ -13,11 +13,11 @@ State is bounded: at most MAX_HOLES remembered holes per direction, no payload b
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Final, Literal, NamedTuple
 
-MASK = 0xFFFFFFFF
-MAX_HOLES = 8
-MAX_WINDOW = 1 << 30  # RFC 7323: no receiver accepts data further ahead than this
+MASK: Final = 0xFFFFFFFF
+MAX_HOLES: Final = 8
+MAX_WINDOW: Final = 1 << 30  # RFC 7323: no receiver accepts data further ahead than this
 
 
 class Gap(NamedTuple):
@@ -32,7 +32,7 @@ class Gap(NamedTuple):
     cause: Literal["lost", "snaplen", "late"]
 
 
-LATE = Gap(0, "late")
+LATE: Final = Gap(0, "late")
 Chunk = bytes | Gap
 
 

@@ -10,6 +10,8 @@ value start, value end): the first identifier octet's top three bits (`UNIVERSAL
 
 from __future__ import annotations
 
+from typing import Final
+
 from collections.abc import Iterator
 from functools import lru_cache
 from time import gmtime
@@ -17,8 +19,8 @@ from time import gmtime
 from ._contract import Malformed
 
 UNIVERSAL, APPLICATION, CONTEXT, PRIVATE = 0x00, 0x40, 0x80, 0xC0
-CONSTRUCTED = 0x20
-MAX_DEPTH = 16  # nesting a decoder follows before it calls the value malformed
+CONSTRUCTED: Final = 0x20
+MAX_DEPTH: Final = 16  # nesting a decoder follows before it calls the value malformed
 
 Tlv = tuple[int, int, int, int]  # class|constructed bits, tag number, value start, value end
 

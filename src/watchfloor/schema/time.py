@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Final
 
-_start = _end = 0  # the second whose text is cached, in ns: [_start, _end)
-_prefix = ""
+
+class _Second:
+    """The second whose text is cached, in ns: [start, end)."""
+
+    __slots__ = ("end", "prefix", "start")
+
+    def __init__(self) -> None:
+        self.start = self.end = 0
+        self.prefix = ""
+
+
+_last: Final = _Second()
 
 
 def rfc3339(ts_ns: int) -> str:
@@ -15,15 +26,15 @@ def rfc3339(ts_ns: int) -> str:
     Packets arrive in time order, so the formatted second is cached: this runs once per event,
     and pads the fraction by string slicing (a third cheaper than a format spec).
     """
-    global _start, _end, _prefix
-    if not _start <= ts_ns < _end:
+    last = _last
+    if not last.start <= ts_ns < last.end:
         sec = ts_ns // 1_000_000_000
-        _start, _end = sec * 1_000_000_000, sec * 1_000_000_000 + 1_000_000_000
-        _prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
-    frac = ts_ns - _start
+        last.start, last.end = sec * 1_000_000_000, sec * 1_000_000_000 + 1_000_000_000
+        last.prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+    frac = ts_ns - last.start
     if frac % 1000:
-        return _prefix + str(1_000_000_000 + frac)[1:] + "Z"
-    return _prefix + str(1_000_000 + frac // 1000)[1:] + "Z"
+        return last.prefix + str(1_000_000_000 + frac)[1:] + "Z"
+    return last.prefix + str(1_000_000 + frac // 1000)[1:] + "Z"
 
 
 def parse_rfc3339(text: str | None) -> int | None:

@@ -7,7 +7,7 @@ headers), Clause 21 (service choices).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 
 class Code(NamedTuple):
@@ -16,9 +16,9 @@ class Code(NamedTuple):
     role: str | None  # "request" / "response", None when neither
 
 
-BVLC_TYPE = 0x81  # BACnet/IP (Annex J); 0x82 is BACnet/IPv6 (Annex U), not decoded
-MAX_BVLC = 1497  # the largest BVLL message on an Ethernet MTU (J.2)
-DEFAULT_PORT = 47808  # 0xBAC0
+BVLC_TYPE: Final = 0x81  # BACnet/IP (Annex J); 0x82 is BACnet/IPv6 (Annex U), not decoded
+MAX_BVLC: Final = 1497  # the largest BVLL message on an Ethernet MTU (J.2)
+DEFAULT_PORT: Final = 47808  # 0xBAC0
 
 # Annex J.2: BVLC functions. Those that carry an NPDU take their operation from the APDU.
 BVLC_FUNCTIONS: dict[int, Code] = {
@@ -36,10 +36,10 @@ BVLC_FUNCTIONS: dict[int, Code] = {
     0x0B: Code("original_broadcast_npdu", "other", None),
     0x0C: Code("secure_bvll", "other", None),
 }
-FORWARDED_NPDU = 0x04
-NPDU_FUNCTIONS = frozenset((0x04, 0x09, 0x0A, 0x0B))
+FORWARDED_NPDU: Final = 0x04
+NPDU_FUNCTIONS: Final = frozenset((0x04, 0x09, 0x0A, 0x0B))
 # J.2.1.1: BVLC-Result codes
-BVLC_RESULTS = {
+BVLC_RESULTS: Final = {
     0x0000: "successful_completion", 0x0010: "write_broadcast_distribution_table_nak",
     0x0020: "read_broadcast_distribution_table_nak", 0x0030: "register_foreign_device_nak",
     0x0040: "read_foreign_device_table_nak", 0x0050: "delete_foreign_device_table_entry_nak",
@@ -70,15 +70,22 @@ NETWORK_MESSAGES: dict[int, Code] = {
     0x13: Code("network_number_is", "discovery", "response"),
 }
 # Messages whose content is a list of 2-byte network numbers (6.4)
-NETWORK_LISTS = frozenset((0x00, 0x01, 0x04, 0x05, 0x09))
-REJECT_NETWORK_REASONS = {
+NETWORK_LISTS: Final = frozenset((0x00, 0x01, 0x04, 0x05, 0x09))
+REJECT_NETWORK_REASONS: Final = {
     0: "other", 1: "not_directly_connected", 2: "router_busy", 3: "unknown_network_message",
     4: "message_too_long", 5: "security_error", 6: "addressing_error",
 }  # fmt: skip
 
 # 20.1.1: APDU types (high nibble of the first octet)
-CONFIRMED, UNCONFIRMED, SIMPLE_ACK, COMPLEX_ACK, SEGMENT_ACK, ERROR, REJECT, ABORT = range(8)
-APDU_TYPES = ("confirmed_request", "unconfirmed_request", "simple_ack", "complex_ack",
+CONFIRMED: Final = 0
+UNCONFIRMED: Final = 1
+SIMPLE_ACK: Final = 2
+COMPLEX_ACK: Final = 3
+SEGMENT_ACK: Final = 4
+ERROR: Final = 5
+REJECT: Final = 6
+ABORT: Final = 7
+APDU_TYPES: Final = ("confirmed_request", "unconfirmed_request", "simple_ack", "complex_ack",
               "segment_ack", "error", "reject", "abort")  # fmt: skip
 
 # 21: BACnetConfirmedServiceChoice
@@ -117,8 +124,8 @@ UNCONFIRMED_SERVICES: dict[int, Code] = {
 }  # fmt: skip
 
 # 20.1.2.4-5: max-segments-accepted and max-APDU-length-accepted encodings
-MAX_SEGMENTS = (None, 2, 4, 8, 16, 32, 64, None)  # 0 unspecified, 7 more than 64
-MAX_APDU = (50, 128, 206, 480, 1024, 1476)
+MAX_SEGMENTS: Final = (None, 2, 4, 8, 16, 32, 64, None)  # 0 unspecified, 7 more than 64
+MAX_APDU: Final = (50, 128, 206, 480, 1024, 1476)
 
 
 def name_of(table: dict[int, str], code: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from ...capture.flows import Flow
 from ...schema import AddressRange, Asset, Endpoint, Event, EventMeta, Network, Ot, OtAction, Target
@@ -37,12 +37,12 @@ from .tables import (
     SEGMENTATION,
 )
 
-DATASET = "ot.bacnet"
-_PROTOCOL_TYPE = ["protocol"]
-_CATEGORY = ["network"]
+DATASET: Final = "ot.bacnet"
+_PROTOCOL_TYPE: Final = ["protocol"]
+_CATEGORY: Final = ["network"]
 Fields = dict[str, Any]
 # field holding a code → (field for its name, table)
-_NAMED = (("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
+_NAMED: Final = (("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
           ("abort_reason", "abort_reason_name", ABORT_REASONS),
           ("reinitialize_state", "reinitialize_state_name", REINITIALIZE_STATES),
           ("enable_disable", "enable_disable_name", DCC_STATES),
@@ -80,9 +80,9 @@ def describe(f: Fields) -> tuple[str, str, str | None]:
 
 _NAMED_KEYS = {code: (label, table) for code, label, table in _NAMED}
 _NAMED_KEYS["reject_reason"] = ("reject_reason_name", REJECT_REASONS)
-_BVLC_NAMES = {k: c.name for k, c in BVLC_FUNCTIONS.items()}
-_BORROWED = ("object_type", "object_instance", "property_id", "array_index")
-MAX_ACTIONS = 1024  # ot.action objects kept per flow (events are read-only once emitted)
+_BVLC_NAMES: Final = {k: c.name for k, c in BVLC_FUNCTIONS.items()}
+_BORROWED: Final = ("object_type", "object_instance", "property_id", "array_index")
+MAX_ACTIONS: Final = 1024  # ot.action objects kept per flow (events are read-only once emitted)
 
 
 class Emitter:

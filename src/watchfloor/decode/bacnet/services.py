@@ -4,7 +4,7 @@ fields (their parameters are not decoded)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from .._contract import Malformed
 from .constants import COMPLEX_ACK, CONFIRMED, ERROR, UNCONFIRMED
@@ -25,7 +25,7 @@ from .tags import (
 )
 
 Fields = dict[str, Any]
-_SHORT_CONTEXT = frozenset((8, 9, 10, 11, 12))  # context class, length 0-4 in the tag octet
+_SHORT_CONTEXT: Final = frozenset((8, 9, 10, 11, 12))  # context class, length 0-4 in the tag octet
 Access = dict[str, Any]  # one object/property access of a list (→ schema BacnetProperty)
 
 
@@ -366,7 +366,7 @@ def error(r: _Reader, f: Fields) -> None:
     f["error_class"], f["error_code"] = found
 
 
-_CONFIRMED = {
+_CONFIRMED: Final = {
     1: cov_notification, 5: lambda r, f: subscribe_cov(r, f, False),
     6: lambda r, f: atomic_file(r, f, False, False), 7: lambda r, f: atomic_file(r, f, True, False),
     10: create_object, 11: app_object, 12: lambda r, f: read_property(r, f, False),
@@ -375,12 +375,12 @@ _CONFIRMED = {
     26: lambda r, f: _range(r, f),
     28: lambda r, f: subscribe_cov(r, f, True),
 }  # fmt: skip
-_ACKS = {
+_ACKS: Final = {
     6: lambda r, f: atomic_file(r, f, False, True), 7: lambda r, f: atomic_file(r, f, True, True),
     10: app_object, 12: lambda r, f: read_property(r, f, True),
     14: lambda r, f: read_property_multiple(r, f, True), 26: lambda r, f: _range(r, f),
 }  # fmt: skip
-_UNCONFIRMED = {0: i_am, 1: i_have, 2: cov_notification, 6: time_synchronization, 7: who_has,
+_UNCONFIRMED: Final = {0: i_am, 1: i_have, 2: cov_notification, 6: time_synchronization, 7: who_has,
                 8: who_is, 9: time_synchronization}  # fmt: skip
 
 

@@ -8,7 +8,7 @@ All state lives on the session and dies with the flow; pending requests are boun
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Final, TYPE_CHECKING
 
 from .._contract import Malformed, NeedMoreData
 from .._pending import Pending
@@ -34,16 +34,16 @@ if TYPE_CHECKING:
     from ...capture.tcp import Gap
     from ...schema import Event
 
-MAX_PENDING = 255  # one per invoke id and direction, at most
-MAX_REASSEMBLIES = 16  # segmented messages being reassembled per flow
-MAX_PARSED = 256  # parsed messages kept per flow for reuse
-MAX_MESSAGE = 1 << 20  # octets of one reassembled message (a window of 127 x 1476 is ~187 KB)
-UNANSWERED_NS = 30 * 10**9  # well beyond the APDU timeout (default 3 s, 3 retries)
-_RESPONSES = frozenset((SIMPLE_ACK, COMPLEX_ACK, ERROR, REJECT))
-_BVLC_REQUESTS = frozenset((0x01, 0x02, 0x05, 0x06, 0x08))
-_BVLC_RESPONSES = frozenset((0x00, 0x03, 0x07))
-_BVLL = -1  # pending key of a BVLL request (one outstanding per direction)
-_BROADCAST = 0x0B
+MAX_PENDING: Final = 255  # one per invoke id and direction, at most
+MAX_REASSEMBLIES: Final = 16  # segmented messages being reassembled per flow
+MAX_PARSED: Final = 256  # parsed messages kept per flow for reuse
+MAX_MESSAGE: Final = 1 << 20  # octets of one reassembled message (a window of 127 x 1476 is ~187 KB)
+UNANSWERED_NS: Final = 30 * 10**9  # well beyond the APDU timeout (default 3 s, 3 retries)
+_RESPONSES: Final = frozenset((SIMPLE_ACK, COMPLEX_ACK, ERROR, REJECT))
+_BVLC_REQUESTS: Final = frozenset((0x01, 0x02, 0x05, 0x06, 0x08))
+_BVLC_RESPONSES: Final = frozenset((0x00, 0x03, 0x07))
+_BVLL: Final = -1  # pending key of a BVLL request (one outstanding per direction)
+_BROADCAST: Final = 0x0B
 
 
 class BacnetSession:

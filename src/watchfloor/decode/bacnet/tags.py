@@ -3,16 +3,18 @@ text form. Pure; raises only Malformed (a tag or content running past the APDU).
 
 from __future__ import annotations
 
+from typing import Final
+
 from struct import Struct
 
 from .._contract import Malformed
 from .tables import OBJECT_TYPES
 
-_F = Struct(">f")
-_D = Struct(">d")
+_F: Final = Struct(">f")
+_D: Final = Struct(">d")
 OPEN, CLOSE, APP, CTX = 0, 1, 2, 3
-MAX_VALUES = 1024  # values kept per message (bounded output; an object-list is often hundreds)
-MAX_TEXT = 256  # characters kept per string value
+MAX_VALUES: Final = 1024  # values kept per message (bounded output; an object-list is often hundreds)
+MAX_TEXT: Final = 256  # characters kept per string value
 
 # A tag: (kind, tag number, content start, content end). For APP boolean the value sits in the
 # length field: start == end and `boolean` holds it.
@@ -33,7 +35,7 @@ def _short(b: int) -> tuple[int, int, int] | None:
     return APP, number, 0 if number == 1 else lvt
 
 
-_SHORT = [_short(b) for b in range(256)]
+_SHORT: Final = [_short(b) for b in range(256)]
 
 
 def tag(buf: bytes, pos: int, end: int) -> Tag:

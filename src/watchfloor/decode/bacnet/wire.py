@@ -8,7 +8,7 @@ service parameters after the APDU header are read by services.py.
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, Final
 
 from .._contract import Malformed, NeedMoreData
 from .constants import (
@@ -188,7 +188,7 @@ def parse_apdu(buf: bytes, pos: int, end: int, f: Fields) -> int:
     return p + 1
 
 
-_HEADER = {CONFIRMED: 4, UNCONFIRMED: 2, SIMPLE_ACK: 3, COMPLEX_ACK: 3, SEGMENT_ACK: 4, ERROR: 3,
+_HEADER: Final = {CONFIRMED: 4, UNCONFIRMED: 2, SIMPLE_ACK: 3, COMPLEX_ACK: 3, SEGMENT_ACK: 4, ERROR: 3,
            REJECT: 3, ABORT: 3}  # fmt: skip
-APDU_NAME = ("Confirmed-Request", "Unconfirmed-Request", "SimpleACK", "ComplexACK", "SegmentACK",
+APDU_NAME: Final = ("Confirmed-Request", "Unconfirmed-Request", "SimpleACK", "ComplexACK", "SegmentACK",
              "Error", "Reject", "Abort")  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ...capture.flows import Flow
 from ...schema import Event, EventMeta, Network, Ot, OtAction, Target
@@ -11,10 +11,10 @@ from ...schema.time import rfc3339
 from .._events import anomaly_event
 from .wire import Header
 
-DATASET = "ot.goose"
-_PROTOCOL_TYPE = ["protocol"]
-_CATEGORY = ["network"]
-_INTERNAL = ("t_raw", "unknown_elements", "sq_span")
+DATASET: Final = "ot.goose"
+_PROTOCOL_TYPE: Final = ["protocol"]
+_CATEGORY: Final = ["network"]
+_INTERNAL: Final = ("t_raw", "unknown_elements", "sq_span")
 
 
 class Emitter:

@@ -6,10 +6,10 @@ Each service carries its `ot.action` operation. Names are snake_case; unknown co
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-ETHERTYPE = 0x8892
-IO_CM_PORT = 34964  # the PNIO-CM endpoint mapper / connect port (UDP)
+ETHERTYPE: Final = 0x8892
+IO_CM_PORT: Final = 34964  # the PNIO-CM endpoint mapper / connect port (UDP)
 
 
 class Service(NamedTuple):
@@ -18,18 +18,18 @@ class Service(NamedTuple):
 
 
 # -- DCP (frame ids 0xFEFC hello, 0xFEFD get/set, 0xFEFE identify request, 0xFEFF identify response)
-DCP_FRAME_IDS = frozenset((0xFEFC, 0xFEFD, 0xFEFE, 0xFEFF))
+DCP_FRAME_IDS: Final = frozenset((0xFEFC, 0xFEFD, 0xFEFE, 0xFEFF))
 DCP_SERVICES: dict[int, Service] = {
     3: Service("get", "read"),
     4: Service("set", "config"),
     5: Service("identify", "discovery"),
     6: Service("hello", "discovery"),
 }
-DCP_SERVICE_TYPES = {0: "request", 1: "response", 5: "request_not_supported"}
+DCP_SERVICE_TYPES: Final = {0: "request", 1: "response", 5: "request_not_supported"}
 GET, SET, IDENTIFY, HELLO = 3, 4, 5, 6
 
 # (option, suboption) → name; option names for suboptions not listed.
-DCP_OPTIONS = {1: "ip", 2: "device", 3: "dhcp", 5: "control", 6: "device_initiative",
+DCP_OPTIONS: Final = {1: "ip", 2: "device", 3: "dhcp", 5: "control", 6: "device_initiative",
                7: "nme", 255: "all"}  # fmt: skip
 DCP_SUBOPTIONS: dict[tuple[int, int], str] = {
     (1, 1): "ip/mac_address",
@@ -65,15 +65,15 @@ DCP_SUBOPTIONS: dict[tuple[int, int], str] = {
 }
 # Set control blocks and what they do to the device: a reset is a control action on the plant,
 # signalling (flashing the LED to find the device) a diagnostic one.
-CONTROL_OPERATIONS = {"factory_reset": "control", "reset_to_factory": "control",
+CONTROL_OPERATIONS: Final = {"factory_reset": "control", "reset_to_factory": "control",
                       "signal": "diagnostic"}  # fmt: skip
-DEVICE_ROLES = ((0x01, "io_device"), (0x02, "io_controller"), (0x04, "io_multidevice"),
+DEVICE_ROLES: Final = ((0x01, "io_device"), (0x02, "io_controller"), (0x04, "io_multidevice"),
                 (0x08, "io_supervisor"))  # fmt: skip
-BLOCK_ERRORS = {0: "ok", 1: "option_not_supported", 2: "suboption_not_supported",
+BLOCK_ERRORS: Final = {0: "ok", 1: "option_not_supported", 2: "suboption_not_supported",
                 3: "suboption_not_set", 4: "resource_error", 5: "set_not_possible_local_reasons",
                 6: "set_not_possible_application_operation"}  # fmt: skip
 # PROFINET vendor ids (PI "Manufacturer ID" list) that Identify responses commonly carry.
-VENDORS = {0x002A: "Siemens"}
+VENDORS: Final = {0x002A: "Siemens"}
 
 
 def option_name(option: int, sub: int) -> str:
@@ -97,9 +97,9 @@ def rt_class(frame_id: int) -> str | None:
     return None
 
 
-ALARM_FRAME_IDS = {0xFC01: "high", 0xFE01: "low"}
-RTA_PDU_TYPES = {1: "data", 2: "nack", 3: "ack", 4: "error"}
-ALARM_TYPES = {
+ALARM_FRAME_IDS: Final = {0xFC01: "high", 0xFE01: "low"}
+RTA_PDU_TYPES: Final = {1: "data", 2: "nack", 3: "ack", 4: "error"}
+ALARM_TYPES: Final = {
     0x0001: "diagnosis", 0x0002: "process", 0x0003: "pull", 0x0004: "plug",
     0x0005: "status", 0x0006: "update", 0x0007: "media_redundancy", 0x0008: "controlled_by_supervisor",
     0x0009: "released", 0x000A: "plug_wrong_submodule", 0x000B: "return_of_submodule",
@@ -112,8 +112,8 @@ ALARM_TYPES = {
 
 # -- IO-CM over DCE/RPC ---------------------------------------------------------------------------
 # Interface UUIDs DEA0000x-6C97-11D1-8271-00A02442DF7D: x names the PNIO interface.
-PNIO_UUID_TAIL = bytes.fromhex("6c9711d1827100a02442df7d")
-PNIO_INTERFACES = {1: "device", 2: "controller", 3: "supervisor", 4: "parameter_server"}
+PNIO_UUID_TAIL: Final = bytes.fromhex("6c9711d1827100a02442df7d")
+PNIO_INTERFACES: Final = {1: "device", 2: "controller", 3: "supervisor", 4: "parameter_server"}
 IO_OPNUMS: dict[int, Service] = {
     0: Service("connect", "session"),
     1: Service("release", "session"),
@@ -122,10 +122,10 @@ IO_OPNUMS: dict[int, Service] = {
     4: Service("control", "control"),
     5: Service("read_implicit", "read"),
 }
-RPC_PACKET_TYPES = {0: "request", 1: "ping", 2: "response", 3: "fault", 4: "working",
+RPC_PACKET_TYPES: Final = {0: "request", 1: "ping", 2: "response", 3: "fault", 4: "working",
                     5: "nocall", 6: "reject", 7: "ack", 8: "cl_cancel", 9: "fack",
                     10: "cancel_ack"}  # fmt: skip
-BLOCK_TYPES = {
+BLOCK_TYPES: Final = {
     0x0008: "iod_write_req_header", 0x0009: "iod_read_req_header",
     0x0101: "ar_block_req", 0x0102: "iocr_block_req", 0x0103: "alarm_cr_block_req",
     0x0104: "expected_submodule_block_req", 0x0105: "prm_server_block_req",
@@ -142,8 +142,8 @@ BLOCK_TYPES = {
     0x8113: "iox_control_res_plug", 0x8114: "release_block_res", 0x8116: "iox_control_res_ready_for_rt_class_3",
     0x8117: "iod_control_res_prm_begin",
 }  # fmt: skip
-CONTROL_BLOCKS = frozenset((0x0110, 0x0111, 0x0112, 0x0113, 0x0114, 0x0116, 0x0117,
+CONTROL_BLOCKS: Final = frozenset((0x0110, 0x0111, 0x0112, 0x0113, 0x0114, 0x0116, 0x0117,
                             0x8110, 0x8111, 0x8112, 0x8113, 0x8114, 0x8116, 0x8117))  # fmt: skip
-CONTROL_COMMANDS = ((0x0001, "prm_end"), (0x0002, "application_ready"), (0x0004, "release"),
+CONTROL_COMMANDS: Final = ((0x0001, "prm_end"), (0x0002, "application_ready"), (0x0004, "release"),
                     (0x0008, "done"), (0x0010, "ready_for_companion"), (0x0020, "ready_for_rt_class_3"),
                     (0x0040, "prm_begin"))  # fmt: skip

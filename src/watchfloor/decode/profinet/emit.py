@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 from msgspec.structs import replace
 
@@ -29,10 +29,10 @@ from .constants import (
 )
 from .wire import block_name
 
-DATASET = "ot.profinet"
-PROTOCOL = "profinet"
-_CATEGORY = ["network"]
-_PROTOCOL_TYPE = ["protocol"]
+DATASET: Final = "ot.profinet"
+PROTOCOL: Final = "profinet"
+_CATEGORY: Final = ["network"]
+_PROTOCOL_TYPE: Final = ["protocol"]
 
 
 def roles(bits: int) -> list[str]:

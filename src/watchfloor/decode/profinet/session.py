@@ -7,7 +7,7 @@ All state is bounded (pending requests, RT streams per flow) and dies with the f
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final, TYPE_CHECKING
 
 from ...schema.events import ProfinetRt
 from ...schema.time import rfc3339
@@ -22,15 +22,15 @@ if TYPE_CHECKING:
     from ...capture.tcp import Gap
     from ...schema import Event
 
-MAX_PENDING = 256
-MAX_FRAGMENTED = 16  # IO-CM calls being reassembled per flow
-MAX_CALL_BYTES = 1 << 20  # a reassembled IO-CM call larger than this is not decoded
-MAX_RT_STREAMS = 64  # cyclic frame ids per direction pair; more is a flood
-RT_SUMMARY_NS = 60 * 10**9  # a cyclic stream is summarised once a minute and when it ends
-UNANSWERED_NS = 30 * 10**9
-IDENTITY_REPEAT_NS = 600 * 10**9
+MAX_PENDING: Final = 256
+MAX_FRAGMENTED: Final = 16  # IO-CM calls being reassembled per flow
+MAX_CALL_BYTES: Final = 1 << 20  # a reassembled IO-CM call larger than this is not decoded
+MAX_RT_STREAMS: Final = 64  # cyclic frame ids per direction pair; more is a flood
+RT_SUMMARY_NS: Final = 60 * 10**9  # a cyclic stream is summarised once a minute and when it ends
+UNANSWERED_NS: Final = 30 * 10**9
+IDENTITY_REPEAT_NS: Final = 600 * 10**9
 # Analysed DCP PDUs by their bytes but the Xid, shared by the process's streams (bounded).
-MAX_TEMPLATES = 4096
+MAX_TEMPLATES: Final = 4096
 _TEMPLATES: dict[bytes, emit.DcpTemplate] = {}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 from struct import Struct
-from typing import Any
+from typing import Any, Final
 
 from .._contract import Malformed, NeedMoreData
 from .constants import (
@@ -25,13 +25,13 @@ from .constants import (
     option_name,
 )
 
-_U16 = Struct("!H")
-_DCP = Struct("!HBBIHH")  # frame id, service id, service type, xid, delay/reserved, data length
-_BLOCK = Struct("!BBH")  # option, suboption, block length
-_APDU = Struct("!HBB")  # cycle counter, data status, transfer status
-_RTA = Struct("!HHHBBHHH")  # frame id, dst, src, pdu type, add flags, send seq, ack seq, var len
-_ALARM = Struct("!HIHH")  # alarm type, API, slot, subslot
-_U16_2 = Struct("!HH")
+_U16: Final = Struct("!H")
+_DCP: Final = Struct("!HBBIHH")  # frame id, service id, service type, xid, delay/reserved, data length
+_BLOCK: Final = Struct("!BBH")  # option, suboption, block length
+_APDU: Final = Struct("!HBB")  # cycle counter, data status, transfer status
+_RTA: Final = Struct("!HHHBBHHH")  # frame id, dst, src, pdu type, add flags, send seq, ack seq, var len
+_ALARM: Final = Struct("!HIHH")  # alarm type, API, slot, subslot
+_U16_2: Final = Struct("!HH")
 
 Pdu = dict[str, Any]
 
@@ -119,9 +119,9 @@ def parse_alarm(payload: bytes) -> Pdu:
 
 
 # -- IO-CM: DCE/RPC connectionless (DCE 1.1 RPC §12.5) --------------------------------------------
-_RPC_LE = Struct("<16s16s16sIIIHHHHHBB")
-_RPC_BE = Struct(">16s16s16sIIIHHHHHBB")
-RPC_HEADER = 80
+_RPC_LE: Final = Struct("<16s16s16sIIIHHHHHBB")
+_RPC_BE: Final = Struct(">16s16s16sIIIHHHHHBB")
+RPC_HEADER: Final = 80
 
 
 def uuid_text(raw: bytes, little: bool) -> str:
@@ -181,9 +181,9 @@ def pnio_body(pdu: Pdu, body: bytes) -> None:
         pdu["blocks"] = types
 
 
-_AR = Struct("!H16sH")
-_RW = Struct("!H16sIHH2xHI")
-_CTRL = Struct("!2x16sH2xH")
+_AR: Final = Struct("!H16sH")
+_RW: Final = Struct("!H16sIHH2xHI")
+_CTRL: Final = Struct("!2x16sH2xH")
 
 
 def _block(pdu: Pdu, btype: int, b: bytes) -> None:

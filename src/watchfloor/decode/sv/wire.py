@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from .._contract import Malformed
 from ..ber import APPLICATION, CONSTRUCTED, CONTEXT, UNIVERSAL, children, text, tlv, unsigned
@@ -10,7 +10,7 @@ from ..goose.constants import HEADER, SMP_CNT, SMP_RATE, SMP_SYNCH, SV_CONF_REV,
 from ..goose.wire import Header, header
 
 
-_DECODED = frozenset((SV_ID, SV_DAT_SET, SMP_CNT, SV_CONF_REV, SMP_SYNCH, SMP_RATE))
+_DECODED: Final = frozenset((SV_ID, SV_DAT_SET, SMP_CNT, SV_CONF_REV, SMP_SYNCH, SMP_RATE))
 
 
 class Asdu(NamedTuple):
