@@ -10,15 +10,17 @@ from __future__ import annotations
 from struct import Struct
 from typing import Final, NamedTuple
 
-ETH_IPV4, ETH_IPV6 = 0x0800, 0x86DD
+ETH_IPV4: Final = 0x0800
+ETH_IPV6: Final = 0x86DD
 VLAN_TPIDS: Final = frozenset((0x8100, 0x88A8, 0x9100))
-IPPROTO_TCP, IPPROTO_UDP = 6, 17
+IPPROTO_TCP: Final = 6
+IPPROTO_UDP: Final = 17
 # The "protocol" of a layer-2 stream (a frame whose EtherType a decoder declared): not an IP
 # protocol number, so it never meets a TCP/UDP flow's key.
 ETHER: Final = 0x100
 IPV6_EXT: Final = frozenset((0, 43, 60, 51, 135, 139, 140))  # hop-by-hop, routing, dst-opts, AH, ...
 
-_u16 = Struct("!H").unpack_from
+_u16: Final = Struct("!H").unpack_from
 _ETH: Final = Struct("!6s6sH")
 _IPV4: Final = Struct("!BBHHHBBH4s4s")
 _TCP: Final = Struct("!HHIIBB")
@@ -182,7 +184,10 @@ class Segment(NamedTuple):
     payload: bytes
 
 
-FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+ACK: Final = 0x10
 
 
 def tcp_segment(payload: bytes) -> Segment | None:

@@ -18,7 +18,10 @@ from time import gmtime
 
 from ._contract import Malformed
 
-UNIVERSAL, APPLICATION, CONTEXT, PRIVATE = 0x00, 0x40, 0x80, 0xC0
+UNIVERSAL: Final = 0x00
+APPLICATION: Final = 0x40
+CONTEXT: Final = 0x80
+PRIVATE: Final = 0xC0
 CONSTRUCTED: Final = 0x20
 MAX_DEPTH: Final = 16  # nesting a decoder follows before it calls the value malformed
 

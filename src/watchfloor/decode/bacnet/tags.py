@@ -12,7 +12,10 @@ from .tables import OBJECT_TYPES
 
 _F: Final = Struct(">f")
 _D: Final = Struct(">d")
-OPEN, CLOSE, APP, CTX = 0, 1, 2, 3
+OPEN: Final = 0
+CLOSE: Final = 1
+APP: Final = 2
+CTX: Final = 3
 MAX_VALUES: Final = 1024  # values kept per message (bounded output; an object-list is often hundreds)
 MAX_TEXT: Final = 256  # characters kept per string value
 

@@ -26,7 +26,10 @@ DCP_SERVICES: dict[int, Service] = {
     6: Service("hello", "discovery"),
 }
 DCP_SERVICE_TYPES: Final = {0: "request", 1: "response", 5: "request_not_supported"}
-GET, SET, IDENTIFY, HELLO = 3, 4, 5, 6
+GET: Final = 3
+SET: Final = 4
+IDENTIFY: Final = 5
+HELLO: Final = 6
 
 # (option, suboption) → name; option names for suboptions not listed.
 DCP_OPTIONS: Final = {1: "ip", 2: "device", 3: "dhcp", 5: "control", 6: "device_initiative",
