@@ -79,6 +79,8 @@ def test_changed_sources_set_the_build_aside(tmp_path: Path) -> None:
     assert native.stale({**stamp, "sources": edited}) == "sources changed since they were built"
     gone = {**record, "gone.py": (1, 1, "0" * 32)}
     assert native.stale({**stamp, "sources": gone}) == "sources changed since they were built"
+    for damaged in ({"cache_tag": stamp["cache_tag"]}, {**stamp, "sources": {"sensor.py": 1}}):
+        assert native.stale(damaged) == "native.json is not a record this version reads"
 
 
 PROBE = ("import json, watchfloor.sensor, watchfloor.decode.goose.session as g, "
