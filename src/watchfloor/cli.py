@@ -683,7 +683,10 @@ def native(action: str, force: bool) -> None:
     elif action == "clean":
         click.echo(f"removed {nat.clean()} compiled files", err=True)
     elif force or nat.status() != "in use":
-        nat.build()
+        try:
+            nat.build()
+        except nat.BuildError as e:
+            raise click.ClickException(str(e)) from e
     else:
         click.echo("the compiled modules are up to date and in use", err=True)
 

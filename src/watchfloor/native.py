@@ -140,10 +140,18 @@ def clean() -> int:
     return len(gone)
 
 
+class BuildError(Exception):
+    """The compiled modules could not be built (the sources still run)."""
+
+
 def build(jobs: int = os.cpu_count() or 1, workdir: Path | None = None) -> None:
     """Compile `sources()` in place (C files and objects go to `workdir`), then record them."""
-    from mypyc.build import mypycify  # build-time only: the `native` extra
-    from setuptools import setup
+    try:
+        from mypyc.build import mypycify  # build-time only: the `native` extra
+        from setuptools import setup
+    except ImportError as e:
+        raise BuildError(f"building needs mypyc and setuptools: pip install 'watchfloor[native]' "
+                         f"({e})") from e  # fmt: skip
 
     paths = sources()
     record = _record(paths)
@@ -158,6 +166,9 @@ def build(jobs: int = os.cpu_count() or 1, workdir: Path | None = None) -> None:
         setup(name="watchfloor-native", ext_modules=mypycify(rel, separate=True, target_dir=str(workdir / "c")),
               script_args=["--quiet", "build_ext", "--inplace", "--parallel", str(jobs),
                            "--build-temp", str(workdir / "temp"), "--build-lib", str(workdir / "lib")])  # fmt: skip
+    except SystemExit as e:  # how mypyc (type errors) and setuptools (compiler errors) fail
+        clean()
+        raise BuildError(f"compiling failed ({e}); the messages above say where") from e
     finally:
         os.chdir(here)
     STAMP.write_text(json.dumps({"cache_tag": sys.implementation.cache_tag, "sources": record},
