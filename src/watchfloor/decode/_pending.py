@@ -3,6 +3,7 @@ and what the request/response sessions over TCP do alike when bytes go missing."
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Pending(dict[K, V]):
         return [(k, v) for k, v in stale if v[1] > lost_at_ns]  # type: ignore[index]
 
 
-class StreamLosses:
+class StreamLosses(ABC):
     """Shared by the request/response sessions over TCP (Modbus, S7comm, MMS, MQTT, OPC UA).
 
     A gap in the client's stream may hold requests: a response with no pending request is then
@@ -65,9 +66,9 @@ class StreamLosses:
     requests_lost: bool
     responses_lost_at: int
 
+    @abstractmethod
     def _expire(self, ts_ns: int, older_than_ns: int) -> None:
         """Report requests unanswered for longer than `older_than_ns` (the session's own)."""
-        raise NotImplementedError
 
     def _anomaly(self, d: int, ts_ns: int, code: str, text: str) -> None:
         self.out.append(self.emitter.anomaly(d, ts_ns, code, text))

@@ -9,6 +9,7 @@ raise only NeedMoreData or Malformed.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from struct import Struct
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -202,13 +203,13 @@ class TpktSession(StreamLosses):
         if ts_ns >= self.next_expiry:
             self._expire(ts_ns, self.UNANSWERED_NS)
 
+    @abstractmethod
     def _tsdu(self, d: int, tsdu: bytes, frame: int, ts_ns: int) -> None:
         """One reassembled TSDU (the protocol's session decodes it)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _connection(self, d: int, tpdu: bytes, ts_ns: int) -> None:
         """A TPDU other than DT (connection request, confirm, disconnect, ...)."""
-        raise NotImplementedError
 
     def _whole(self, d: int, buf: bytes, pos: int, end: int, frame: int, ts_ns: int) -> int:
         """A session's fast path: the end of the TPKT at `pos` if it handled it, else 0."""
