@@ -17,7 +17,7 @@ import hashlib
 import socket
 from collections.abc import Sequence
 from struct import pack
-from typing import Final, TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..schema import Endpoint, EventMeta, Network
 from ..schema.events import FLOW

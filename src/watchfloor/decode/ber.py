@@ -10,11 +10,10 @@ value start, value end): the first identifier octet's top three bits (`UNIVERSAL
 
 from __future__ import annotations
 
-from typing import Final
-
 from collections.abc import Iterator
 from functools import lru_cache
 from time import gmtime
+from typing import Final
 
 from ._contract import Malformed
 

@@ -86,7 +86,7 @@ ERROR: Final = 5
 REJECT: Final = 6
 ABORT: Final = 7
 APDU_TYPES: Final = ("confirmed_request", "unconfirmed_request", "simple_ack", "complex_ack",
-              "segment_ack", "error", "reject", "abort")  # fmt: skip
+                     "segment_ack", "error", "reject", "abort")  # fmt: skip
 
 # 21: BACnetConfirmedServiceChoice
 CONFIRMED_SERVICES: dict[int, tuple[str, str]] = {

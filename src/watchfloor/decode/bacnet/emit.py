@@ -43,14 +43,14 @@ _CATEGORY: Final = ["network"]
 Fields = dict[str, Any]
 # field holding a code → (field for its name, table)
 _NAMED: Final = (("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
-          ("abort_reason", "abort_reason_name", ABORT_REASONS),
-          ("reinitialize_state", "reinitialize_state_name", REINITIALIZE_STATES),
-          ("enable_disable", "enable_disable_name", DCC_STATES),
-          ("segmentation_supported", "segmentation_supported_name", SEGMENTATION),
-          ("property_id", "property_name", PROPERTIES), ("object_type", "object_type_name", OBJECT_TYPES),
-          ("device_type", "device_type_name", OBJECT_TYPES),
-          ("bvlc_result_code", "bvlc_result", BVLC_RESULTS),
-          ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS))  # fmt: skip
+                 ("abort_reason", "abort_reason_name", ABORT_REASONS),
+                 ("reinitialize_state", "reinitialize_state_name", REINITIALIZE_STATES),
+                 ("enable_disable", "enable_disable_name", DCC_STATES),
+                 ("segmentation_supported", "segmentation_supported_name", SEGMENTATION),
+                 ("property_id", "property_name", PROPERTIES), ("object_type", "object_type_name", OBJECT_TYPES),
+                 ("device_type", "device_type_name", OBJECT_TYPES),
+                 ("bvlc_result_code", "bvlc_result", BVLC_RESULTS),
+                 ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS))  # fmt: skip
 
 
 def _name(table: dict[int, str], code: int) -> str:

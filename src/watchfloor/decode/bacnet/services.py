@@ -381,7 +381,7 @@ _ACKS: Final = {
     14: lambda r, f: read_property_multiple(r, f, True), 26: lambda r, f: _range(r, f),
 }  # fmt: skip
 _UNCONFIRMED: Final = {0: i_am, 1: i_have, 2: cov_notification, 6: time_synchronization, 7: who_has,
-                8: who_is, 9: time_synchronization}  # fmt: skip
+                       8: who_is, 9: time_synchronization}  # fmt: skip
 
 
 def _range(r: _Reader, f: Fields) -> None:

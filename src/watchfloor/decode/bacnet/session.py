@@ -8,7 +8,7 @@ All state lives on the session and dies with the flow; pending requests are boun
 
 from __future__ import annotations
 
-from typing import Final, TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._contract import Malformed, NeedMoreData
 from .._pending import Pending

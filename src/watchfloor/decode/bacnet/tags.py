@@ -3,9 +3,8 @@ text form. Pure; raises only Malformed (a tag or content running past the APDU).
 
 from __future__ import annotations
 
-from typing import Final
-
 from struct import Struct
+from typing import Final
 
 from .._contract import Malformed
 from .tables import OBJECT_TYPES

@@ -189,6 +189,6 @@ def parse_apdu(buf: bytes, pos: int, end: int, f: Fields) -> int:
 
 
 _HEADER: Final = {CONFIRMED: 4, UNCONFIRMED: 2, SIMPLE_ACK: 3, COMPLEX_ACK: 3, SEGMENT_ACK: 4, ERROR: 3,
-           REJECT: 3, ABORT: 3}  # fmt: skip
+                  REJECT: 3, ABORT: 3}  # fmt: skip
 APDU_NAME: Final = ("Confirmed-Request", "Unconfirmed-Request", "SimpleACK", "ComplexACK", "SegmentACK",
-             "Error", "Reject", "Abort")  # fmt: skip
+                    "Error", "Reject", "Abort")  # fmt: skip

@@ -10,7 +10,7 @@ MAX_STREAMS control blocks are tracked; more drop the oldest.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple, TYPE_CHECKING
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from msgspec.structs import replace
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 WRAP: Final = 0xFFFFFFFF
 _REQUIRED: Final = ("gocb_ref", "time_allowed_to_live", "dat_set", "t", "st_num", "sq_num", "test",
-             "conf_rev", "nds_com", "num_dat_set_entries")  # fmt: skip
+                    "conf_rev", "nds_com", "num_dat_set_entries")  # fmt: skip
 
 # gocbRef → (stNum, sqNum, t without quality, TTL ms, capture time, confRev)
 State = tuple[int | None, int | None, bytes | None, int | None, int, int | None]

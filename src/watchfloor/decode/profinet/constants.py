@@ -33,7 +33,7 @@ HELLO: Final = 6
 
 # (option, suboption) → name; option names for suboptions not listed.
 DCP_OPTIONS: Final = {1: "ip", 2: "device", 3: "dhcp", 5: "control", 6: "device_initiative",
-               7: "nme", 255: "all"}  # fmt: skip
+                      7: "nme", 255: "all"}  # fmt: skip
 DCP_SUBOPTIONS: dict[tuple[int, int], str] = {
     (1, 1): "ip/mac_address",
     (1, 2): "ip/ip_parameter",
@@ -69,12 +69,12 @@ DCP_SUBOPTIONS: dict[tuple[int, int], str] = {
 # Set control blocks and what they do to the device: a reset is a control action on the plant,
 # signalling (flashing the LED to find the device) a diagnostic one.
 CONTROL_OPERATIONS: Final = {"factory_reset": "control", "reset_to_factory": "control",
-                      "signal": "diagnostic"}  # fmt: skip
+                             "signal": "diagnostic"}  # fmt: skip
 DEVICE_ROLES: Final = ((0x01, "io_device"), (0x02, "io_controller"), (0x04, "io_multidevice"),
-                (0x08, "io_supervisor"))  # fmt: skip
+                       (0x08, "io_supervisor"))  # fmt: skip
 BLOCK_ERRORS: Final = {0: "ok", 1: "option_not_supported", 2: "suboption_not_supported",
-                3: "suboption_not_set", 4: "resource_error", 5: "set_not_possible_local_reasons",
-                6: "set_not_possible_application_operation"}  # fmt: skip
+                       3: "suboption_not_set", 4: "resource_error", 5: "set_not_possible_local_reasons",
+                       6: "set_not_possible_application_operation"}  # fmt: skip
 # PROFINET vendor ids (PI "Manufacturer ID" list) that Identify responses commonly carry.
 VENDORS: Final = {0x002A: "Siemens"}
 
@@ -126,8 +126,8 @@ IO_OPNUMS: dict[int, Service] = {
     5: Service("read_implicit", "read"),
 }
 RPC_PACKET_TYPES: Final = {0: "request", 1: "ping", 2: "response", 3: "fault", 4: "working",
-                    5: "nocall", 6: "reject", 7: "ack", 8: "cl_cancel", 9: "fack",
-                    10: "cancel_ack"}  # fmt: skip
+                           5: "nocall", 6: "reject", 7: "ack", 8: "cl_cancel", 9: "fack",
+                           10: "cancel_ack"}  # fmt: skip
 BLOCK_TYPES: Final = {
     0x0008: "iod_write_req_header", 0x0009: "iod_read_req_header",
     0x0101: "ar_block_req", 0x0102: "iocr_block_req", 0x0103: "alarm_cr_block_req",
@@ -148,5 +148,5 @@ BLOCK_TYPES: Final = {
 CONTROL_BLOCKS: Final = frozenset((0x0110, 0x0111, 0x0112, 0x0113, 0x0114, 0x0116, 0x0117,
                             0x8110, 0x8111, 0x8112, 0x8113, 0x8114, 0x8116, 0x8117))  # fmt: skip
 CONTROL_COMMANDS: Final = ((0x0001, "prm_end"), (0x0002, "application_ready"), (0x0004, "release"),
-                    (0x0008, "done"), (0x0010, "ready_for_companion"), (0x0020, "ready_for_rt_class_3"),
-                    (0x0040, "prm_begin"))  # fmt: skip
+                           (0x0008, "done"), (0x0010, "ready_for_companion"), (0x0020, "ready_for_rt_class_3"),
+                           (0x0040, "prm_begin"))  # fmt: skip

@@ -7,7 +7,7 @@ All state is bounded (pending requests, RT streams per flow) and dies with the f
 
 from __future__ import annotations
 
-from typing import Any, Final, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 from ...schema.events import ProfinetRt
 from ...schema.time import rfc3339

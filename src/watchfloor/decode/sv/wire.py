@@ -9,7 +9,6 @@ from ..ber import APPLICATION, CONSTRUCTED, CONTEXT, UNIVERSAL, children, text, 
 from ..goose.constants import HEADER, SMP_CNT, SMP_RATE, SMP_SYNCH, SV_CONF_REV, SV_DAT_SET, SV_ID
 from ..goose.wire import Header, header
 
-
 _DECODED: Final = frozenset((SV_ID, SV_DAT_SET, SMP_CNT, SV_CONF_REV, SMP_SYNCH, SMP_RATE))
 
 
