@@ -159,8 +159,9 @@ def build(jobs: int = os.cpu_count() or 1, workdir: Path | None = None) -> None:
     clean()
     started = time.monotonic()
     print(f"watchfloor: compiling {len(paths)} modules with mypyc ({jobs} jobs) ...", file=sys.stderr)
-    here = os.getcwd()
+    here, cache = os.getcwd(), os.environ.get("MYPY_CACHE_DIR")
     os.chdir(PACKAGE.parent)  # setuptools places in-place builds relative to the package's root
+    os.environ["MYPY_CACHE_DIR"] = str(workdir / "mypy")  # with the rest of the build, not in src/
     try:
         rel = [str(p.relative_to(PACKAGE.parent)) for p in paths]
         setup(name="watchfloor-native", ext_modules=mypycify(rel, separate=True, target_dir=str(workdir / "c")),
@@ -171,6 +172,10 @@ def build(jobs: int = os.cpu_count() or 1, workdir: Path | None = None) -> None:
         raise BuildError(f"compiling failed ({e}); the messages above say where") from e
     finally:
         os.chdir(here)
+        if cache is None:
+            os.environ.pop("MYPY_CACHE_DIR", None)
+        else:
+            os.environ["MYPY_CACHE_DIR"] = cache
     STAMP.write_text(json.dumps({"cache_tag": sys.implementation.cache_tag, "sources": record},
                                 indent=1) + "\n")  # fmt: skip
     print(f"watchfloor: compiled {len(paths)} modules in {time.monotonic() - started:.0f} s",
