@@ -172,21 +172,25 @@ class Sensor:
             batch += self.detector(batch)
         st = self.stats
         st.events += len(batch)
-        for ev in batch:
-            kind = ev.event.kind
+        protocols = st.protocols
+        for ev in batch:  # (each attribute read of an event is a lookup: each is read once)
+            meta, ot = ev.event, ev.ot
+            kind = meta.kind
             if kind == "alert":
                 st.alerts += 1
                 continue
             if kind == "signal":
                 st.signals += 1
                 continue
-            if ev.ot is None and ev.event.action == FLOW:
+            if ot is not None:
+                proto = ot.protocol
+            elif meta.action == FLOW:
                 st.flow_records += 1
                 continue
-            proto = ev.ot.protocol if ev.ot is not None else (
-                ev.network.protocol if ev.network is not None and ev.network.protocol
-                else ev.event.dataset or "other")  # IT naming protocols' observations: their dataset
-            st.protocols[proto] = st.protocols.get(proto, 0) + 1
+            else:  # IT naming protocols' observations: their dataset
+                net = ev.network
+                proto = net.protocol if net is not None and net.protocol else meta.dataset or "other"
+            protocols[proto] = protocols.get(proto, 0) + 1
         return batch
 
 

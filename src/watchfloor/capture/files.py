@@ -102,6 +102,10 @@ def _pcap(c: _Chunks, order: str, ns_per_unit: int) -> Iterator[RawPacket]:
     limit = max(snaplen, MAX_RECORD)
     c.pos = 24
     unpack, frame, need = Struct(order + "IIII").unpack_from, 0, 16
+    sec: int  # typed: compiled, the record's arithmetic and slice are then native
+    frac: int
+    incl: int
+    orig: int
     while c.fill(need):
         buf, pos = c.buf, c.pos
         stop = len(buf) - 16

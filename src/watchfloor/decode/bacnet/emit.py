@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
+
+from msgspec.structs import replace
 
 from ...capture.flows import Flow
 from ...schema import AddressRange, Asset, Endpoint, Event, EventMeta, Network, Ot, OtAction, Target
@@ -107,56 +109,84 @@ class Emitter:
         return act
 
     def message(self, d: int, f: Fields, ts_ns: int, request: tuple[int, int, Fields] | None,
-                anomalies: list[str] | None) -> Event:  # fmt: skip
-        name, op, role = describe(f)
-        t = f.get("apdu_type")
-        outcome: Literal["success", "failure"] | None = None
-        duration = request_frame = None
-        f = dict(f)
+                anomalies: list[str] | None, det: Detail | None = None) -> Event:  # fmt: skip
+        """`det`: `detail` of fields that differ from `f` in the invoke id at most."""
+        if det is None:
+            det = detail(f)
+        bacnet = det.bacnet
+        duration = None
+        changes: Fields = {}
+        invoke = f.get("invoke_id")
+        if invoke != bacnet.invoke_id:
+            changes["invoke_id"] = invoke
         if request is not None:
             request_frame, req_ts, req = request
             duration = ts_ns - req_ts
-            for key in _BORROWED:
+            for key in _BORROWED:  # what the response leaves out (a SimpleACK), as the request said
                 if key not in f and key in req:
-                    f[key] = req[key]
-        if t is not None:
-            if t == SIMPLE_ACK or t == COMPLEX_ACK:
-                outcome = "success"
-            elif t == ERROR or t == REJECT or (t == ABORT and role == "response"):
-                outcome = "failure"
-            if t < 8:
-                f["apdu_type_name"] = APDU_TYPES[t]
-            if "service" in f:
-                f["service_name"] = name
-        elif "bvlc_result_code" in f:
-            outcome = "failure" if f["bvlc_result_code"] else "success"
-        for code, (label, table) in _NAMED_KEYS.items():  # a dozen lookups: cheaper than a set of f
-            value = f.get(code)
-            if value is not None:
-                f[label] = table.get(value) or f"unknown-{value}"
-        if "properties" in f:
-            f["properties"] = [_access(a) for a in f["properties"]]
-        fn = f["bvlc_function"]
-        f["bvlc_function_name"] = _BVLC_NAMES.get(fn) or f"unknown-{fn}"
-        if "network_message_type" in f:
-            f["network_message"] = name
-        if request_frame is not None:
-            f["request_frame"] = request_frame
+                    value = changes[key] = req[key]
+                    named = _NAMED_KEYS.get(key)
+                    if named is not None:
+                        changes[named[0]] = named[1].get(value) or f"unknown-{value}"
+            changes["request_frame"] = request_frame
+        if changes:
+            bacnet = replace(bacnet, **changes)
         ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
             event=EventMeta(id="", kind="event", category=_CATEGORY, type=_PROTOCOL_TYPE,
-                            action=name, dataset=DATASET, outcome=outcome, duration=duration),  # fmt: skip
+                            action=det.name, dataset=DATASET, outcome=det.outcome,
+                            duration=duration),  # fmt: skip
             source=ends[d],
             destination=ends[1 - d],
             network=self.net,
-            ot=Ot(protocol="bacnet", role=role,  # type: ignore[arg-type]
-                  action=self._action(op, f.get("object_type_name"), f.get("object_instance")),
-                  anomalies=anomalies, bacnet=Bacnet(**f)),  # fmt: skip
+            ot=Ot(protocol="bacnet", role=det.role,  # type: ignore[arg-type]
+                  action=self._action(det.op, bacnet.object_type_name, bacnet.object_instance),
+                  anomalies=anomalies, bacnet=bacnet),  # fmt: skip
         )
 
     def anomaly(self, d: int, ts_ns: int, code: str, text: str) -> Event:
         return anomaly_event(self.flow, self.net, "bacnet", d, ts_ns, code, text)
+
+
+class Detail(NamedTuple):
+    """What a message's event takes from its parsed fields alone (names looked up, property
+    values converted): a poll repeated with new invoke ids shares one."""
+
+    name: str  # event.action
+    op: str  # ot.action.operation
+    role: str | None
+    outcome: Literal["success", "failure"] | None
+    bacnet: Bacnet
+
+
+def detail(f: Fields) -> Detail:
+    name, op, role = describe(f)
+    t = f.get("apdu_type")
+    outcome: Literal["success", "failure"] | None = None
+    f = dict(f)
+    if t is not None:
+        if t == SIMPLE_ACK or t == COMPLEX_ACK:
+            outcome = "success"
+        elif t == ERROR or t == REJECT or (t == ABORT and role == "response"):
+            outcome = "failure"
+        if t < 8:
+            f["apdu_type_name"] = APDU_TYPES[t]
+        if "service" in f:
+            f["service_name"] = name
+    elif "bvlc_result_code" in f:
+        outcome = "failure" if f["bvlc_result_code"] else "success"
+    for code, (label, table) in _NAMED_KEYS.items():  # a dozen lookups: cheaper than a set of f
+        value = f.get(code)
+        if value is not None:
+            f[label] = table.get(value) or f"unknown-{value}"
+    if "properties" in f:
+        f["properties"] = [_access(a) for a in f["properties"]]
+    fn = f["bvlc_function"]
+    f["bvlc_function_name"] = _BVLC_NAMES.get(fn) or f"unknown-{fn}"
+    if "network_message_type" in f:
+        f["network_message"] = name
+    return Detail(name, op, role, outcome, Bacnet(**f))
 
 
 def _access(a: Fields) -> BacnetProperty:

@@ -56,9 +56,10 @@ class BacnetSession:
         self.segments: dict[tuple[int, int, int], list[bytes]] = {}
         self.next_expiry = 0
         # A client polls the same requests and a device often answers with the same values: the
-        # parse (fields, anomalies) of each unsegmented message by its bytes without the invoke id,
-        # keyed (where the invoke id was, those bytes); `offsets` lists the places in use.
-        self.parsed: dict[tuple[int, bytes], tuple[Fields, list[str]]] = {}
+        # parse (fields, anomalies, event detail) of each unsegmented message by its bytes without
+        # the invoke id, keyed (where the invoke id was, those bytes); `offsets` lists the places
+        # in use.
+        self.parsed: dict[tuple[int, bytes], tuple[Fields, list[str], emit.Detail]] = {}
         self.offsets: list[int] = []
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
@@ -68,7 +69,7 @@ class BacnetSession:
                 f = dict(hit[0])
                 if off >= 0:
                     f["invoke_id"] = data[off]
-                self._message(d, f, frame, ts_ns, hit[1][:] or None)
+                self._message(d, f, frame, ts_ns, hit[1][:] or None, hit[2])
                 break
         else:
             if not self._parse(d, data, frame, ts_ns):
@@ -99,15 +100,16 @@ class BacnetSession:
         if declared != len(data):
             anomalies.append("length_mismatch")
         invoke = self._npdu(d, data, npdu, len(data), f, anomalies) if npdu >= 0 else -1
+        det = emit.detail(f)
         if not f.get("segmented"):  # the parse is a function of the bytes alone: keep it
             if len(self.parsed) >= MAX_PARSED:
                 self.parsed.clear()
                 self.offsets.clear()
             key = data[:invoke] + data[invoke + 1 :] if invoke >= 0 else data
-            self.parsed[(invoke, key)] = (f, anomalies[:])
+            self.parsed[(invoke, key)] = (f, anomalies[:], det)
             if invoke not in self.offsets:
                 self.offsets.append(invoke)
-        self._message(d, f, frame, ts_ns, anomalies or None)
+        self._message(d, f, frame, ts_ns, anomalies or None, det)
         return True
 
     def _npdu(self, d: int, data: bytes, npdu: int, end: int, f: Fields,
@@ -175,8 +177,8 @@ class BacnetSession:
         self.segments[key] = parts
         return None
 
-    def _message(self, d: int, f: Fields, frame: int, ts_ns: int,
-                 anomalies: list[str] | None) -> None:  # fmt: skip
+    def _message(self, d: int, f: Fields, frame: int, ts_ns: int, anomalies: list[str] | None,
+                 det: emit.Detail | None = None) -> None:  # fmt: skip
         t = f.get("apdu_type")
         request = None
         if t == CONFIRMED:
@@ -197,7 +199,7 @@ class BacnetSession:
                 self._remember((d, _BVLL), frame, ts_ns, f, d)
             elif fn in _BVLC_RESPONSES:
                 request = self.pending.pop((1 - d, _BVLL), None)
-        self.out.append(self.emitter.message(d, f, ts_ns, request, anomalies))
+        self.out.append(self.emitter.message(d, f, ts_ns, request, anomalies, det))
         if t == UNCONFIRMED and f.get("service") == 0 and "vendor_id" in f:  # a whole I-Am
             self.out.append(emit.device(self.flow.src(d), f, ts_ns))
 

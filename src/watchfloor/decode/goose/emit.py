@@ -37,12 +37,15 @@ class Emitter:
         """The parts of a message's event that its retransmissions share (they differ in sqNum
         only). A GOOSE message publishes a data set's values to its subscribers: for the
         protocol-neutral layer it is data delivered (read), like an MMS report."""
-        kw = {k: v for k, v in fields.items() if k not in _INTERNAL}
+        kw = dict(fields)
+        for k in _INTERNAL:
+            kw.pop(k, None)
+        kw["appid"], kw["length"] = h.appid, h.length
         ref = fields.get("gocb_ref")
         values = scalars if scalars and all(v is not None for v in scalars) else None
         action = OtAction(operation="read", target=self._target(ref) if ref else None,
                           values=values)  # type: ignore[arg-type]  # fmt: skip
-        return Goose(appid=h.appid, length=h.length, **kw), action
+        return Goose(**kw), action
 
     def message(self, d: int, goose: Goose, action: OtAction, ts_ns: int,
                 anomalies: list[str] | None) -> Event:  # fmt: skip
