@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from struct import pack
 from typing import TYPE_CHECKING, Final
 
-from ..schema import Endpoint, EventMeta, Network
+from ..schema import Endpoint, Event, EventMeta, Network
 from ..schema.events import FLOW
 from ..schema.time import rfc3339
 from .packets import ACK, ETHER, FIN, RST, SYN, l2_ethertype
@@ -27,7 +27,6 @@ from .tcp import MASK, Chunk, Gap, TcpStream
 
 if TYPE_CHECKING:
     from ..decode._contract import DecoderManifest, Session
-    from ..schema import Event
 
 PROBE_CHUNKS: Final = 8  # payload chunks a flow may offer to the probes before it is left undecoded
 # The first bytes of each direction that the probes turned down are kept (at most PREAMBLE_BYTES,
@@ -182,12 +181,11 @@ class Flow:
         if self.app is not None:
             self.app.close(frame, ts_ns, reason)
 
-    def record(self) -> Event:
+    def record(self, service_ports: frozenset[int]) -> Event:
         """The flow record: initiator → responder with packets and bytes each way, first and last
-        packet. Its id is the flow's first frame (`f<frame>`; the sensor prefixes the capture)."""
-        from ..schema import Event  # here: the module imports Event only for type checking
-
-        a = self.initiator if self.initiator is not None else self._likely_initiator()
+        packet. Its id is the flow's first frame (`f<frame>`; the sensor prefixes the capture).
+        `service_ports`: the decoders' default ports."""
+        a = self.initiator if self.initiator is not None else self._likely_initiator(service_ports)
         ends = []
         for d in (a, 1 - a):
             e = self.ends[d]
@@ -203,11 +201,11 @@ class Flow:
                             community_id=self.community_id, vlan_id=self.vlan),  # fmt: skip
         )
 
-    def _likely_initiator(self) -> int:
+    def _likely_initiator(self, service_ports: frozenset[int]) -> int:
         """No handshake seen (UDP, or a TCP flow that started before the capture): the side that
         sent first, unless only the other side's port is a service port (below 1024 or a
         decoder's default) — then the side with the client port."""
-        service = [p < 1024 or any(p in dec.default_ports for dec in self.decoders) for p in self.ports]
+        service = [p < 1024 or p in service_ports for p in self.ports]
         if service[0] and not service[1]:
             return 1
         return 0
@@ -222,6 +220,7 @@ class FlowTable:
         self.decoders, self.out = decoders, out
         self.max_flows, self.idle_ns, self.closed_ns = max_flows, idle_ns, closed_ns
         self.by_key: dict[tuple, tuple[Flow, int]] = {}
+        self.service_ports: frozenset[int] = frozenset().union(*(d.default_ports for d in decoders))
         self.count = 0  # flows in the table now
         self.created = 0
         self.next_sweep = 0  # capture time of the next sweep; the sensor calls sweep() then
@@ -243,7 +242,7 @@ class FlowTable:
 
     def _remove(self, flow: Flow, frame: int, ts_ns: int, reason: str) -> None:
         flow.close(frame, ts_ns, reason)
-        self.out.append(flow.record())  # on leaving the table: the last ACK after a FIN counts too
+        self.out.append(flow.record(self.service_ports))  # on leaving the table: the last ACK after a FIN counts too
         flow.app = None  # the session points back at its flow: without this cycle, both go now
         (src, dst), (sport, dport) = flow.ips, flow.ports
         self.by_key.pop((src, sport, dst, dport, flow.proto), None)

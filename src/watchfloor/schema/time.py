@@ -18,6 +18,7 @@ class _Second:
 
 
 _last: Final = _Second()
+_SECONDS: Final[dict[int, str]] = {}  # more seconds' texts, for times out of order (flow records)
 
 
 def rfc3339(ts_ns: int) -> str:
@@ -30,7 +31,12 @@ def rfc3339(ts_ns: int) -> str:
     if not last.start <= ts_ns < last.end:
         sec = ts_ns // 1_000_000_000
         last.start, last.end = sec * 1_000_000_000, sec * 1_000_000_000 + 1_000_000_000
-        last.prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+        prefix = _SECONDS.get(sec)
+        if prefix is None:
+            if len(_SECONDS) >= 4096:
+                _SECONDS.clear()
+            prefix = _SECONDS[sec] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
+        last.prefix = prefix
     frac = ts_ns - last.start
     if frac % 1000:
         return last.prefix + str(1_000_000_000 + frac)[1:] + "Z"
