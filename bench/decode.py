@@ -18,7 +18,10 @@ What is measured, per command (each run `--repeat` times, interleaved; best wall
               process in the tree (not a sum); the highest over the repeats
   tree PSS MB the peak over time of the summed proportional set size (/proc/PID/smaps_rollup)
               of the command and all its live descendants, sampled every 50 ms; PSS splits
-              pages shared between forked processes, so the sum does not double count
+              pages shared between forked processes, so the sum does not double count. Sampled
+              in one more run of each command, not in the timed ones: a sample reads the kernel's
+              page tables (~3 ms of CPU each), time taken from a command that uses every core
+              but not from a single-threaded one
 The command is forked by a bare launcher interpreter rather than by this process, because
 ru_maxrss survives exec and starts from the parent's resident set at fork (see LAUNCHER).
 
@@ -257,14 +260,15 @@ class Run:
     wall: float
     cpu: float
     max_rss_mb: float
-    tree_pss_mb: float
+    tree_pss_mb: float | None  # None: not sampled (a timed run)
 
 
 class CommandFailed(RuntimeError):
     pass
 
 
-def measure(cmd: list[str]) -> Run:
+def measure(cmd: list[str], *, sample: bool = True) -> Run:
+    """One run of `cmd`; `sample`: also sample the tree's PSS (which costs the command CPU)."""
     with (
         tempfile.TemporaryFile() as err,
         tempfile.NamedTemporaryFile("r", suffix=".rusage") as report,
@@ -275,11 +279,13 @@ def measure(cmd: list[str]) -> Run:
             stdout=subprocess.DEVNULL,
             stderr=err,
         )
-        sampler = TreeSampler(proc.pid)
-        sampler.start()
+        sampler = TreeSampler(proc.pid) if sample else None
+        if sampler is not None:
+            sampler.start()
         proc.wait()
-        sampler.done.set()
-        sampler.join()
+        if sampler is not None:
+            sampler.done.set()
+            sampler.join()
         fields = report.read().split()
         if proc.returncode != 0 or len(fields) != 4 or fields[0] != "0":
             err.seek(0)
@@ -288,7 +294,8 @@ def measure(cmd: list[str]) -> Run:
                 f"{err.read().decode(errors='replace')[-2000:]}"
             )
     _, wall, cpu, maxrss_kb = fields
-    return Run(float(wall), float(cpu), int(maxrss_kb) / 1024, sampler.peak_kb / 1024)
+    return Run(float(wall), float(cpu), int(maxrss_kb) / 1024,
+               sampler.peak_kb / 1024 if sampler is not None else None)
 
 
 @dataclass
@@ -299,8 +306,8 @@ class Result:
     runs: list[Run] = field(default_factory=list)
 
     @property
-    def best(self) -> Run:
-        return min(self.runs, key=lambda r: r.wall)
+    def best(self) -> Run:  # of the timed (unsampled) runs
+        return min((r for r in self.runs if r.tree_pss_mb is None), key=lambda r: r.wall)
 
     @property
     def pps(self) -> float:
@@ -316,7 +323,7 @@ class Result:
 
     @property
     def tree_pss(self) -> float:
-        return max(r.tree_pss_mb for r in self.runs)
+        return max(r.tree_pss_mb for r in self.runs if r.tree_pss_mb is not None)
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -621,12 +628,14 @@ def main(argv: list[str] | None = None) -> int:
         group.append(Result(cap, "tshark -T fields", tshark_cmd(cap.path)))
         for rep in range(args.repeat):
             for res in group:  # interleaved, so drift (thermal, neighbours) hits every tool alike
-                run = measure(res.cmd)
+                run = measure(res.cmd, sample=False)
                 res.runs.append(run)
-                log(
-                    f"{cap.label:>14} {res.tool:<28} run {rep + 1}/{args.repeat}: {run.wall:6.2f} s, "
-                    f"max RSS {run.max_rss_mb:6.1f} MB, tree PSS {run.tree_pss_mb:6.1f} MB"
-                )
+                log(f"{cap.label:>14} {res.tool:<28} run {rep + 1}/{args.repeat}: {run.wall:6.2f} s, "
+                    f"max RSS {run.max_rss_mb:6.1f} MB")
+        for res in group:  # memory over time: its own run (sampling takes CPU from the command)
+            run = measure(res.cmd)
+            res.runs.append(run)
+            log(f"{cap.label:>14} {res.tool:<28} memory run: tree PSS {run.tree_pss_mb:6.1f} MB")
         results.extend(group)
 
     # Store ingest: decode once in process, then time only the appends.

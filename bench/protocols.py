@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                  Result(cap, "tshark", tshark)]
         for rep in range(args.repeat):
             for res in group:
-                res.runs.append(measure(res.cmd))
+                res.runs.append(measure(res.cmd, sample=False))  # (no memory figures here)
                 log(f"  {res.tool:<15} run {rep + 1}/{args.repeat}: {res.runs[-1].wall:6.2f} s")
         rows.append((name, source, cap, group, ours_n, theirs_n))
         path.unlink()
