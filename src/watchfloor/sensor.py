@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from struct import Struct
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -151,6 +151,7 @@ class Sensor:
         pcap = Pcap(frame=frame, file=file)
         observer = self.observer
         n = self._next_n if frame == self._last_frame else 0
+        head = f"{source_id}-{frame}-"
         for i in range(start, len(out)):
             ev = out[i]
             ev.pcap = pcap
@@ -158,7 +159,7 @@ class Sensor:
             if meta.id:  # a flow record: named by its flow's first frame, stable across shards
                 meta.id = f"{source_id}-{meta.id}"
             else:
-                meta.id = f"{source_id}-{frame}-{n}"
+                meta.id = head + (_DIGITS[n] if n < 10 else str(n))
                 n += 1
             if observer is not None:
                 ev.observer = observer
@@ -263,6 +264,7 @@ def _chunks(batches: Iterable[list[Event]]) -> Iterator[tuple[bytes, int]]:
 
 
 CHUNK_EVENTS = 4096
+_DIGITS: Final = tuple(str(n) for n in range(10))  # the n-th event of a frame: nearly always 0
 _END = b"\x00end\x00"  # cannot start a chunk: those begin with the progress header
 _Ending = tuple[Stats, tuple[str, int, str] | None]  # after _END: a worker's totals, its error
 _PROGRESS = Struct("<QQQ")  # packets and bytes read so far, events in the chunk that follows
