@@ -238,6 +238,16 @@ def test_identity_observed_on_change_and_multicast_requests_never_flood() -> Non
     assert [e.asset.name for e in later if e.event.kind == "asset"] == ["io-1", "io-1"]
 
 
+def test_identity_from_alternating_services_is_observed_once_each() -> None:
+    """A controller polling Identify and Get (name of station) hears the device's full facts and
+    part of them in turn: each is compared with its own service's last, so neither repeats."""
+    full, part = pn.identify_response(1, "io-1", 0x2A, 0x313), pn.dcp(3, 1, 2, [pn.name_block("io-1", info=0)])
+    events = _run(_frames([(DEV, CTRL, full), (DEV, CTRL, part)] * 4
+                          + [(DEV, CTRL, pn.identify_response(3, "io-2", 0x2A, 0x313))]))
+    seen = [(e.asset.name, e.asset.product_code) for e in events if e.event.kind == "asset"]
+    assert seen == [("io-1", "0x002a:0x0313"), ("io-1", None), ("io-2", "0x002a:0x0313")]
+
+
 def test_unanswered_unicast_requests_age_out_before_flooding() -> None:
     get = [(CTRL, DEV, pn.dcp(3, 0, x, [b"\x02\x02"])) for x in range(300)]
     assert not [e for e in _run(_frames(get, step=200 * MS)) if e.event.action == "anomaly"]

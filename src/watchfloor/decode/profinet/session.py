@@ -44,7 +44,10 @@ class L2Session:
         # stopped, problem, transfer errors]
         self.rt: dict[tuple[int, int], list[int]] = {}
         self.rt_flooded = False
-        self.identity: dict[int, tuple[Any, int]] = {}  # direction → last asset, when
+        # (direction, DCP service) → the last asset observation, when: an Identify response and
+        # a Get response tell different parts of a device's facts, so each service's are compared
+        # with its own previous ones (alternating, they would never compare equal)
+        self.identity: dict[tuple[int, int], tuple[Any, int]] = {}
         # per direction: is the address frames of that direction are sent to a known unicast one
         macs = flow.ips  # a layer-2 flow's "addresses" are its MACs (b"" when not captured)
         self.unicast = (bool(macs[1]) and not macs[1][0] & 1, bool(macs[0]) and not macs[0][0] & 1)
@@ -100,9 +103,9 @@ class L2Session:
         self.out.append(self.emitter.dcp(d, ts_ns, tpl, xid, request))
         asset = tpl.asset
         if asset is not None:  # observed again only when the facts change, or every 10 minutes
-            last = self.identity.get(d)
+            last = self.identity.get((d, sid))
             if last is None or last[0] != asset or ts_ns - last[1] >= IDENTITY_REPEAT_NS:
-                self.identity[d] = (asset, ts_ns)
+                self.identity[(d, sid)] = (asset, ts_ns)
                 self.out.append(self.emitter.identity(d, ts_ns, asset))
 
     # -- cyclic data ---------------------------------------------------------------------------
