@@ -23,8 +23,8 @@ from .capture.files import CaptureError, RawPacket, read_packets
 from .capture.flows import FlowTable
 from .capture.packets import IPPROTO_TCP, Defragmenter, dissect, flow_bytes
 from .decode import DECODERS, DecoderManifest
-from .schema import Event, Observer, Pcap, is_message
-from .schema.events import FLOW
+from .schema import Event, Observer, Pcap
+from .schema.events import ANOMALY, FLOW
 
 
 @dataclass
@@ -167,32 +167,43 @@ class Sensor:
         return len(out)
 
     def _flush(self, out: list[Event]) -> list[Event]:
-        batch = [e for e in out if is_message(e)] if self.messages_only else out[:]
+        """`out`'s events (only the messages, if so asked) and the detector's alerts on them,
+        counted in the stats; `out` is emptied."""
+        messages_only = self.messages_only
+        batch: list[Event] = []
+        for ev in out:  # (each attribute read of an event is a lookup: each is read once)
+            meta = ev.event
+            kind, action = meta.kind, meta.action
+            if messages_only and (kind != "event" or action == ANOMALY or action == FLOW):
+                continue  # not a message (schema.is_message, inlined: this runs once per event)
+            self._count(ev, kind, action)
+            batch.append(ev)
         out.clear()
         if self.detector is not None:
-            batch += self.detector(batch)
+            alerts = self.detector(batch)
+            for ev in alerts:
+                self._count(ev, ev.event.kind, ev.event.action)
+            batch += alerts
+        self.stats.events += len(batch)
+        return batch
+
+    def _count(self, ev: Event, kind: str, action: str | None) -> None:
         st = self.stats
-        st.events += len(batch)
-        protocols = st.protocols
-        for ev in batch:  # (each attribute read of an event is a lookup: each is read once)
-            meta, ot = ev.event, ev.ot
-            kind = meta.kind
-            if kind == "alert":
-                st.alerts += 1
-                continue
-            if kind == "signal":
-                st.signals += 1
-                continue
+        if kind == "alert":
+            st.alerts += 1
+        elif kind == "signal":
+            st.signals += 1
+        else:
+            ot = ev.ot
             if ot is not None:
                 proto = ot.protocol
-            elif meta.action == FLOW:
+            elif action == FLOW:
                 st.flow_records += 1
-                continue
+                return
             else:  # IT naming protocols' observations: their dataset
                 net = ev.network
-                proto = net.protocol if net is not None and net.protocol else meta.dataset or "other"
-            protocols[proto] = protocols.get(proto, 0) + 1
-        return batch
+                proto = net.protocol if net is not None and net.protocol else ev.event.dataset or "other"
+            st.protocols[proto] = st.protocols.get(proto, 0) + 1
 
 
 def flow_shard(src: bytes, sport: int, dst: bytes, dport: int, shards: int) -> int:
