@@ -17,6 +17,7 @@ from msgspec.structs import replace
 from ...schema import OtAction
 from ...schema.events import Goose
 from .._contract import WireError
+from ..ber import unsigned
 from .constants import MAX_STREAMS
 from .emit import Emitter
 from .wire import Header, parse
@@ -62,7 +63,7 @@ class GooseSession:
         if last is not None and len(data) == last[0] and data[: last[1]] == last[3] and \
                 data[last[2] :] == last[4]:  # fmt: skip
             m = last[5]
-            sq: int | None = int.from_bytes(data[last[1] : last[2]], "big")
+            sq: int | None = unsigned(data, last[1], last[2])
             goose = replace(m.goose, sq_num=sq)
         else:
             try:

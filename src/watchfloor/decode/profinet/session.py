@@ -86,7 +86,7 @@ class L2Session:
                 _TEMPLATES.clear()
             _TEMPLATES[key] = tpl
         sid, stype = tpl.service_id, tpl.service_type
-        xid = int.from_bytes(data[4:8], "big")
+        xid = data[4] << 24 | data[5] << 16 | data[6] << 8 | data[7]
         request = None
         pending = self.pending
         if stype == 0:

@@ -39,7 +39,7 @@ Pdu = dict[str, Any]
 def frame_id(payload: bytes) -> int:
     if len(payload) < 2:
         raise NeedMoreData(2 - len(payload))
-    return _U16.unpack_from(payload)[0]
+    return payload[0] << 8 | payload[1]  # (compiled: cheaper than an unpack and its tuple)
 
 
 # -- DCP ------------------------------------------------------------------------------------------
