@@ -21,7 +21,7 @@ import msgspec
 
 from .capture.files import CaptureError, RawPacket, read_packets
 from .capture.flows import FlowTable
-from .capture.packets import IPPROTO_TCP, Defragmenter, dissect, flow_bytes
+from .capture.packets import IPPROTO_TCP, Defragmenter, Passover, dissect, flow_bytes
 from .decode import DECODERS, DecoderManifest
 from .schema import Event, Observer, Pcap
 from .schema.events import ANOMALY, FLOW
@@ -65,12 +65,21 @@ class Sensor:
         self.messages_only = messages_only
         self.observer = Observer(name=observer) if observer else None
         self.stats = Stats()
+        self.ethertypes: frozenset[int] = frozenset().union(*(dec.ethertypes for dec in decoders))
+        self.l2_types = frozenset(et.to_bytes(2, "big") for et in self.ethertypes)
         self._last_frame = self._next_n = 0
 
+    def passover(self) -> Passover:
+        """For the reader of a shard's packets (`read_packets`, then `run(passover=...)`): the
+        frames of other shards' flows, which it then skips without copying them out."""
+        return Passover(self.l2_types, self.max_flows)
+
     def run(self, packets: Iterable[RawPacket], *, source_id: str, file: str | None = None,
-            shard: tuple[int, int] = (0, 1)) -> Iterator[list[Event]]:  # fmt: skip
+            shard: tuple[int, int] = (0, 1),
+            passover: Passover | None = None) -> Iterator[list[Event]]:  # fmt: skip
         """Decode `packets`. With `shard=(k, n)` only flows whose `flow_shard` is k are decoded:
-        n sensors with k = 0..n-1 together decode everything, each on its own core."""
+        n sensors with k = 0..n-1 together decode everything, each on its own core. `passover`:
+        shared with the reader of `packets`, which then skips other shards' frames itself."""
         mine, shards = shard
         self._last_frame = self._next_n = 0
         # Flows, sessions and their caches live long and hold no reference cycles (a flow breaks
@@ -82,22 +91,22 @@ class Sensor:
         out: list[Event] = []
         flows = FlowTable(self.decoders, out, max_flows=self.max_flows)
         by_key = flows.by_key
-        # other shards' flows, by the bytes that decide a frame's flow, else by flow key; bounded
-        others: set[bytes | tuple] = set()
-        fb = None
+        # other shards' flows: by the bytes that decide a frame's flow (skip), else by flow key
+        skip = passover if passover is not None else self.passover()
+        others: set[tuple] = set()  # bounded
+        check = shards > 1 and passover is None  # (else the reader has skipped them)
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch
-        ethertypes = frozenset().union(*(dec.ethertypes for dec in self.decoders))
-        l2_types = frozenset(et.to_bytes(2, "big") for et in ethertypes)
+        ethertypes, l2_types = self.ethertypes, self.l2_types
         frame = ts = last = size = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
         try:
             for frame, ts, linktype, data, wire_len in packets:
                 size += len(data)
-                if shards > 1:
+                if check:
                     fb = flow_bytes(linktype, data, l2_types)
-                    if fb is not None and fb in others:
+                    if fb is not None and fb in skip.keys:
                         continue
                 t = dissect(linktype, data, ts, defrag, wire_len, ethertypes)
                 if t is None:
@@ -113,9 +122,13 @@ class Sensor:
                         if key in others:
                             continue
                         if flow_shard(src, sport, dst, dport, shards) != mine:
-                            if len(others) >= self.max_flows:
-                                others.clear()
-                            others.add(key if fb is None else fb)
+                            fb = flow_bytes(linktype, data, l2_types)
+                            if fb is not None:
+                                skip.add(fb)
+                            else:
+                                if len(others) >= self.max_flows:
+                                    others.clear()
+                                others.add(key)
                             continue
                     flow, d = flows.add(src, sport, dst, dport, proto, (smac, dmac), vlan, frame,
                                         ts)  # fmt: skip
@@ -131,12 +144,15 @@ class Sensor:
                 if len(out) > done:
                     done = self._stamp(out, done, frame, source_id, file)
                     if done >= batch:
-                        stats.packets, stats.bytes = frame, size  # frames count every packet
+                        # frames count every packet (those the reader skipped too)
+                        stats.packets, stats.bytes = max(frame, skip.last_frame), size + skip.bytes
                         yield self._flush(out)
                         done = 0
         except CaptureError as e:  # the good packets before the damage still count
             error = e
-        stats.packets, stats.bytes = frame, size
+        if skip.last_frame > frame:  # the capture ended in frames the reader skipped
+            frame, ts = skip.last_frame, skip.last_ts
+        stats.packets, stats.bytes = frame, size + skip.bytes
         flows.close_all(last, ts)
         stats.flows = flows.created
         self._stamp(out, done, last, source_id, file)
@@ -230,8 +246,9 @@ def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sen
     error = None
     try:
         st = sensor.stats
-        for lines, events in _chunks(sensor.run(read_packets(path), source_id=source_id, file=path,
-                                                shard=shard)):  # fmt: skip
+        passover = sensor.passover()
+        for lines, events in _chunks(sensor.run(read_packets(path, passover), source_id=source_id,
+                                                file=path, shard=shard, passover=passover)):  # fmt: skip
             if fd is None:
                 head = _PROGRESS.pack(st.packets, st.bytes, events)
                 conn.send_bytes(head + (transform(lines) if transform else lines))

@@ -13,6 +13,8 @@ from pathlib import Path
 from struct import Struct, error as StructError
 from typing import BinaryIO, Final, NamedTuple
 
+from .packets import Passover
+
 CHUNK: Final = 1 << 20
 MAX_RECORD: Final = 1 << 18  # larger than any real snaplen (262144): beyond it a length field is garbage
 
@@ -76,8 +78,9 @@ def open_stream(path: str | Path) -> BinaryIO:
     return f
 
 
-def read_packets(path: str | Path) -> Iterator[RawPacket]:
-    """Every packet of a pcap or pcapng file (optionally gzip-compressed), in file order."""
+def read_packets(path: str | Path, passover: Passover | None = None) -> Iterator[RawPacket]:
+    """Every packet of a pcap or pcapng file (optionally gzip-compressed), in file order; from a
+    pcap file, not those that `passover` skips (they are numbered all the same)."""
     name = str(path)
     with open_stream(path) as f:
         c = _Chunks(f, name)
@@ -85,14 +88,14 @@ def read_packets(path: str | Path) -> Iterator[RawPacket]:
             raise CaptureError(name, 0, "empty or too short to be a capture file")
         magic = c.buf[:4]
         if magic in PCAP_MAGIC:
-            yield from _pcap(c, *PCAP_MAGIC[magic])
+            yield from _pcap(c, *PCAP_MAGIC[magic], passover)
         elif magic == PCAPNG_SHB:
             yield from _pcapng(c)
         else:
             raise CaptureError(name, 0, f"not a pcap or pcapng file (magic {magic.hex()})")
 
 
-def _pcap(c: _Chunks, order: str, ns_per_unit: int) -> Iterator[RawPacket]:
+def _pcap(c: _Chunks, order: str, ns_per_unit: int, passover: Passover | None) -> Iterator[RawPacket]:
     if not c.fill(24):
         raise CaptureError(c.path, c.offset, "truncated pcap file header")
     _, major, _, _, _, snaplen, linktype = Struct(order + "IHHiIII").unpack_from(c.buf, 0)
@@ -112,6 +115,9 @@ def _pcap(c: _Chunks, order: str, ns_per_unit: int) -> Iterator[RawPacket]:
                 break
             frame += 1
             ts = _u32(buf, pos, little) * 1_000_000_000 + _u32(buf, pos + 4, little) * ns_per_unit
+            if passover is not None and passover.skip(frame, ts, linktype, buf, pos + 16, end):
+                pos = end  # another shard's: not copied out
+                continue
             yield frame, ts, linktype, buf[pos + 16 : end], _u32(buf, pos + 12, little)
             pos = end
         c.pos = pos

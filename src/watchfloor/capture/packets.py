@@ -241,22 +241,55 @@ def l2_ethertype(tag: int) -> int:
 _NO_ETHERTYPES: frozenset[int] = frozenset()
 
 
-def flow_bytes(linktype: int, data: bytes, l2_types: frozenset[bytes]) -> bytes | None:
+def flow_bytes(linktype: int, data: bytes, l2_types: frozenset[bytes], start: int = 0,
+               end: int = -1) -> bytes | None:  # fmt: skip
     """The bytes that alone decide which flow an Ethernet frame of a common kind belongs to —
     IPv4 without options or fragmentation carrying TCP or UDP (protocol, addresses, ports), or a
     frame of one of the EtherTypes in `l2_types` (its header: MACs, any VLAN tag, EtherType) —
     or None. Frames with equal such bytes dissect to the same flow, so a sensor that decodes
-    only some flows can pass over another's frames without dissecting them."""
-    if linktype != 1 or len(data) < 54:
+    only some flows can pass over another's frames without dissecting them. The frame is
+    `data[start:end]` (to its end when `end` is -1): a reader need not copy it out first."""
+    if end < 0:
+        end = len(data)
+    size = end - start
+    if linktype != 1 or size < 14:
         return None
-    etype = data[12:14]
+    etype = data[start + 12 : start + 14]
     if etype == b"\x08\x00":
-        if data[14] == 0x45 and not data[20] & 0x3F and not data[21] and (data[23] == 6 or data[23] == 17):
-            return data[23:24] + data[26:38]
+        if size >= 54 and data[start + 14] == 0x45 and not data[start + 20] & 0x3F and \
+                not data[start + 21] and (data[start + 23] == 6 or data[start + 23] == 17):  # fmt: skip
+            return data[start + 23 : start + 24] + data[start + 26 : start + 38]
         return None
-    if etype == b"\x81\x00":
-        return data[:18] if data[16:18] in l2_types else None
-    return data[:14] if etype in l2_types else None
+    if etype == b"\x81\x00":  # (layer-2 frames may be short: DCP and GOOSE are often unpadded)
+        return data[start : start + 18] if size >= 18 and data[start + 16 : start + 18] in l2_types else None
+    return data[start : start + 14] if etype in l2_types else None
+
+
+class Passover:
+    """The frames a sharded sensor passes over: those of flows another shard decodes, known by
+    their `flow_bytes` (at most `limit` flows; forgotten all at once beyond). The capture reader
+    asks `skip` before it copies a frame out of its buffer, and counts what it skipped here."""
+
+    def __init__(self, l2_types: frozenset[bytes], limit: int) -> None:
+        self.keys: set[bytes] = set()
+        self.l2_types, self.limit = l2_types, limit
+        self.last_frame = self.last_ts = self.bytes = 0  # of the frames skipped
+
+    def add(self, key: bytes) -> None:
+        if len(self.keys) >= self.limit:
+            self.keys.clear()
+        self.keys.add(key)
+
+    def skip(self, frame: int, ts_ns: int, linktype: int, buf: bytes, start: int, end: int) -> bool:
+        """Whether frame `frame`, `buf[start:end]`, belongs to another shard's flow."""
+        if not self.keys:
+            return False
+        key = flow_bytes(linktype, buf, self.l2_types, start, end)
+        if key is None or key not in self.keys:
+            return False
+        self.last_frame, self.last_ts = frame, ts_ns
+        self.bytes += end - start
+        return True
 
 
 def dissect(linktype: int, data: bytes, ts_ns: int, defrag: Defragmenter,
