@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal
 
 from msgspec.structs import replace
 
@@ -149,15 +149,16 @@ class Emitter:
         return anomaly_event(self.flow, self.net, "bacnet", d, ts_ns, code, text)
 
 
-class Detail(NamedTuple):
+class Detail:
     """What a message's event takes from its parsed fields alone (names looked up, property
-    values converted): a poll repeated with new invoke ids shares one."""
+    values converted): a poll repeated with new invoke ids shares one. (A plain class: compiled,
+    it is made without the interpreted `__new__` of a NamedTuple.)"""
 
-    name: str  # event.action
-    op: str  # ot.action.operation
-    role: str | None
-    outcome: Literal["success", "failure"] | None
-    bacnet: Bacnet
+    def __init__(self, name: str, op: str, role: str | None,
+                 outcome: Literal["success", "failure"] | None, bacnet: Bacnet) -> None:  # fmt: skip
+        self.name = name  # event.action
+        self.op = op  # ot.action.operation
+        self.role, self.outcome, self.bacnet = role, outcome, bacnet
 
 
 def detail(f: Fields) -> Detail:

@@ -58,12 +58,13 @@ class BacnetSession:
         # A client polls the same requests and a device often answers with the same values: the
         # parse (fields, anomalies, event detail) of each unsegmented message by its bytes without
         # the invoke id, keyed (where the invoke id was, those bytes); `offsets` lists the places
-        # in use.
+        # in use per direction (a client's requests have theirs in one place, the answers in
+        # another: each message is looked up once).
         self.parsed: dict[tuple[int, bytes], tuple[Fields, list[str], emit.Detail]] = {}
-        self.offsets: list[int] = []
+        self.offsets: tuple[list[int], list[int]] = ([], [])
 
     def feed(self, d: int, data: bytes, frame: int, ts_ns: int) -> None:
-        for off in self.offsets:  # a message seen before but for its invoke id? (polling)
+        for off in self.offsets[d]:  # a message seen before but for its invoke id? (polling)
             hit = self.parsed.get((off, data[:off] + data[off + 1 :] if off >= 0 else data))
             if hit is not None:
                 f = dict(hit[0])
@@ -104,11 +105,12 @@ class BacnetSession:
         if not f.get("segmented"):  # the parse is a function of the bytes alone: keep it
             if len(self.parsed) >= MAX_PARSED:
                 self.parsed.clear()
-                self.offsets.clear()
+                self.offsets[0].clear()
+                self.offsets[1].clear()
             key = data[:invoke] + data[invoke + 1 :] if invoke >= 0 else data
             self.parsed[(invoke, key)] = (f, anomalies[:], det)
-            if invoke not in self.offsets:
-                self.offsets.append(invoke)
+            if invoke not in self.offsets[d]:
+                self.offsets[d].append(invoke)
         self._message(d, f, frame, ts_ns, anomalies or None, det)
         return True
 
