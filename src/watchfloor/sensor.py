@@ -242,22 +242,26 @@ def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sen
                   conn: Connection, fd: int | None, lock: Any,
                   transform: Transform | None) -> None:  # fmt: skip
     """One process of `decode_jsonl`: its share of the flows as JSON lines (transformed if asked)
-    — through `conn`, or written to `fd` whole chunks at a time under `lock` — then its stats."""
+    — through `conn` in chunks, or written to `fd` a whole batch at a time under `lock` — then its
+    stats."""
     error = None
     try:
         st = sensor.stats
         passover = sensor.passover()
-        for lines, events in _chunks(sensor.run(read_packets(path, passover), source_id=source_id,
-                                                file=path, shard=shard, passover=passover)):  # fmt: skip
-            if fd is None:
+        batches = sensor.run(read_packets(path, passover), source_id=source_id, file=path,
+                             shard=shard, passover=passover)  # fmt: skip
+        if fd is None:
+            for lines, events in _chunks(batches):
                 head = _PROGRESS.pack(st.packets, st.bytes, events)
                 conn.send_bytes(head + (transform(lines) if transform else lines))
-                continue
-            with lock:
-                view = memoryview(lines)
-                while view:
-                    written = os.write(fd, view)  # (not inside the slice: mypyc calls it twice)
-                    view = view[written:]
+        else:  # each batch as it is encoded (a few hundred kB): no chunk to join
+            encode = msgspec.json.Encoder().encode_lines
+            for batch in batches:
+                view = memoryview(encode(batch))
+                with lock:
+                    while view:
+                        written = os.write(fd, view)  # (not inside the slice: mypyc calls it twice)
+                        view = view[written:]
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as it asked
         pass
     except CaptureError as e:
@@ -311,8 +315,8 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
 
     `transform` is applied to each chunk where it was decoded (e.g. the store's conversion to
     its insert format), so that work too is spread over the processes. With `fd` and several
-    workers, the workers write their chunks to that file descriptor themselves (saving a copy
-    through this process) and nothing is yielded. `stats` receives the totals, `stats.events`
+    workers, the workers write their lines to that file descriptor themselves, a batch at a time
+    (saving a copy through this process), and nothing is yielded. `stats` receives the totals, `stats.events`
     as it goes. Raises CaptureError after all good packets were decoded."""
     stats = stats if stats is not None else Stats()
     if workers <= 1:
