@@ -115,21 +115,20 @@ class Emitter:
             det = detail(f)
         bacnet = det.bacnet
         duration = None
-        changes: Fields = {}
         invoke = f.get("invoke_id")
-        if invoke != bacnet.invoke_id:
-            changes["invoke_id"] = invoke
-        if request is not None:
+        if request is None:
+            if invoke != bacnet.invoke_id:  # (a plain keyword: no dict to unpack)
+                bacnet = replace(bacnet, invoke_id=invoke)
+        else:
             request_frame, req_ts, req = request
             duration = ts_ns - req_ts
+            changes: Fields = {"invoke_id": invoke, "request_frame": request_frame}
             for key in _BORROWED:  # what the response leaves out (a SimpleACK), as the request said
                 if key not in f and key in req:
                     value = changes[key] = req[key]
                     named = _NAMED_KEYS.get(key)
                     if named is not None:
                         changes[named[0]] = named[1].get(value) or f"unknown-{value}"
-            changes["request_frame"] = request_frame
-        if changes:
             bacnet = replace(bacnet, **changes)
         ends = self.flow.ends
         return Event(
