@@ -241,7 +241,8 @@ def test_identity_observed_on_change_and_multicast_requests_never_flood() -> Non
 def test_identity_from_alternating_services_is_observed_once_each() -> None:
     """A controller polling Identify and Get (name of station) hears the device's full facts and
     part of them in turn: each is compared with its own service's last, so neither repeats."""
-    full, part = pn.identify_response(1, "io-1", 0x2A, 0x313), pn.dcp(3, 1, 2, [pn.name_block("io-1", info=0)])
+    full = pn.identify_response(1, "io-1", 0x2A, 0x313)
+    part = pn.dcp(3, 1, 2, [pn.name_block("io-1", info=0)])  # Get response: the name only
     events = _run(_frames([(DEV, CTRL, full), (DEV, CTRL, part)] * 4
                           + [(DEV, CTRL, pn.identify_response(3, "io-2", 0x2A, 0x313))]))
     seen = [(e.asset.name, e.asset.product_code) for e in events if e.event.kind == "asset"]

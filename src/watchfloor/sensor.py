@@ -218,7 +218,8 @@ class Sensor:
                 return
             else:  # IT naming protocols' observations: their dataset
                 net = ev.network
-                proto = net.protocol if net is not None and net.protocol else ev.event.dataset or "other"
+                proto = (net.protocol if net is not None and net.protocol
+                         else ev.event.dataset or "other")  # fmt: skip
             st.protocols[proto] = st.protocols.get(proto, 0) + 1
 
 
@@ -242,7 +243,7 @@ def _shard_worker(path: str, source_id: str, shard: tuple[int, int], sensor: Sen
                   conn: Connection, fd: int | None, lock: Any,
                   transform: Transform | None) -> None:  # fmt: skip
     """One process of `decode_jsonl`: its share of the flows as JSON lines (transformed if asked)
-    — through `conn` in chunks, or written to `fd` a whole batch at a time under `lock` — then its
+    through `conn` in chunks, or written to `fd` a whole batch at a time under `lock`; then its
     stats."""
     error = None
     try:
@@ -316,8 +317,8 @@ def decode_jsonl(path: str | Path, *, workers: int = 1, observer: str | None = N
     `transform` is applied to each chunk where it was decoded (e.g. the store's conversion to
     its insert format), so that work too is spread over the processes. With `fd` and several
     workers, the workers write their lines to that file descriptor themselves, a batch at a time
-    (saving a copy through this process), and nothing is yielded. `stats` receives the totals, `stats.events`
-    as it goes. Raises CaptureError after all good packets were decoded."""
+    (saving a copy through this process), and nothing is yielded. `stats` receives the totals,
+    `stats.events` as it goes. Raises CaptureError after all good packets were decoded."""
     stats = stats if stats is not None else Stats()
     if workers <= 1:
         sensor = Sensor(observer=observer, messages_only=messages_only, detector=detector)

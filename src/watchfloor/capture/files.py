@@ -95,7 +95,8 @@ def read_packets(path: str | Path, passover: Passover | None = None) -> Iterator
             raise CaptureError(name, 0, f"not a pcap or pcapng file (magic {magic.hex()})")
 
 
-def _pcap(c: _Chunks, order: str, ns_per_unit: int, passover: Passover | None) -> Iterator[RawPacket]:
+def _pcap(c: _Chunks, order: str, ns_per_unit: int,
+          passover: Passover | None) -> Iterator[RawPacket]:  # fmt: skip
     if not c.fill(24):
         raise CaptureError(c.path, c.offset, "truncated pcap file header")
     _, major, _, _, _, snaplen, linktype = Struct(order + "IHHiIII").unpack_from(c.buf, 0)
@@ -133,7 +134,7 @@ def _pcap(c: _Chunks, order: str, ns_per_unit: int, passover: Passover | None) -
 
 
 def _u32(buf: bytes, pos: int, little: bool) -> int:
-    """The unsigned 32-bit integer at `pos` (compiled, cheaper than a struct unpack and its tuple)."""
+    """The unsigned 32-bit integer at `pos` (compiled: cheaper than a struct unpack, its tuple)."""
     if little:
         return buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16 | buf[pos + 3] << 24
     return buf[pos] << 24 | buf[pos + 1] << 16 | buf[pos + 2] << 8 | buf[pos + 3]

@@ -242,7 +242,8 @@ class FlowTable:
 
     def _remove(self, flow: Flow, frame: int, ts_ns: int, reason: str) -> None:
         flow.close(frame, ts_ns, reason)
-        self.out.append(flow.record(self.service_ports))  # on leaving the table: the last ACK after a FIN counts too
+        # the record on leaving the table: the last ACK after a FIN counts too
+        self.out.append(flow.record(self.service_ports))
         flow.app = None  # the session points back at its flow: without this cycle, both go now
         (src, dst), (sport, dport) = flow.ips, flow.ports
         self.by_key.pop((src, sport, dst, dport, flow.proto), None)

@@ -256,12 +256,15 @@ def flow_bytes(linktype: int, data: bytes, l2_types: frozenset[bytes], start: in
         return None
     etype = data[start + 12 : start + 14]
     if etype == b"\x08\x00":
-        if size >= 54 and data[start + 14] == 0x45 and not data[start + 20] & 0x3F and \
-                not data[start + 21] and (data[start + 23] == 6 or data[start + 23] == 17):  # fmt: skip
-            return data[start + 23 : start + 24] + data[start + 26 : start + 38]
-        return None
+        if size < 54 or data[start + 14] != 0x45 or data[start + 20] & 0x3F or data[start + 21]:
+            return None
+        proto = data[start + 23]
+        if proto != 6 and proto != 17:
+            return None
+        return data[start + 23 : start + 24] + data[start + 26 : start + 38]
     if etype == b"\x81\x00":  # (layer-2 frames may be short: DCP and GOOSE are often unpadded)
-        return data[start : start + 18] if size >= 18 and data[start + 16 : start + 18] in l2_types else None
+        tagged = size >= 18 and data[start + 16 : start + 18] in l2_types
+        return data[start : start + 18] if tagged else None
     return data[start : start + 14] if etype in l2_types else None
 
 

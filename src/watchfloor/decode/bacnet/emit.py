@@ -43,6 +43,7 @@ DATASET: Final = "ot.bacnet"
 _PROTOCOL_TYPE: Final = ["protocol"]
 _CATEGORY: Final = ["network"]
 Fields = dict[str, Any]
+Outcome = Literal["success", "failure"] | None  # event.outcome
 # field holding a code → (field for its name, table)
 _NAMED: Final = (("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
                  ("abort_reason", "abort_reason_name", ABORT_REASONS),
@@ -153,8 +154,8 @@ class Detail:
     values converted): a poll repeated with new invoke ids shares one. (A plain class: compiled,
     it is made without the interpreted `__new__` of a NamedTuple.)"""
 
-    def __init__(self, name: str, op: str, role: str | None,
-                 outcome: Literal["success", "failure"] | None, bacnet: Bacnet) -> None:  # fmt: skip
+    def __init__(self, name: str, op: str, role: str | None, outcome: Outcome,
+                 bacnet: Bacnet) -> None:  # fmt: skip
         self.name = name  # event.action
         self.op = op  # ot.action.operation
         self.role, self.outcome, self.bacnet = role, outcome, bacnet
@@ -163,7 +164,7 @@ class Detail:
 def detail(f: Fields) -> Detail:
     name, op, role = describe(f)
     t = f.get("apdu_type")
-    outcome: Literal["success", "failure"] | None = None
+    outcome: Outcome = None
     f = dict(f)
     if t is not None:
         if t == SIMPLE_ACK or t == COMPLEX_ACK:
