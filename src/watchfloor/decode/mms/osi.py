@@ -52,8 +52,8 @@ def data_pdu(tsdu: bytes) -> bytes | None:
     try:
         _, _, s, e = tlv(tsdu, 4, end)
         cls, num, s, e2 = tlv(tsdu, s, e)
-        if e != end or e2 != e or num != 16 or tsdu[s] != 2:
-            return None
+        if e != end or e2 != e or cls != UNIVERSAL | CONSTRUCTED or num != 16 or tsdu[s] != 2:
+            return None  # (not one PDV-list SEQUENCE starting with its context id)
         ctx = tlv(tsdu, s, e)
         v = tlv(tsdu, ctx[3], e)
     except Malformed:
