@@ -79,8 +79,8 @@ def open_stream(path: str | Path) -> BinaryIO:
 
 
 def read_packets(path: str | Path, passover: Passover | None = None) -> Iterator[RawPacket]:
-    """Every packet of a pcap or pcapng file (optionally gzip-compressed), in file order; from a
-    pcap file, not those that `passover` skips (they are numbered all the same)."""
+    """Every packet of a pcap or pcapng file (optionally gzip-compressed), in file order, but
+    those that `passover` skips (they are numbered all the same)."""
     name = str(path)
     with open_stream(path) as f:
         c = _Chunks(f, name)
@@ -90,7 +90,7 @@ def read_packets(path: str | Path, passover: Passover | None = None) -> Iterator
         if magic in PCAP_MAGIC:
             yield from _pcap(c, *PCAP_MAGIC[magic], passover)
         elif magic == PCAPNG_SHB:
-            yield from _pcapng(c)
+            yield from _pcapng(c, passover)
         else:
             raise CaptureError(name, 0, f"not a pcap or pcapng file (magic {magic.hex()})")
 
@@ -164,7 +164,7 @@ def _idb_options(opts: bytes, order: str) -> tuple[int, int]:
     return units, offset_s
 
 
-def _pcapng(c: _Chunks) -> Iterator[RawPacket]:
+def _pcapng(c: _Chunks, passover: Passover | None) -> Iterator[RawPacket]:
     order, frame = "<", 0
     ifaces: list[_Interface] = []
     while True:
@@ -224,4 +224,6 @@ def _pcapng(c: _Chunks) -> Iterator[RawPacket]:
         except StructError:
             raise CaptureError(c.path, start, f"block type {btype} too short") from None
         frame += 1
+        if passover is not None and passover.skip(frame, ts_ns, i.linktype, data, 0, len(data)):
+            continue  # another shard's
         yield frame, ts_ns, i.linktype, data, orig

@@ -165,8 +165,7 @@ def utc_time(buf: bytes, start: int, end: int) -> str:
     second, a time quality octet) → RFC 3339 with microseconds."""
     if end - start != 8:
         raise Malformed("UtcTime is not 8 bytes")
-    secs = buf[start] << 24 | buf[start + 1] << 16 | buf[start + 2] << 8 | buf[start + 3]
-    frac = buf[start + 4] << 16 | buf[start + 5] << 8 | buf[start + 6]
+    secs, frac = unsigned(buf, start, start + 4), unsigned(buf, start + 4, start + 7)
     us = (frac * 1_000_000 + (1 << 23)) >> 24  # rounded to the nearest microsecond
     if us == 1_000_000:
         secs, us = secs + 1, 0

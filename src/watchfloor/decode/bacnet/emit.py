@@ -129,7 +129,7 @@ class Emitter:
                     value = changes[key] = req[key]
                     named = _NAMED_KEYS.get(key)
                     if named is not None:
-                        changes[named[0]] = named[1].get(value) or f"unknown-{value}"
+                        changes[named[0]] = _name(named[1], value)
             bacnet = replace(bacnet, **changes)
         ends = self.flow.ends
         return Event(
@@ -180,7 +180,7 @@ def detail(f: Fields) -> Detail:
     for code, (label, table) in _NAMED_KEYS.items():  # a dozen lookups: cheaper than a set of f
         value = f.get(code)
         if value is not None:
-            f[label] = table.get(value) or f"unknown-{value}"
+            f[label] = _name(table, value)
     if "properties" in f:
         f["properties"] = [_access(a) for a in f["properties"]]
     fn = f["bvlc_function"]
