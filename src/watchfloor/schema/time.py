@@ -19,13 +19,14 @@ class _Second:
 
 _last: Final = _Second()
 _SECONDS: Final[dict[int, str]] = {}  # more seconds' texts, for times out of order (flow records)
+_DIGITS3: Final = [f"{i:03}" for i in range(1000)]
 
 
 def rfc3339(ts_ns: int) -> str:
     """`2012-11-12T11:03:00.264400Z`: microseconds unless the capture had finer resolution.
 
     Packets arrive in time order, so the formatted second is cached: this runs once per event,
-    and pads the fraction by string slicing (a third cheaper than a format spec).
+    and writes the fraction from a table of three-digit groups (an int's text would cost more).
     """
     last = _last
     if not last.start <= ts_ns < last.end:
@@ -38,9 +39,11 @@ def rfc3339(ts_ns: int) -> str:
             prefix = _SECONDS[sec] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(sec))
         last.prefix = prefix
     frac = ts_ns - last.start
-    if frac % 1000:
-        return last.prefix + str(1_000_000_000 + frac)[1:] + "Z"
-    return last.prefix + str(1_000_000 + frac // 1000)[1:] + "Z"
+    ms, us, ns = frac // 1_000_000, frac // 1000 % 1000, frac % 1000
+    digits = _DIGITS3
+    if ns:
+        return f"{last.prefix}{digits[ms]}{digits[us]}{digits[ns]}Z"
+    return f"{last.prefix}{digits[ms]}{digits[us]}Z"
 
 
 def parse_rfc3339(text: str | None) -> int | None:

@@ -53,7 +53,8 @@ _NAMED: Final = (("error_class", "error_class_name", ERROR_CLASSES), ("error_cod
                  ("property_id", "property_name", PROPERTIES), ("object_type", "object_type_name", OBJECT_TYPES),
                  ("device_type", "device_type_name", OBJECT_TYPES),
                  ("bvlc_result_code", "bvlc_result", BVLC_RESULTS),
-                 ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS))  # fmt: skip
+                 ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS),
+                 ("reject_reason", "reject_reason_name", REJECT_REASONS))  # fmt: skip
 
 
 def _name(table: dict[int, str], code: int) -> str:
@@ -81,8 +82,7 @@ def describe(f: Fields) -> tuple[str, str, str | None]:
     return name, op, ("request" if t == 0 else "response")
 
 
-_NAMED_KEYS = {code: (label, table) for code, label, table in _NAMED}
-_NAMED_KEYS["reject_reason"] = ("reject_reason_name", REJECT_REASONS)
+_NAMED_KEYS: Final = {code: (label, table) for code, label, table in _NAMED}
 _BVLC_NAMES: Final = {k: c.name for k, c in BVLC_FUNCTIONS.items()}
 _BORROWED: Final = ("object_type", "object_instance", "property_id", "array_index")
 MAX_ACTIONS: Final = 1024  # ot.action objects kept per flow (events are read-only once emitted)
@@ -177,7 +177,7 @@ def detail(f: Fields) -> Detail:
             f["service_name"] = name
     elif "bvlc_result_code" in f:
         outcome = "failure" if f["bvlc_result_code"] else "success"
-    for code, (label, table) in _NAMED_KEYS.items():  # a dozen lookups: cheaper than a set of f
+    for code, label, table in _NAMED:  # a dozen lookups: cheaper than a set of f
         value = f.get(code)
         if value is not None:
             f[label] = _name(table, value)
@@ -191,13 +191,16 @@ def detail(f: Fields) -> Detail:
 
 
 def _access(a: Fields) -> BacnetProperty:
-    otype, prop = a.get("object_type"), a.get("property_id")
-    if "error_class" in a:
-        a = {**a, "error_class_name": _name(ERROR_CLASSES, a["error_class"]),
-             "error_code_name": _name(ERROR_CODES, a["error_code"])}  # fmt: skip
-    return BacnetProperty(
-        object_type_name=None if otype is None else OBJECT_TYPES.get(otype) or f"unknown-{otype}",
-        property_name=None if prop is None else PROPERTIES.get(prop) or f"unknown-{prop}", **a)
+    p = BacnetProperty(**a)  # then the names, set on it (cheaper than a second dict to unpack)
+    if p.object_type is not None:
+        p.object_type_name = _name(OBJECT_TYPES, p.object_type)
+    if p.property_id is not None:
+        p.property_name = _name(PROPERTIES, p.property_id)
+    if p.error_class is not None:
+        p.error_class_name = _name(ERROR_CLASSES, p.error_class)
+    if p.error_code is not None:
+        p.error_code_name = _name(ERROR_CODES, p.error_code)
+    return p
 
 
 def device(sender: Endpoint, f: Fields, ts_ns: int) -> Event:

@@ -73,7 +73,7 @@ class _Reader:
                 if stop > self.end:
                     raise Malformed(f"context tag {number} runs past the APDU")
                 self.pos = stop
-                return int.from_bytes(buf[pos + 1 : stop], "big")
+                return unsigned(buf, pos + 1, stop)
         span = self.ctx(number, optional)
         return None if span is None else unsigned(buf, *span)
 
@@ -81,8 +81,7 @@ class _Reader:
         pos, buf = self.pos, self.buf
         if pos + 5 <= self.end and buf[pos] == (number << 4) | 0x0C:  # [n], 4 octets
             self.pos = pos + 5
-            v = int.from_bytes(buf[pos + 1 : pos + 5], "big")
-            return v >> 22, v & 0x3FFFFF
+            return object_id(buf, pos + 1, pos + 5)
         span = self.ctx(number, optional)
         return None if span is None else object_id(self.buf, *span)
 
@@ -119,9 +118,14 @@ class _Reader:
         return out
 
 
-def _object(f: Fields, oid: tuple[int, int] | None, prefix: str = "object") -> None:
+def _object(f: Fields, oid: tuple[int, int] | None) -> None:
     if oid is not None:
-        f[f"{prefix}_type"], f[f"{prefix}_instance"] = oid
+        f["object_type"], f["object_instance"] = oid
+
+
+def _device(f: Fields, oid: tuple[int, int] | None) -> None:
+    if oid is not None:
+        f["device_type"], f["device_instance"] = oid
 
 
 def _property_ref(r: _Reader, f: Fields, prop_tag: int) -> None:
@@ -190,7 +194,7 @@ def write_property_multiple(r: _Reader, f: Fields) -> None:
 def cov_notification(r: _Reader, f: Fields) -> None:
     """13.14.7 / 13.14.8 (Un)confirmedCOVNotification."""
     f["subscriber_process_id"] = r.ctx_unsigned(0)
-    _object(f, r.ctx_object(1), "device")
+    _device(f, r.ctx_object(1))
     _object(f, r.ctx_object(2))
     f["lifetime"] = r.ctx_unsigned(3)
     r.opening(4)
@@ -336,7 +340,7 @@ def who_has(r: _Reader, f: Fields) -> None:
 def i_have(r: _Reader, f: Fields) -> None:
     buf = r.buf
     _, s, e = r.app(12)
-    _object(f, object_id(buf, s, e), "device")
+    _device(f, object_id(buf, s, e))
     _, s, e = r.app(12)
     _object(f, object_id(buf, s, e))
     _, s, e = r.app(7)

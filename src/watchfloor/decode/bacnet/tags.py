@@ -99,18 +99,25 @@ def boolean_at(buf: bytes, pos: int) -> bool:
 
 
 def unsigned(buf: bytes, start: int, stop: int) -> int:
-    return int.from_bytes(buf[start:stop], "big")
+    if stop - start > 8:
+        return int.from_bytes(buf[start:stop], "big")
+    v = 0
+    for i in range(start, stop):  # compiled, a loop over the octets beats a slice and a call
+        v = (v << 8) | buf[i]
+    return v
 
 
 def signed(buf: bytes, start: int, stop: int) -> int:
-    return int.from_bytes(buf[start:stop], "big", signed=True)
+    v = unsigned(buf, start, stop)
+    if start < stop and buf[start] & 0x80:
+        v -= 1 << (8 * (stop - start))
+    return v
 
 
 def object_id(buf: bytes, start: int, stop: int) -> tuple[int, int]:
     if stop - start != 4:
         raise Malformed(f"object identifier of {stop - start} bytes, not 4")
-    v = int.from_bytes(buf[start:stop], "big")
-    return v >> 22, v & 0x3FFFFF
+    return (buf[start] << 2) | (buf[start + 1] >> 6), unsigned(buf, start + 1, stop) & 0x3FFFFF
 
 
 def object_text(otype: int, instance: int) -> str:
@@ -162,10 +169,10 @@ def app_value(buf: bytes, number: int, start: int, stop: int, tag_pos: int) -> s
         return "null"
     if number == 1:
         return "true" if boolean_at(buf, tag_pos) else "false"
-    if number in (2, 9):
-        return str(int.from_bytes(raw, "big"))
+    if number == 2 or number == 9:
+        return str(unsigned(buf, start, stop))
     if number == 3:
-        return str(int.from_bytes(raw, "big", signed=True))
+        return str(signed(buf, start, stop))
     if number == 4:
         if len(raw) != 4:
             raise Malformed("REAL of the wrong length")
