@@ -44,8 +44,9 @@ _PROTOCOL_TYPE: Final = ["protocol"]
 _CATEGORY: Final = ["network"]
 Fields = dict[str, Any]
 Outcome = Literal["success", "failure"] | None  # event.outcome
-# field holding a code → (field for its name, table)
-_NAMED: Final = (("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
+# field holding a code, field for its name, table (a list: compiled, a tuple's items are boxed
+# again on each pass)
+_NAMED: Final[list[tuple[str, str, dict[int, str]]]] = [("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
                  ("abort_reason", "abort_reason_name", ABORT_REASONS),
                  ("reinitialize_state", "reinitialize_state_name", REINITIALIZE_STATES),
                  ("enable_disable", "enable_disable_name", DCC_STATES),
@@ -54,7 +55,7 @@ _NAMED: Final = (("error_class", "error_class_name", ERROR_CLASSES), ("error_cod
                  ("device_type", "device_type_name", OBJECT_TYPES),
                  ("bvlc_result_code", "bvlc_result", BVLC_RESULTS),
                  ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS),
-                 ("reject_reason", "reject_reason_name", REJECT_REASONS))  # fmt: skip
+                 ("reject_reason", "reject_reason_name", REJECT_REASONS)]  # fmt: skip
 
 
 def _name(table: dict[int, str], code: int) -> str:
@@ -123,14 +124,14 @@ class Emitter:
         else:
             request_frame, req_ts, req = request
             duration = ts_ns - req_ts
-            changes: Fields = {"invoke_id": invoke, "request_frame": request_frame}
+            bacnet = replace(bacnet, invoke_id=invoke, request_frame=request_frame)
             for key in _BORROWED:  # what the response leaves out (a SimpleACK), as the request said
                 if key not in f and key in req:
-                    value = changes[key] = req[key]
+                    value = req[key]
+                    setattr(bacnet, key, value)  # (the copy is this event's own)
                     named = _NAMED_KEYS.get(key)
                     if named is not None:
-                        changes[named[0]] = _name(named[1], value)
-            bacnet = replace(bacnet, **changes)
+                        setattr(bacnet, named[0], _name(named[1], value))
         ends = self.flow.ends
         return Event(
             timestamp=rfc3339(ts_ns),
