@@ -66,13 +66,12 @@ class Sensor:
         self.observer = Observer(name=observer) if observer else None
         self.stats = Stats()
         self.ethertypes: frozenset[int] = frozenset().union(*(dec.ethertypes for dec in decoders))
-        self.l2_types = frozenset(et.to_bytes(2, "big") for et in self.ethertypes)
         self._last_frame = self._next_n = 0
 
     def passover(self) -> Passover:
         """For the reader of a shard's packets (`read_packets`, then `run(passover=...)`): the
         frames of other shards' flows, which it then skips without copying them out."""
-        return Passover(self.l2_types, self.max_flows)
+        return Passover(self.ethertypes, self.max_flows)
 
     def run(self, packets: Iterable[RawPacket], *, source_id: str, file: str | None = None,
             shard: tuple[int, int] = (0, 1),
@@ -97,7 +96,7 @@ class Sensor:
         check = shards > 1 and passover is None  # (else the reader has skipped them)
         defrag = Defragmenter()
         stats, batch = self.stats, self.batch
-        ethertypes, l2_types = self.ethertypes, self.l2_types
+        ethertypes = self.ethertypes
         frame = ts = last = size = 0
         done = 0  # events in `out` already stamped
         error: CaptureError | None = None
@@ -105,7 +104,7 @@ class Sensor:
             for frame, ts, linktype, data, wire_len in packets:
                 size += len(data)
                 if check:
-                    fb = flow_bytes(linktype, data, l2_types)
+                    fb = flow_bytes(linktype, data, ethertypes)
                     if fb is not None and fb in skip.keys:
                         continue
                 t = dissect(linktype, data, ts, defrag, wire_len, ethertypes)
@@ -122,7 +121,7 @@ class Sensor:
                         if key in others:
                             continue
                         if flow_shard(src, sport, dst, dport, shards) != mine:
-                            fb = flow_bytes(linktype, data, l2_types)
+                            fb = flow_bytes(linktype, data, ethertypes)
                             if fb is not None:
                                 skip.add(fb)
                             else:

@@ -241,31 +241,31 @@ def l2_ethertype(tag: int) -> int:
 _NO_ETHERTYPES: frozenset[int] = frozenset()
 
 
-def flow_bytes(linktype: int, data: bytes, l2_types: frozenset[bytes], start: int = 0,
+def flow_bytes(linktype: int, data: bytes, ethertypes: frozenset[int], start: int = 0,
                end: int = -1) -> bytes | None:  # fmt: skip
     """The bytes that alone decide which flow an Ethernet frame of a common kind belongs to —
     IPv4 without options or fragmentation carrying TCP or UDP (protocol, addresses, ports), or a
-    frame of one of the EtherTypes in `l2_types` (its header: MACs, any VLAN tag, EtherType) —
-    or None. Frames with equal such bytes dissect to the same flow, so a sensor that decodes
-    only some flows can pass over another's frames without dissecting them. The frame is
+    frame of one of the `ethertypes` (its header: MACs, any VLAN tag, EtherType) — or None.
+    Frames with equal such bytes dissect to the same flow, so a sensor that decodes only some
+    flows can pass over another's frames without dissecting them. The frame is
     `data[start:end]` (to its end when `end` is -1): a reader need not copy it out first."""
     if end < 0:
         end = len(data)
     size = end - start
     if linktype != 1 or size < 14:
         return None
-    etype = data[start + 12 : start + 14]
-    if etype == b"\x08\x00":
+    etype = data[start + 12] << 8 | data[start + 13]
+    if etype == ETH_IPV4:
         if size < 54 or data[start + 14] != 0x45 or data[start + 20] & 0x3F or data[start + 21]:
             return None
         proto = data[start + 23]
         if proto != 6 and proto != 17:
             return None
         return data[start + 23 : start + 24] + data[start + 26 : start + 38]
-    if etype == b"\x81\x00":  # (layer-2 frames may be short: DCP and GOOSE are often unpadded)
-        tagged = size >= 18 and data[start + 16 : start + 18] in l2_types
+    if etype == 0x8100:  # (layer-2 frames may be short: DCP and GOOSE are often unpadded)
+        tagged = size >= 18 and (data[start + 16] << 8 | data[start + 17]) in ethertypes
         return data[start : start + 18] if tagged else None
-    return data[start : start + 14] if etype in l2_types else None
+    return data[start : start + 14] if etype in ethertypes else None
 
 
 class Passover:
@@ -273,9 +273,9 @@ class Passover:
     their `flow_bytes` (at most `limit` flows; forgotten all at once beyond). The capture reader
     asks `skip` before it copies a frame out of its buffer, and counts what it skipped here."""
 
-    def __init__(self, l2_types: frozenset[bytes], limit: int) -> None:
+    def __init__(self, ethertypes: frozenset[int], limit: int) -> None:
         self.keys: set[bytes] = set()
-        self.l2_types, self.limit = l2_types, limit
+        self.ethertypes, self.limit = ethertypes, limit
         self.last_frame = self.last_ts = self.bytes = 0  # of the frames skipped
 
     def add(self, key: bytes) -> None:
@@ -287,7 +287,7 @@ class Passover:
         """Whether frame `frame`, `buf[start:end]`, belongs to another shard's flow."""
         if not self.keys:
             return False
-        key = flow_bytes(linktype, buf, self.l2_types, start, end)
+        key = flow_bytes(linktype, buf, self.ethertypes, start, end)
         if key is None or key not in self.keys:
             return False
         self.last_frame, self.last_ts = frame, ts_ns
