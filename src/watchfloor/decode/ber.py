@@ -16,6 +16,7 @@ from time import gmtime
 from typing import Final
 
 from ._contract import Malformed
+from ._octets import uint
 
 UNIVERSAL: Final = 0x00
 APPLICATION: Final = 0x40
@@ -107,12 +108,7 @@ def unsigned(buf: bytes, start: int, end: int) -> int:
         raise Malformed("BER INTEGER without content")
     if end - start > 17:
         raise Malformed("BER INTEGER longer than 16 bytes")
-    if end - start > 8:
-        return int.from_bytes(buf[start:end], "big")
-    v = 0
-    for i in range(start, end):  # compiled, a loop over the octets beats a slice and a call
-        v = (v << 8) | buf[i]
-    return v
+    return uint(buf, start, end)
 
 
 def boolean(buf: bytes, start: int, end: int) -> bool:

@@ -7,6 +7,7 @@ from struct import Struct
 from typing import Final
 
 from .._contract import Malformed
+from .._octets import uint as unsigned
 from .tables import OBJECT_TYPES
 
 _F: Final = Struct(">f")
@@ -96,15 +97,6 @@ def tag(buf: bytes, pos: int, end: int) -> Tag:
 def boolean_at(buf: bytes, pos: int) -> bool:
     """The value of the application boolean whose tag starts at `pos`."""
     return bool(buf[pos] & 7)
-
-
-def unsigned(buf: bytes, start: int, stop: int) -> int:
-    if stop - start > 8:
-        return int.from_bytes(buf[start:stop], "big")
-    v = 0
-    for i in range(start, stop):  # compiled, a loop over the octets beats a slice and a call
-        v = (v << 8) | buf[i]
-    return v
 
 
 def signed(buf: bytes, start: int, stop: int) -> int:
