@@ -46,16 +46,20 @@ Fields = dict[str, Any]
 Outcome = Literal["success", "failure"] | None  # event.outcome
 # field holding a code, field for its name, table (a list: compiled, a tuple's items are boxed
 # again on each pass)
-_NAMED: Final[list[tuple[str, str, dict[int, str]]]] = [("error_class", "error_class_name", ERROR_CLASSES), ("error_code", "error_code_name", ERROR_CODES),
-                 ("abort_reason", "abort_reason_name", ABORT_REASONS),
-                 ("reinitialize_state", "reinitialize_state_name", REINITIALIZE_STATES),
-                 ("enable_disable", "enable_disable_name", DCC_STATES),
-                 ("segmentation_supported", "segmentation_supported_name", SEGMENTATION),
-                 ("property_id", "property_name", PROPERTIES), ("object_type", "object_type_name", OBJECT_TYPES),
-                 ("device_type", "device_type_name", OBJECT_TYPES),
-                 ("bvlc_result_code", "bvlc_result", BVLC_RESULTS),
-                 ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS),
-                 ("reject_reason", "reject_reason_name", REJECT_REASONS)]  # fmt: skip
+_NAMED: Final[list[tuple[str, str, dict[int, str]]]] = [
+    ("error_class", "error_class_name", ERROR_CLASSES),
+    ("error_code", "error_code_name", ERROR_CODES),
+    ("abort_reason", "abort_reason_name", ABORT_REASONS),
+    ("reinitialize_state", "reinitialize_state_name", REINITIALIZE_STATES),
+    ("enable_disable", "enable_disable_name", DCC_STATES),
+    ("segmentation_supported", "segmentation_supported_name", SEGMENTATION),
+    ("property_id", "property_name", PROPERTIES),
+    ("object_type", "object_type_name", OBJECT_TYPES),
+    ("device_type", "device_type_name", OBJECT_TYPES),
+    ("bvlc_result_code", "bvlc_result", BVLC_RESULTS),
+    ("network_reject_reason", "network_reject_reason_name", REJECT_NETWORK_REASONS),
+    ("reject_reason", "reject_reason_name", REJECT_REASONS),
+]
 
 
 def _name(table: dict[int, str], code: int) -> str:
