@@ -88,6 +88,8 @@ def describe(f: Fields) -> tuple[str, str, str | None]:
 
 
 _NAMED_KEYS: Final = {code: (label, table) for code, label, table in _NAMED}
+# the entries of _NAMED that a property access (BacnetProperty) holds
+_ACCESS_NAMED: Final = [n for n in _NAMED if n[1] in BacnetProperty.__struct_fields__]
 _BVLC_NAMES: Final = {k: c.name for k, c in BVLC_FUNCTIONS.items()}
 _BORROWED: Final = ("object_type", "object_instance", "property_id", "array_index")
 MAX_ACTIONS: Final = 1024  # ot.action objects kept per flow (events are read-only once emitted)
@@ -197,14 +199,10 @@ def detail(f: Fields) -> Detail:
 
 def _access(a: Fields) -> BacnetProperty:
     p = BacnetProperty(**a)  # then the names, set on it (cheaper than a second dict to unpack)
-    if p.object_type is not None:
-        p.object_type_name = _name(OBJECT_TYPES, p.object_type)
-    if p.property_id is not None:
-        p.property_name = _name(PROPERTIES, p.property_id)
-    if p.error_class is not None:
-        p.error_class_name = _name(ERROR_CLASSES, p.error_class)
-    if p.error_code is not None:
-        p.error_code_name = _name(ERROR_CODES, p.error_code)
+    for code, label, table in _ACCESS_NAMED:
+        value = a.get(code)
+        if value is not None:
+            setattr(p, label, _name(table, value))
     return p
 
 
